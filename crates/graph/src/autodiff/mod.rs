@@ -1,0 +1,62 @@
+//! Autodiff as graph → graph transforms.
+//!
+//! Each primitive carries a JVP rule and a VJP rule written in primitives (`op/`), so the
+//! transforms below return ordinary graph nodes, and those can be differentiated again:
+//! grad of grad, grad of hvp and jvp of grad all work to any order. This is the
+//! "VJP rule per op" route (tinygrad, PyTorch's `derivatives.yaml`) rather than JAX's
+//! linearize-then-transpose; it is simpler and each rule sits next to its op.
+//!
+//! Zeros are symbolic: a node that does not depend on the differentiated inputs has no
+//! tangent (`None`), rules skip absent tangents, and no zero tensor is materialised inside
+//! a transform. Only at the public boundary, for an output that does not depend on the
+//! inputs at all, is a zero constant returned.
+
+mod jvp;
+mod vjp;
+
+pub use jvp::jvp;
+pub use vjp::{grad, vjp};
+
+use crate::error::{GraphError, Result};
+use crate::graph::Tensor;
+
+/// Hessian-vector product H(x)·v of a scalar `y` in `x`, forward-over-reverse:
+/// jvp(∇ₓy, x, v). Costs about one gradient and one extra forward sweep, the cheapest HVP
+/// per the JAX autodiff cookbook. When `y = Σ_b f(x_b)` over a batch whose rows do not
+/// interact, this is the per-sample H_b·v_b for every row at once.
+pub fn hvp(y: &Tensor, x: &Tensor, v: &Tensor) -> Result<Tensor> {
+    let g = grad(y, std::slice::from_ref(x))?;
+    let mut out = jvp(&g, std::slice::from_ref(x), std::slice::from_ref(v))?;
+    Ok(out.remove(0))
+}
+
+/// Checks that every tensor belongs to `outputs[0]`'s graph.
+fn same_graph(transform: &'static str, groups: &[&[Tensor]]) -> Result<()> {
+    let mut all = groups.iter().flat_map(|g| g.iter());
+    if let Some(first) = all.next() {
+        if all.any(|t| !t.graph().same(first.graph())) {
+            return Err(GraphError::Transform {
+                transform,
+                message: "tensors from different graphs".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a seed (tangent or cotangent) matches the shape and dtype of its node.
+fn check_seed(transform: &'static str, node: &Tensor, seed: &Tensor) -> Result<()> {
+    if node.shape() != seed.shape() || node.dtype() != seed.dtype() {
+        return Err(GraphError::Transform {
+            transform,
+            message: format!(
+                "seed of shape {:?} {} for a value of shape {:?} {}",
+                seed.shape(),
+                seed.dtype(),
+                node.shape(),
+                node.dtype()
+            ),
+        });
+    }
+    Ok(())
+}

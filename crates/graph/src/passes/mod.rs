@@ -1,0 +1,75 @@
+//! Graph passes: dead-code elimination, constant folding, algebraic simplification, and the
+//! IR verifier.
+//!
+//! Every pass is a rebuild: the ancestors of the requested outputs are copied, in arena
+//! order, into a fresh graph, and a rewrite hook may replace a node by another expression
+//! over the already-copied operands. Copying only ancestors is dead-code elimination;
+//! re-interning every node in the fresh graph re-applies CSE after rewrites merge
+//! expressions. The fresh graph declares the same inputs, in the same order and with the
+//! same names, whether or not they are still used, so input positions are stable.
+
+mod fold;
+mod simplify;
+mod verify;
+
+pub use fold::fold_constants;
+pub use simplify::simplify;
+pub use verify::verify;
+
+use crate::error::Result;
+use crate::graph::{Graph, NodeId, Tensor, ancestors};
+use crate::op::Op;
+
+/// A rewrite hook: given a node's op and its operands in the new graph, an equivalent
+/// tensor, or `None` to keep the node as it is.
+pub(crate) type Rewrite<'a> = &'a dyn Fn(&Op, &[Tensor]) -> Result<Option<Tensor>>;
+
+/// Copies the ancestors of `outputs` into a fresh graph through `rewrite`, returning the
+/// outputs' images.
+pub(crate) fn rebuild(outputs: &[Tensor], rewrite: Rewrite<'_>) -> Result<Vec<Tensor>> {
+    let Some(first) = outputs.first() else { return Ok(vec![]) };
+    let old = first.graph();
+    let new = Graph::new();
+    let needed = ancestors(outputs);
+    let mut map: Vec<Option<Tensor>> = vec![None; needed.len()];
+    for (name, t) in old.inputs() {
+        map[t.id().index()] = Some(new.input(&name, t.shape(), t.dtype()));
+    }
+    for (i, &is_needed) in needed.iter().enumerate() {
+        if !is_needed || map[i].is_some() {
+            continue;
+        }
+        let node = old.node(NodeId(i as u32));
+        let operands: Vec<Tensor> = node
+            .inputs
+            .iter()
+            .map(|x| map[x.index()].clone().expect("operands precede their users"))
+            .collect();
+        let image = match rewrite(&node.op, &operands)? {
+            Some(t) => t,
+            None => {
+                let refs: Vec<&Tensor> = operands.iter().collect();
+                new.apply_tensors(node.op.clone(), &refs)?
+            }
+        };
+        map[i] = Some(image);
+    }
+    Ok(outputs
+        .iter()
+        .map(|o| map[o.id().index()].clone().expect("outputs are their own ancestors"))
+        .collect())
+}
+
+/// Dead-code elimination: a fresh graph holding only the ancestors of `outputs` (and every
+/// input).
+pub fn dce(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    rebuild(outputs, &|_, _| Ok(None))
+}
+
+/// The standard pipeline: simplify, fold constants, simplify again (folding exposes new
+/// identities), with DCE implied by each rebuild. Idempotent.
+pub fn optimize(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let s = simplify(outputs)?;
+    let f = fold_constants(&s)?;
+    simplify(&f)
+}
