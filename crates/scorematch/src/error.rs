@@ -46,6 +46,7 @@ pub enum Error {
     /// An error from the graph layer.
     #[error(transparent)]
     Graph(#[from] scorematch_graph::GraphError),
+    // EXEC-PENDING
     /// A data file that is malformed as a whole (wrong format, dtype or rank), where a line
     /// and column do not apply.
     #[error("{path}: {message}")]

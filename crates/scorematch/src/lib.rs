@@ -5,6 +5,9 @@
 pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod model;
+pub mod objective;
 pub mod optim;
+// pub mod train; (enabled once scorematch-exec lands)
 
 pub use error::{Error, Result};

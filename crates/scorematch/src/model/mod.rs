@@ -1,0 +1,215 @@
+//! Models: functions that build their graph from their parameters.
+//!
+//! A model is either an **energy** f_θ: ℝᴰ → ℝ (density ∝ exp(−f_θ), score s = −∇ₓf_θ) or a
+//! **score network** s_θ: ℝᴰ → ℝᴰ. [`Model::field`] builds whichever it is, for a batch
+//! `x` of shape (B, D), on the graph of the given parameter tensors; objectives, samplers
+//! and evaluators only ever see the resulting [`Field`], so every objective works for every
+//! model the maths allows.
+//!
+//! Parameters are plain tensors named and shaped as PyTorch would (`layers.{i}.weight` of
+//! shape [out, in], `layers.{i}.bias` of shape [out]), so checkpoints load into
+//! `torch.nn.Linear` stacks unchanged.
+
+mod activation;
+// mod compiled;
+mod gaussian;
+mod mlp;
+mod mlp_energy;
+mod mlp_score;
+mod ncsn;
+mod nice;
+
+pub use activation::Activation;
+// pub use compiled::CompiledField;
+pub use gaussian::GaussianEnergy;
+pub use mlp::Mlp;
+pub use mlp_energy::MlpEnergy;
+pub use mlp_score::MlpScore;
+pub use ncsn::NoiseConditionalScore;
+pub use nice::Nice;
+
+use rand::{Rng, RngExt};
+use scorematch_graph::{Tensor, grad};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What a model computes for a batch.
+#[derive(Debug, Clone)]
+pub enum Field {
+    /// Per-sample energies f(x_b), shape (B,). The score is −∇ₓf.
+    Energy(Tensor),
+    /// Per-sample scores s(x_b), shape (B, D).
+    Score(Tensor),
+}
+
+impl Field {
+    /// The score s(x) = ∇ₓ log p(x): −∇ₓ Σ_b f(x_b) for an energy (rows do not interact,
+    /// so this is each sample's own gradient), the output itself for a score network.
+    pub fn score(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Field::Energy(f) => Ok(-grad(&f.sum_all(), std::slice::from_ref(x))?.remove(0)),
+            Field::Score(s) => Ok(s.clone()),
+        }
+    }
+
+    /// The energy, when the model has one.
+    pub fn energy(&self) -> Option<&Tensor> {
+        match self {
+            Field::Energy(f) => Some(f),
+            Field::Score(_) => None,
+        }
+    }
+}
+
+/// How a parameter is initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Init {
+    /// U(−bound, bound): PyTorch's `nn.Linear` default, bound = 1/√fan_in for weight and bias.
+    Uniform(f64),
+    /// All zeros.
+    Zeros,
+    /// A constant.
+    Constant(f64),
+    /// The identity matrix (square parameters).
+    Identity,
+}
+
+/// A parameter's name, shape and initialiser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    /// PyTorch-style name, e.g. `layers.0.weight`.
+    pub name: String,
+    /// Shape; linear weights are [out, in].
+    pub shape: Vec<usize>,
+    /// Initialiser.
+    pub init: Init,
+}
+
+impl ParamSpec {
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Draws initial values.
+    pub fn initialize(&self, rng: &mut impl Rng) -> Vec<f64> {
+        let n = self.numel();
+        match self.init {
+            Init::Uniform(b) => (0..n).map(|_| rng.random_range(-b..=b)).collect(),
+            Init::Zeros => vec![0.0; n],
+            Init::Constant(c) => vec![c; n],
+            Init::Identity => {
+                let d = self.shape.first().copied().unwrap_or(0);
+                (0..n).map(|i| if i / d.max(1) == i % d.max(1) { 1.0 } else { 0.0 }).collect()
+            }
+        }
+    }
+}
+
+/// A model's complete configuration: enough to rebuild it (stored in checkpoints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// [`MlpEnergy`].
+    MlpEnergy(MlpEnergy),
+    /// [`MlpScore`].
+    MlpScore(MlpScore),
+    /// [`NoiseConditionalScore`].
+    NcsnScore(NoiseConditionalScore),
+    /// [`Nice`].
+    Nice(Nice),
+    /// [`GaussianEnergy`].
+    Gaussian(GaussianEnergy),
+}
+
+/// What every model offers.
+pub trait Model: std::fmt::Debug {
+    /// Data dimension D.
+    fn dim(&self) -> usize;
+
+    /// The parameters, in the order [`Model::field`] expects them.
+    fn param_specs(&self) -> Vec<ParamSpec>;
+
+    /// Builds the model's field for a batch `x` (B, D). `sigma` (B, 1) is the noise level
+    /// of noise-conditional models and must be `None` for the others.
+    fn field(&self, params: &[Tensor], x: &Tensor, sigma: Option<&Tensor>) -> Result<Field>;
+
+    /// The normalised log-density log p(x_b), shape (B,), for models that have it in closed
+    /// form (flows, Gaussians); `None` otherwise.
+    fn log_density(&self, _params: &[Tensor], _x: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
+
+    /// Whether the model needs a noise level (noise-conditional score networks).
+    fn is_noise_conditional(&self) -> bool {
+        false
+    }
+
+    /// Whether exp(−f) is integrable by construction (a base term, a flow, a Gaussian).
+    fn is_normalizable(&self) -> bool {
+        false
+    }
+}
+
+impl ModelConfig {
+    /// The model as a trait object.
+    pub fn model(&self) -> &dyn Model {
+        match self {
+            ModelConfig::MlpEnergy(m) => m,
+            ModelConfig::MlpScore(m) => m,
+            ModelConfig::NcsnScore(m) => m,
+            ModelConfig::Nice(m) => m,
+            ModelConfig::Gaussian(m) => m,
+        }
+    }
+
+    /// The kind's name as used on the command line.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ModelConfig::MlpEnergy(_) => "mlp-energy",
+            ModelConfig::MlpScore(_) => "mlp-score",
+            ModelConfig::NcsnScore(_) => "ncsn-score",
+            ModelConfig::Nice(_) => "nice",
+            ModelConfig::Gaussian(_) => "gaussian",
+        }
+    }
+
+    /// Initial parameter values (PyTorch defaults for linear layers), seeded.
+    pub fn init_params(&self, rng: &mut impl Rng) -> Vec<Vec<f64>> {
+        self.model().param_specs().iter().map(|s| s.initialize(rng)).collect()
+    }
+}
+
+/// Checks that `params` match `specs` in count and shape.
+pub(crate) fn check_params(specs: &[ParamSpec], params: &[Tensor]) -> Result<()> {
+    if specs.len() != params.len() {
+        return Err(Error::Shape(format!(
+            "model expects {} parameter tensors, got {}",
+            specs.len(),
+            params.len()
+        )));
+    }
+    for (s, p) in specs.iter().zip(params) {
+        if s.shape != p.shape() {
+            return Err(Error::Shape(format!(
+                "parameter {} has shape {:?}, expected {:?}",
+                s.name,
+                p.shape(),
+                s.shape
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `x` is a (B, D) batch.
+pub(crate) fn check_batch(dim: usize, x: &Tensor) -> Result<()> {
+    if x.rank() != 2 || x.shape()[1] != dim {
+        return Err(Error::Shape(format!(
+            "model input must be (batch, {dim}), got {:?}",
+            x.shape()
+        )));
+    }
+    Ok(())
+}

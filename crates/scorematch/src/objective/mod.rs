@@ -1,0 +1,244 @@
+//! Score-matching objectives, for energies and for score networks where the maths allows.
+//!
+//! With s = ∇ₓ log p_θ (= −∇ₓf for an energy) and J = ∇ₓs (= −∇ₓ²f, symmetric for an
+//! energy), per sample, averaged over the batch (definitions as in the PyTorch/JAX
+//! fixtures' `convention` block):
+//!
+//! | objective | per-sample loss |
+//! |---|---|
+//! | `esm` (Hyvärinen 2005) | tr J + ½‖s‖² |
+//! | `ssm` (Song et al. 2019) | vᵀJv + ½(vᵀs)², E[vvᵀ] = I |
+//! | `ssm-vr` | vᵀJv + ½‖s‖² |
+//! | `dsm` (Vincent 2011) | ½‖s(x + σz) + z/σ‖², z ~ N(0, I) |
+//! | `ms-dsm` (NCSN) | λ(σ)·½‖s(x + σz, σ) + z/σ‖² with λ(σ) = σ², σ from a geometric ladder |
+//! | `mle` | −log p(x) (flows and Gaussians) |
+//!
+//! Conventions users trip over: the score is +∇ₓ log p = −∇ₓf; DSM's target is −z/σ =
+//! −(x̃ − x)/σ²; unit-sphere projections are rescaled to norm √D so that E[vvᵀ] = I and
+//! sliced SM is unbiased for exact SM with no 1/D factor.
+//!
+//! Jv is a Jacobian-vector product of the score: forward-over-reverse (one jvp of a
+//! gradient) for an energy, one jvp for a score network — never D reverse passes. M
+//! projections per sample replicate the batch M times so all M·B directional derivatives
+//! are one batched sweep; exact SM's trace uses the same trick with the D basis vectors.
+
+mod noise;
+
+pub use noise::{NoiseDist, NoiseInput, Projection};
+
+use scorematch_graph::{DType, Graph, Tensor, jvp};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// A training objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Objective {
+    /// Exact score matching.
+    Esm,
+    /// Sliced score matching with M projections per sample.
+    Ssm {
+        /// Distribution of v.
+        projection: Projection,
+        /// Projections per sample (M ≥ 1).
+        n_projections: usize,
+    },
+    /// Variance-reduced sliced score matching (½‖s‖² in closed form).
+    SsmVr {
+        /// Distribution of v.
+        projection: Projection,
+        /// Projections per sample (M ≥ 1).
+        n_projections: usize,
+    },
+    /// Denoising score matching at one noise level.
+    Dsm {
+        /// Noise standard deviation σ > 0.
+        sigma: f64,
+    },
+    /// Multi-scale denoising score matching over a geometric σ ladder, λ(σ) = σ².
+    MsDsm {
+        /// Smallest σ.
+        sigma_min: f64,
+        /// Largest σ.
+        sigma_max: f64,
+        /// Number of levels (≥ 1).
+        levels: usize,
+    },
+    /// Maximum likelihood (models with a closed-form normalised density).
+    Mle,
+}
+
+/// A loss on its own graph: parameters, batch and noise inputs, and the scalar loss.
+#[derive(Debug, Clone)]
+pub struct LossGraph {
+    /// The graph.
+    pub graph: Graph,
+    /// Parameter inputs, in the model's order.
+    pub params: Vec<Tensor>,
+    /// The data batch input (B, D).
+    pub x: Tensor,
+    /// Random inputs, drawn afresh for every evaluation.
+    pub noise: Vec<NoiseInput>,
+    /// The scalar loss (mean over the batch).
+    pub loss: Tensor,
+}
+
+impl Objective {
+    /// The objective's command-line name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::Esm => "esm",
+            Objective::Ssm { .. } => "ssm",
+            Objective::SsmVr { .. } => "ssm-vr",
+            Objective::Dsm { .. } => "dsm",
+            Objective::MsDsm { .. } => "ms-dsm",
+            Objective::Mle => "mle",
+        }
+    }
+
+    /// The σ ladder of `ms-dsm`: σᵢ = σ_max·(σ_min/σ_max)^(i/(L−1)), largest first.
+    pub fn sigma_ladder(sigma_min: f64, sigma_max: f64, levels: usize) -> Vec<f64> {
+        if levels <= 1 {
+            return vec![sigma_max];
+        }
+        let ratio = sigma_min / sigma_max;
+        (0..levels).map(|i| sigma_max * ratio.powf(i as f64 / (levels - 1) as f64)).collect()
+    }
+
+    /// Checks the objective's own parameters and that it suits `model`.
+    pub fn validate(&self, model: &dyn Model) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        match self {
+            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. }
+                if *n_projections == 0 =>
+            {
+                return bad("--n-projections must be at least 1".into());
+            }
+            Objective::Dsm { sigma } if !(*sigma > 0.0 && sigma.is_finite()) => {
+                return bad(format!("--sigma must be a positive number, got {sigma}"));
+            }
+            Objective::MsDsm { sigma_min, sigma_max, levels } => {
+                if !(*sigma_min > 0.0 && sigma_max >= sigma_min && sigma_max.is_finite()) || *levels == 0 {
+                    return bad(format!(
+                        "ms-dsm needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {sigma_min}, {sigma_max}, {levels})"
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let conditional = model.is_noise_conditional();
+        match self {
+            Objective::MsDsm { .. } if !conditional => bad(
+                "ms-dsm needs a noise-conditional model: use --model ncsn-score".into(),
+            ),
+            Objective::MsDsm { .. } => Ok(()),
+            _ if conditional => bad(format!(
+                "a noise-conditional score network is trained with ms-dsm, not {}",
+                self.name()
+            )),
+            Objective::Mle if !model.is_normalizable() || !has_log_density(model) => bad(
+                "mle needs a model with a closed-form density: use --model nice or gaussian".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The random inputs the loss needs for a batch of `batch` rows of dimension `dim`.
+    fn noise_specs(&self, batch: usize, dim: usize) -> Vec<(&'static str, Vec<usize>, NoiseDist)> {
+        match self {
+            Objective::Ssm { projection, n_projections }
+            | Objective::SsmVr { projection, n_projections } => {
+                vec![("v", vec![n_projections * batch, dim], NoiseDist::Projection(*projection))]
+            }
+            Objective::Dsm { .. } => vec![("z", vec![batch, dim], NoiseDist::Gaussian)],
+            Objective::MsDsm { sigma_min, sigma_max, levels } => vec![
+                ("z", vec![batch, dim], NoiseDist::Gaussian),
+                ("sigma", vec![batch, 1], NoiseDist::Ladder(Self::sigma_ladder(*sigma_min, *sigma_max, *levels))),
+            ],
+            Objective::Esm | Objective::Mle => vec![],
+        }
+    }
+
+    /// Builds the loss for `model` on a fresh graph, for batches of `batch` rows.
+    pub fn build(&self, model: &dyn Model, batch: usize, dtype: DType) -> Result<LossGraph> {
+        self.validate(model)?;
+        let g = Graph::new();
+        let params: Vec<Tensor> = model
+            .param_specs()
+            .iter()
+            .map(|s| g.input(&s.name, &s.shape, dtype))
+            .collect();
+        let x = g.input("x", &[batch, model.dim()], dtype);
+        let noise: Vec<NoiseInput> = self
+            .noise_specs(batch, model.dim())
+            .into_iter()
+            .map(|(name, shape, dist)| NoiseInput { tensor: g.input(name, &shape, dtype), dist })
+            .collect();
+        let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
+        let loss = self.loss(model, &params, &x, &tensors)?;
+        Ok(LossGraph { graph: g, params, x, noise, loss })
+    }
+
+    /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
+    /// [`Objective::build`]'s `noise`: v for sliced SM; z for DSM; z, σ for ms-dsm).
+    pub fn loss(&self, model: &dyn Model, params: &[Tensor], x: &Tensor, noise: &[Tensor]) -> Result<Tensor> {
+        let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
+        match self {
+            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
+                let v = &noise[0];
+                let xr = replicate(x, *n_projections);
+                let s = field(&xr, None)?.score(&xr)?;
+                let jv = jvp(std::slice::from_ref(&s), &[xr.clone()], std::slice::from_ref(v))?.remove(0);
+                let second = match self {
+                    Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
+                    _ => s.square().sum(&[-1]),
+                };
+                Ok(((v * jv).sum(&[-1]) + 0.5 * second).mean_all())
+            }
+            Objective::Esm => {
+                let (b, d) = (x.shape()[0], x.shape()[1]);
+                let xr = replicate(x, d);
+                let s = field(&xr, None)?.score(&xr)?;
+                let basis: Vec<f64> = (0..d * b * d).map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 }).collect();
+                let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
+                let je = jvp(std::slice::from_ref(&s), &[xr.clone()], std::slice::from_ref(&e))?.remove(0);
+                let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
+                let s1 = s.narrow(0, 0, b);
+                Ok((trace + 0.5 * s1.square().sum(&[-1])).mean_all())
+            }
+            Objective::Dsm { sigma } => {
+                let z = &noise[0];
+                let xt = x + z * *sigma;
+                let s = field(&xt, None)?.score(&xt)?;
+                Ok((0.5 * (s + z / *sigma).square().sum(&[-1])).mean_all())
+            }
+            Objective::MsDsm { .. } => {
+                let (z, sigma) = (&noise[0], &noise[1]);
+                let xt = x + z * sigma;
+                let s = field(&xt, Some(sigma))?.score(&xt)?;
+                Ok((0.5 * (s * sigma + z).square().sum(&[-1])).mean_all())
+            }
+            Objective::Mle => {
+                let lp = model
+                    .log_density(params, x)
+                    .ok_or_else(|| Error::InvalidArgument("mle needs a model with a closed-form density".into()))??;
+                Ok(-lp.mean_all())
+            }
+        }
+    }
+}
+
+fn has_log_density(model: &dyn Model) -> bool {
+    let g = Graph::new();
+    let params: Vec<Tensor> = model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
+    let x = g.input("x", &[1, model.dim()], DType::F64);
+    model.log_density(&params, &x).is_some()
+}
+
+/// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.
+fn replicate(x: &Tensor, m: usize) -> Tensor {
+    let (b, d) = (x.shape()[0], x.shape()[1]);
+    x.reshape(&[1, b, d]).broadcast_to(&[m, b, d]).reshape(&[m * b, d])
+}

@@ -1,0 +1,82 @@
+//! The random inputs of objectives, drawn on the host for every step.
+
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, StandardNormal};
+use scorematch_graph::{Element, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Distribution of sliced score matching's projection vectors v (each with E[vvᵀ] = I).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Projection {
+    /// v ~ N(0, I).
+    Gaussian,
+    /// vᵢ = ±1 with equal probability (lowest variance for the trace estimator).
+    Rademacher,
+    /// v uniform on the sphere of radius √D.
+    Sphere,
+}
+
+impl Projection {
+    /// Parses a command-line name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "gaussian" | "normal" => Ok(Projection::Gaussian),
+            "rademacher" => Ok(Projection::Rademacher),
+            "sphere" => Ok(Projection::Sphere),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown projection '{other}'; choose gaussian, rademacher or sphere"
+            ))),
+        }
+    }
+}
+
+/// How a random input is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoiseDist {
+    /// Standard normal entries.
+    Gaussian,
+    /// Rows drawn as projection vectors.
+    Projection(Projection),
+    /// Each row's single entry drawn uniformly from a list (noise levels).
+    Ladder(Vec<f64>),
+}
+
+/// A random input of a loss graph.
+#[derive(Debug, Clone)]
+pub struct NoiseInput {
+    /// The input node.
+    pub tensor: Tensor,
+    /// Its distribution.
+    pub dist: NoiseDist,
+}
+
+impl NoiseDist {
+    /// Fills `out`, a row-major tensor whose rows have `row` entries, with a fresh draw.
+    pub fn fill<T: Element>(&self, out: &mut [T], row: usize, rng: &mut impl Rng) {
+        match self {
+            NoiseDist::Gaussian | NoiseDist::Projection(Projection::Gaussian) => {
+                out.iter_mut().for_each(|o| *o = T::from_f64(StandardNormal.sample(rng)));
+            }
+            NoiseDist::Projection(Projection::Rademacher) => {
+                out.iter_mut().for_each(|o| *o = T::from_f64(if rng.random::<bool>() { 1.0 } else { -1.0 }));
+            }
+            NoiseDist::Projection(Projection::Sphere) => {
+                for r in out.chunks_mut(row.max(1)) {
+                    let u: Vec<f64> = (0..r.len()).map(|_| StandardNormal.sample(rng)).collect();
+                    let norm = u.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+                    let scale = (r.len() as f64).sqrt() / norm;
+                    r.iter_mut().zip(&u).for_each(|(o, v)| *o = T::from_f64(v * scale));
+                }
+            }
+            NoiseDist::Ladder(levels) => {
+                for r in out.chunks_mut(row.max(1)) {
+                    let s = levels[rng.random_range(0..levels.len())];
+                    r.iter_mut().for_each(|o| *o = T::from_f64(s));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! A loss compiled once for a fixed batch size: feed parameters, a batch and fresh noise;
+//! read the loss and, when asked for, its gradient in every parameter.
+
+use rand::Rng;
+use scorematch_exec::{CompileOptions, Program, compile};
+use scorematch_graph::{Element, Tensor, grad};
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::objective::{NoiseDist, Objective};
+
+/// A compiled objective: inputs are the parameters, the batch, then the noise; outputs the
+/// loss, then (with gradients) ∂loss/∂θ for every parameter.
+pub struct CompiledLoss<T: Element> {
+    program: Program<T>,
+    noise: Vec<(NoiseDist, usize, Vec<T>)>,
+    n_params: usize,
+    batch: usize,
+    dim: usize,
+    with_grad: bool,
+}
+
+impl<T: Element> CompiledLoss<T> {
+    /// Builds and compiles `objective` for `model` on batches of `batch` rows.
+    pub fn new(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        with_grad: bool,
+        threads: usize,
+    ) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::InvalidArgument("batch size must be at least 1".into()));
+        }
+        let lg = objective.build(model, batch, T::DTYPE)?;
+        let mut inputs: Vec<Tensor> = lg.params.clone();
+        inputs.push(lg.x.clone());
+        inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
+        let mut outputs = vec![lg.loss.clone()];
+        if with_grad {
+            outputs.extend(grad(&lg.loss, &lg.params)?);
+        }
+        let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
+        let program = compile::<T>(&inputs, &outputs, &options)?;
+        let noise = lg
+            .noise
+            .iter()
+            .map(|n| {
+                let shape = n.tensor.shape();
+                (n.dist.clone(), shape[shape.len() - 1], vec![T::zero(); n.tensor.numel()])
+            })
+            .collect();
+        Ok(Self { program, noise, n_params: lg.params.len(), batch, dim: model.dim(), with_grad })
+    }
+
+    /// The batch size this loss was compiled for.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Floating-point operations per evaluation, counted from the compiled program.
+    pub fn flops(&self) -> u64 {
+        self.program.flops()
+    }
+
+    /// Mutable access to the noise buffers, to supply given draws instead of random ones.
+    pub fn noise_buffers_mut(&mut self) -> impl Iterator<Item = &mut Vec<T>> {
+        self.noise.iter_mut().map(|n| &mut n.2)
+    }
+
+    /// Draws fresh noise into the noise buffers.
+    pub fn draw_noise(&mut self, rng: &mut impl Rng) {
+        for (dist, row, buf) in &mut self.noise {
+            dist.fill(buf, *row, rng);
+        }
+    }
+
+    /// Evaluates on `x` (batch × dim, row-major) with the current noise buffers; returns
+    /// the loss.
+    pub fn evaluate(&mut self, params: &[Vec<T>], x: &[T]) -> Result<f64> {
+        if x.len() != self.batch * self.dim {
+            return Err(Error::Shape(format!(
+                "batch has {} values, expected {} × {}",
+                x.len(),
+                self.batch,
+                self.dim
+            )));
+        }
+        let mut feeds: Vec<&[T]> = Vec::with_capacity(self.n_params + 1 + self.noise.len());
+        feeds.extend(params.iter().map(Vec::as_slice));
+        feeds.push(x);
+        feeds.extend(self.noise.iter().map(|n| n.2.as_slice()));
+        self.program.run(&feeds)?;
+        Ok(self.program.output(0)[0].to_f64())
+    }
+
+    /// Draws fresh noise, then evaluates.
+    pub fn evaluate_with_fresh_noise(&mut self, params: &[Vec<T>], x: &[T], rng: &mut impl Rng) -> Result<f64> {
+        self.draw_noise(rng);
+        self.evaluate(params, x)
+    }
+
+    /// The gradient of the last evaluation in parameter `i`.
+    pub fn grad(&self, i: usize) -> &[T] {
+        debug_assert!(self.with_grad);
+        self.program.output(1 + i)
+    }
+
+    /// Copies the last evaluation's gradients into `out` (one buffer per parameter).
+    pub fn copy_grads(&self, out: &mut [Vec<T>]) {
+        for (i, g) in out.iter_mut().enumerate() {
+            g.copy_from_slice(self.grad(i));
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Training: minibatch optimisation of an objective, with validation, early stopping,
+//! metrics and a progress hook.
+//!
+//! The loss and its parameter gradient are compiled once (`CompiledLoss`); each step
+//! gathers a batch into a preallocated buffer, draws the objective's noise, runs the
+//! program, clips, and lets the optimiser update the parameters in place. Shuffling and
+//! noise come from two streams seeded from `seed`, so the same seed and thread count give
+//! the same parameters bit for bit.
+
+mod compiled;
+
+pub use compiled::CompiledLoss;
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use scorematch_graph::Element;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::objective::Objective;
+use crate::optim::{OptimizerKind, Schedule, clip_grad_norm, grad_norm};
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Optimisation steps (ignored when `epochs` is set).
+    pub steps: usize,
+    /// Passes over the training set; overrides `steps` when set.
+    pub epochs: Option<usize>,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Optimiser and its hyper-parameters.
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Clip the global gradient norm to this value.
+    pub clip_grad_norm: Option<f64>,
+    /// Seed of shuffling and noise.
+    pub seed: u64,
+    /// Evaluate on the validation set every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Stop after this many evaluations without improvement.
+    pub patience: Option<usize>,
+    /// Return the parameters of the best validation loss rather than the last.
+    pub keep_best: bool,
+    /// Worker threads of the compiled programs.
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 2000,
+            epochs: None,
+            batch_size: 128,
+            lr: 1e-3,
+            optimizer: OptimizerKind::default(),
+            schedule: Schedule::Constant,
+            clip_grad_norm: None,
+            seed: 0,
+            eval_every: 100,
+            patience: None,
+            keep_best: true,
+            threads: 1,
+        }
+    }
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// 1-based step number.
+    pub step: usize,
+    /// Total steps planned.
+    pub total_steps: usize,
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Training loss of this step's batch.
+    pub loss: f64,
+    /// Global gradient norm, before clipping.
+    pub grad_norm: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Throughput since training started.
+    pub steps_per_sec: f64,
+    /// Validation loss, on steps where it was evaluated.
+    pub val_loss: Option<f64>,
+}
+
+/// What the progress hook tells the trainer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Stop after this step (e.g. Ctrl-C); the report says `Interrupted`.
+    Stop,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// All steps ran.
+    Completed,
+    /// Validation loss stopped improving for `patience` evaluations.
+    EarlyStopped,
+    /// The hook asked to stop.
+    Interrupted,
+    /// The loss or gradient became non-finite at this step; the parameters are those
+    /// before it.
+    NonFinite {
+        /// The step whose loss or gradient was not finite.
+        step: usize,
+    },
+}
+
+/// The outcome of [`fit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Metrics of every step.
+    pub history: Vec<StepMetrics>,
+    /// Why training ended.
+    pub stop: StopReason,
+    /// Steps completed.
+    pub steps_done: usize,
+    /// Best validation loss and its step, if there was a validation set.
+    pub best: Option<(usize, f64)>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The mean objective over `data` in full batches of the compiled size, with noise from a
+/// fixed seed so that successive evaluations are comparable.
+pub fn evaluate_objective<T: Element>(
+    loss: &mut CompiledLoss<T>,
+    params: &[Vec<T>],
+    data: &Dataset,
+    seed: u64,
+) -> Result<f64> {
+    let b = loss.batch();
+    let batches = data.n() / b;
+    if batches == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{} rows are fewer than one batch of {b}",
+            data.n()
+        )));
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut buf = vec![T::zero(); b * data.d()];
+    let mut total = 0.0;
+    for k in 0..batches {
+        let rows = &data.data()[k * b * data.d()..(k + 1) * b * data.d()];
+        buf.iter_mut().zip(rows).for_each(|(o, &v)| *o = T::from_f64(v));
+        total += loss.evaluate_with_fresh_noise(params, &buf, &mut rng)?;
+    }
+    Ok(total / batches as f64)
+}
+
+/// Trains `params` (initialised by the caller, updated in place) of `model` on `train` by
+/// `objective`. Validation, when given, drives early stopping and keep-best. The hook is
+/// called after every step.
+pub fn fit<T: Element>(
+    model: &dyn Model,
+    objective: &Objective,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    config: &TrainConfig,
+    params: &mut [Vec<T>],
+    hook: &mut dyn FnMut(&StepMetrics) -> Control,
+) -> Result<TrainReport> {
+    validate(config, model, train)?;
+    config.optimizer.validate()?;
+    config.schedule.validate()?;
+    let b = config.batch_size;
+    let steps_per_epoch = train.n() / b;
+    let total = config.epochs.map_or(config.steps, |e| e * steps_per_epoch);
+    let mut loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
+    let mut val_loss = match validation {
+        Some(v) if v.n() > 0 => {
+            Some((CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?, v))
+        }
+        _ => None,
+    };
+    let mut optimizer = config.optimizer.build::<T>()?;
+    let mut shuffle_rng = StdRng::seed_from_u64(config.seed);
+    let mut noise_rng = StdRng::seed_from_u64(config.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut order: Vec<usize> = (0..train.n()).collect();
+    let mut batch = vec![T::zero(); b * train.d()];
+    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+    let mut last_good: Vec<Vec<T>> = params.to_vec();
+    let mut best: Option<(usize, f64, Vec<Vec<T>>)> = None;
+    let mut since_best = 0;
+    let mut history = Vec::with_capacity(total);
+    let start = Instant::now();
+    let mut stop = StopReason::Completed;
+    let mut steps_done = 0;
+    for step in 1..=total {
+        let pos = (step - 1) % steps_per_epoch;
+        if pos == 0 {
+            order.shuffle(&mut shuffle_rng);
+        }
+        for (r, &i) in order[pos * b..(pos + 1) * b].iter().enumerate() {
+            let row = train.row(i);
+            batch[r * row.len()..(r + 1) * row.len()]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &v)| *o = T::from_f64(v));
+        }
+        let value = loss.evaluate_with_fresh_noise(params, &batch, &mut noise_rng)?;
+        loss.copy_grads(&mut grads);
+        let norm = grad_norm(&grads);
+        if !value.is_finite() || !norm.is_finite() {
+            params.iter_mut().zip(&last_good).for_each(|(p, g)| p.copy_from_slice(g));
+            stop = StopReason::NonFinite { step };
+            break;
+        }
+        if let Some(max) = config.clip_grad_norm {
+            clip_grad_norm(&mut grads, max)?;
+        }
+        let lr = config.schedule.lr_at(step as u64 - 1, config.lr);
+        last_good.iter_mut().zip(params.iter()).for_each(|(g, p)| g.copy_from_slice(p));
+        optimizer.step(params, &grads, lr)?;
+        steps_done = step;
+        let mut metrics = StepMetrics {
+            step,
+            total_steps: total,
+            epoch: (step - 1) / steps_per_epoch,
+            loss: value,
+            grad_norm: norm,
+            lr,
+            steps_per_sec: step as f64 / start.elapsed().as_secs_f64().max(1e-9),
+            val_loss: None,
+        };
+        let mut early = false;
+        if let Some((vl, vdata)) = val_loss.as_mut() {
+            if step % config.eval_every.max(1) == 0 || step == total {
+                let v = evaluate_objective(vl, params, vdata, config.seed.wrapping_add(1))?;
+                metrics.val_loss = Some(v);
+                if best.as_ref().is_none_or(|(_, bv, _)| v < *bv) {
+                    best = Some((step, v, params.to_vec()));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    early = config.patience.is_some_and(|p| since_best >= p);
+                }
+            }
+        }
+        let control = hook(&metrics);
+        history.push(metrics);
+        if early {
+            stop = StopReason::EarlyStopped;
+            break;
+        }
+        if control == Control::Stop {
+            stop = StopReason::Interrupted;
+            break;
+        }
+    }
+    if config.keep_best && stop != StopReason::Interrupted {
+        if let Some((_, _, p)) = &best {
+            params.iter_mut().zip(p).for_each(|(dst, src)| dst.copy_from_slice(src));
+        }
+    }
+    Ok(TrainReport {
+        history,
+        stop,
+        steps_done,
+        best: best.map(|(s, v, _)| (s, v)),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn validate(config: &TrainConfig, model: &dyn Model, train: &Dataset) -> Result<()> {
+    let bad = |m: String| Err(Error::InvalidArgument(m));
+    if train.d() != model.dim() {
+        return bad(format!("data has {} columns but the model expects {}", train.d(), model.dim()));
+    }
+    if config.batch_size == 0 {
+        return bad("--batch-size must be at least 1".into());
+    }
+    if train.n() < config.batch_size {
+        return bad(format!(
+            "the training set has {} rows, fewer than one batch of {}; lower --batch-size",
+            train.n(),
+            config.batch_size
+        ));
+    }
+    if config.epochs.is_none() && config.steps == 0 || config.epochs == Some(0) {
+        return bad("train for at least one step (--steps or --epochs)".into());
+    }
+    if !(config.lr > 0.0 && config.lr.is_finite()) {
+        return bad(format!("--lr must be a positive number, got {}", config.lr));
+    }
+    Ok(())
+}
