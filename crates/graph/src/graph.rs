@@ -134,6 +134,13 @@ impl Graph {
         if let Some(&id) = d.interned.get(&key) {
             return Ok(id);
         }
+        if let Some(bad) = inputs.iter().find(|i| i.index() >= d.nodes.len()) {
+            return Err(GraphError::Shape {
+                op: key.0.name(),
+                shapes: vec![],
+                message: format!("operand node {} does not exist ({} nodes)", bad.0, d.nodes.len()),
+            });
+        }
         let operands: Vec<(&[usize], DType)> = inputs
             .iter()
             .map(|i| {

@@ -29,6 +29,9 @@ impl HostTensor {
 pub fn evaluate(outputs: &[Tensor], feeds: &[(&Tensor, &[f64])]) -> Result<Vec<HostTensor>> {
     let Some(first) = outputs.first() else { return Ok(vec![]) };
     let graph = first.graph();
+    if outputs.iter().any(|o| !o.graph().same(graph)) {
+        return Err(GraphError::ForeignGraph("evaluate"));
+    }
     let needed = crate::graph::ancestors(outputs);
     let mut values: Vec<Option<Vec<f64>>> = vec![None; needed.len()];
     for (t, data) in feeds {

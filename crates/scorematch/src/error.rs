@@ -46,7 +46,9 @@ pub enum Error {
     /// An error from the graph layer.
     #[error(transparent)]
     Graph(#[from] scorematch_graph::GraphError),
-    // EXEC-PENDING
+    /// An error from the compiled executor.
+    #[error(transparent)]
+    Exec(#[from] scorematch_exec::ExecError),
     /// A data file that is malformed as a whole (wrong format, dtype or rank), where a line
     /// and column do not apply.
     #[error("{path}: {message}")]

@@ -7,7 +7,10 @@ pub mod data;
 pub mod error;
 pub mod model;
 pub mod objective;
+pub mod saved;
+pub mod sample;
+pub mod eval;
 pub mod optim;
-// pub mod train; (enabled once scorematch-exec lands)
+pub mod train;
 
 pub use error::{Error, Result};

@@ -29,9 +29,13 @@ pub(crate) type Rewrite<'a> = &'a dyn Fn(&Op, &[Tensor]) -> Result<Option<Tensor
 pub(crate) fn rebuild(outputs: &[Tensor], rewrite: Rewrite<'_>) -> Result<Vec<Tensor>> {
     let Some(first) = outputs.first() else { return Ok(vec![]) };
     let old = first.graph();
+    if outputs.iter().any(|o| !o.graph().same(old)) {
+        return Err(crate::error::GraphError::ForeignGraph("pass"));
+    }
     let new = Graph::new();
     let needed = ancestors(outputs);
     let mut map: Vec<Option<Tensor>> = vec![None; needed.len()];
+    let mut rewritten = false;
     for (name, t) in old.inputs() {
         map[t.id().index()] = Some(new.input(&name, t.shape(), t.dtype()));
     }
@@ -46,7 +50,10 @@ pub(crate) fn rebuild(outputs: &[Tensor], rewrite: Rewrite<'_>) -> Result<Vec<Te
             .map(|x| map[x.index()].clone().expect("operands precede their users"))
             .collect();
         let image = match rewrite(&node.op, &operands)? {
-            Some(t) => t,
+            Some(t) => {
+                rewritten = true;
+                t
+            }
             None => {
                 let refs: Vec<&Tensor> = operands.iter().collect();
                 new.apply_tensors(node.op.clone(), &refs)?
@@ -54,10 +61,13 @@ pub(crate) fn rebuild(outputs: &[Tensor], rewrite: Rewrite<'_>) -> Result<Vec<Te
         };
         map[i] = Some(image);
     }
-    Ok(outputs
+    let images: Vec<Tensor> = outputs
         .iter()
         .map(|o| map[o.id().index()].clone().expect("outputs are their own ancestors"))
-        .collect())
+        .collect();
+    // A rewritten node's operands were copied before the rewrite replaced their user, and
+    // may now be dead: a plain copy (no rewrites, so no recursion) drops them.
+    if rewritten { dce(&images) } else { Ok(images) }
 }
 
 /// Dead-code elimination: a fresh graph holding only the ancestors of `outputs` (and every
@@ -66,10 +76,26 @@ pub fn dce(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
     rebuild(outputs, &|_, _| Ok(None))
 }
 
-/// The standard pipeline: simplify, fold constants, simplify again (folding exposes new
-/// identities), with DCE implied by each rebuild. Idempotent.
+/// The standard pipeline: simplify, then fold constants and simplify again until nothing
+/// changes (folding exposes new identities, and an identity can expose a new constant
+/// subexpression, e.g. exp(x·(k − k))), with DCE implied by each rebuild. Idempotent.
 pub fn optimize(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
-    let s = simplify(outputs)?;
-    let f = fold_constants(&s)?;
-    simplify(&f)
+    let mut cur = simplify(outputs)?;
+    // Each round that changes something removes a non-source node, so this terminates;
+    // the bound is a guard only.
+    for _ in 0..64 {
+        let next = simplify(&fold_constants(&cur)?)?;
+        let same = match (cur.first(), next.first()) {
+            (Some(a), Some(b)) => {
+                a.graph().with_nodes(|x| b.graph().with_nodes(|y| x == y))
+                    && cur.iter().zip(&next).all(|(p, q)| p.id() == q.id())
+            }
+            _ => true,
+        };
+        cur = next;
+        if same {
+            break;
+        }
+    }
+    Ok(cur)
 }

@@ -39,6 +39,14 @@ pub fn simplify(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
     rebuild(outputs, &|op, x| Ok(rewrite(op, x)))
 }
 
+/// −t, folding a double negation so that a rewrite's result is already simplified.
+fn negate(t: &Tensor) -> Tensor {
+    match t.op() {
+        Op::Unary(UnaryOp::Neg) => t.operands()[0].clone(),
+        _ => -t,
+    }
+}
+
 fn rewrite(op: &Op, x: &[Tensor]) -> Option<Tensor> {
     let zero_like = |t: &Tensor| t.zeros_like();
     match op {
@@ -47,12 +55,12 @@ fn rewrite(op: &Op, x: &[Tensor]) -> Option<Tensor> {
             match b {
                 BinaryOp::Add if is(a, 0.0) => Some(c.clone()),
                 BinaryOp::Add | BinaryOp::Sub if is(c, 0.0) => Some(a.clone()),
-                BinaryOp::Sub if is(a, 0.0) => Some(-c),
+                BinaryOp::Sub if is(a, 0.0) => Some(negate(c)),
                 BinaryOp::Mul if is(a, 0.0) || is(c, 0.0) => Some(zero_like(a)),
                 BinaryOp::Mul if is(a, 1.0) => Some(c.clone()),
                 BinaryOp::Mul | BinaryOp::Div if is(c, 1.0) => Some(a.clone()),
-                BinaryOp::Mul if is(a, -1.0) => Some(-c),
-                BinaryOp::Mul if is(c, -1.0) => Some(-a),
+                BinaryOp::Mul if is(a, -1.0) => Some(negate(c)),
+                BinaryOp::Mul if is(c, -1.0) => Some(negate(a)),
                 BinaryOp::Div if is(a, 0.0) => Some(zero_like(a)),
                 _ => None,
             }

@@ -11,7 +11,7 @@
 //! `torch.nn.Linear` stacks unchanged.
 
 mod activation;
-// mod compiled;
+mod compiled;
 mod gaussian;
 mod mlp;
 mod mlp_energy;
@@ -20,7 +20,7 @@ mod ncsn;
 mod nice;
 
 pub use activation::Activation;
-// pub use compiled::CompiledField;
+pub use compiled::CompiledField;
 pub use gaussian::GaussianEnergy;
 pub use mlp::Mlp;
 pub use mlp_energy::MlpEnergy;

@@ -91,7 +91,7 @@ impl<T: Element> CompiledLoss<T> {
         feeds.push(x);
         feeds.extend(self.noise.iter().map(|n| n.2.as_slice()));
         self.program.run(&feeds)?;
-        Ok(self.program.output(0)[0].to_f64())
+        Ok(Element::to_f64(self.program.output(0)[0]))
     }
 
     /// Draws fresh noise, then evaluates.

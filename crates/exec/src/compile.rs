@@ -1,0 +1,270 @@
+//! The compiler: validates the program's inputs and outputs, optimises the graph, lowers
+//! each needed node (in arena order, which is topological) to an instruction, plans the
+//! buffers and materialises the constants.
+
+use std::collections::HashMap;
+
+use scorematch_graph::shape::numel;
+use scorematch_graph::{Element, Node, NodeId, Op, Tensor, ancestors, passes};
+
+use crate::error::ExecError;
+use crate::instr::{Instr, Kernel, Slot};
+use crate::lower::{Lowered, is_mt, lower};
+use crate::plan;
+use crate::program::{InputSpec, OutputSpec, Program, ProgramStats};
+
+/// Options of [`compile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Threads the program may use: 1 runs everything on the calling thread; n > 1 runs
+    /// large kernels on a rayon pool of exactly n threads (shared by the programs
+    /// compiled with the same count). Must be at least 1.
+    pub threads: usize,
+    /// Run `scorematch_graph::passes::optimize` (simplification, constant folding, DCE)
+    /// before lowering. Default `true`.
+    pub optimize: bool,
+}
+
+impl Default for CompileOptions {
+    /// One thread, optimised.
+    fn default() -> Self {
+        CompileOptions { threads: 1, optimize: true }
+    }
+}
+
+impl CompileOptions {
+    /// The defaults with `threads` threads.
+    pub fn with_threads(threads: usize) -> Self {
+        CompileOptions { threads, ..Self::default() }
+    }
+}
+
+/// Compiles the graph computing `outputs` from `inputs` into a [`Program`] over `T`.
+///
+/// `inputs` are input nodes of the outputs' graph, in the order [`Program::run`] will be
+/// fed (any order, any subset that covers what the outputs need); `outputs` are any nodes
+/// of the same graph. Every node must have dtype `T::DTYPE` (see [`ExecError::DType`]).
+pub fn compile<T: Element>(
+    inputs: &[Tensor],
+    outputs: &[Tensor],
+    options: &CompileOptions,
+) -> Result<Program<T>, ExecError> {
+    if options.threads == 0 {
+        return Err(ExecError::Options("threads must be at least 1".into()));
+    }
+    let graph = outputs.first().or(inputs.first()).map(|t| t.graph().clone());
+    if let Some(g) = &graph {
+        if inputs.iter().chain(outputs).any(|t| !t.graph().same(g)) {
+            return Err(ExecError::ForeignGraph);
+        }
+    }
+    let mut specs = Vec::with_capacity(inputs.len());
+    let mut position: HashMap<usize, usize> = HashMap::new();
+    for (p, t) in inputs.iter().enumerate() {
+        let Op::Input { index, .. } = t.op() else {
+            return Err(ExecError::NotAnInput { position: p, op: t.op().name() });
+        };
+        let name = t.graph().input_name(t.id()).unwrap_or_default();
+        if let Some(first) = position.insert(index, p) {
+            return Err(ExecError::DuplicateInput { name, first, second: p });
+        }
+        if t.dtype() != T::DTYPE {
+            return Err(ExecError::DType {
+                op: "input",
+                node: t.id().index(),
+                dtype: t.dtype(),
+                expected: T::DTYPE,
+            });
+        }
+        specs.push(InputSpec { name, shape: t.shape().to_vec() });
+    }
+    let outs = if options.optimize && !outputs.is_empty() {
+        passes::optimize(outputs)?
+    } else {
+        outputs.to_vec()
+    };
+    let lowered = Lowering::<T>::run(&outs, &position)?;
+    Program::new(lowered, specs, options.threads)
+}
+
+/// The result of lowering, before buffer assignment.
+pub(crate) struct Lowering<T> {
+    /// Instructions over virtual values.
+    pub instrs: Vec<Instr>,
+    /// Element count of each virtual value.
+    pub lens: Vec<usize>,
+    /// Constant values and their data.
+    pub consts: Vec<(usize, Vec<T>)>,
+    /// Output values and shapes.
+    pub outputs: Vec<(usize, Vec<usize>)>,
+    /// Counters for [`ProgramStats`].
+    pub stats: ProgramStats,
+}
+
+impl<T: Element> Lowering<T> {
+    fn run(outs: &[Tensor], position: &HashMap<usize, usize>) -> Result<Self, ExecError> {
+        let mut low = Lowering {
+            instrs: Vec::new(),
+            lens: Vec::new(),
+            consts: Vec::new(),
+            outputs: Vec::new(),
+            stats: ProgramStats::default(),
+        };
+        let Some(first) = outs.first() else { return Ok(low) };
+        let g = first.graph();
+        let needed = ancestors(outs);
+        let nodes: Vec<Node> = g.with_nodes(|n| n[..needed.len()].to_vec());
+        let absorbed = absorbable(&nodes, &needed, outs);
+        let mut val: Vec<Option<Slot>> = vec![None; nodes.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            if !needed[i] {
+                continue;
+            }
+            if node.dtype != T::DTYPE {
+                return Err(ExecError::DType {
+                    op: node.op.name(),
+                    node: i,
+                    dtype: node.dtype,
+                    expected: T::DTYPE,
+                });
+            }
+            let len = numel(&node.shape);
+            match &node.op {
+                Op::Input { index, .. } => {
+                    let Some(&p) = position.get(index) else {
+                        return Err(ExecError::MissingInput {
+                            name: g.input_name(NodeId(i as u32)).unwrap_or_default(),
+                            shape: node.shape.clone(),
+                        });
+                    };
+                    val[i] = Some(Slot::Input(p));
+                }
+                Op::Constant { .. } | Op::Literal { .. } => {
+                    let mut data = vec![T::zero(); len];
+                    node.op.reference_kernel::<T>(&[], &node.shape, &mut data);
+                    let v = low.new_value(len);
+                    low.consts.push((v, data));
+                    low.stats.constants += 1;
+                    val[i] = Some(Slot::Buf(v));
+                }
+                _ if absorbed[i] => low.stats.absorbed_transposes += 1,
+                op => {
+                    let mut srcs = Vec::with_capacity(node.inputs.len());
+                    let mut shapes: Vec<&[usize]> = Vec::with_capacity(node.inputs.len());
+                    let mut transposed = Vec::with_capacity(node.inputs.len());
+                    for x in &node.inputs {
+                        let mut x = x.index();
+                        let t = absorbed[x];
+                        if t {
+                            x = nodes[x].inputs[0].index();
+                        }
+                        srcs.push(val[x].expect("operands are lowered before their users"));
+                        shapes.push(&nodes[x].shape);
+                        transposed.push(t);
+                    }
+                    match lower(op, &shapes, &node.shape, &transposed) {
+                        Lowered::Alias => {
+                            low.stats.aliases += 1;
+                            val[i] = Some(srcs[0]);
+                        }
+                        Lowered::Emit(kernel) => {
+                            let flops = flops(&kernel, &shapes, len);
+                            let src_lens = shapes.iter().map(|s| numel(s)).collect();
+                            let v = low.new_value(len);
+                            low.instrs.push(Instr { kernel, srcs, src_lens, dst: v, dst_len: len, flops });
+                            val[i] = Some(Slot::Buf(v));
+                        }
+                    }
+                }
+            }
+        }
+        for o in outs {
+            let len = o.numel();
+            let v = match val[o.id().index()].expect("outputs are lowered") {
+                Slot::Buf(v) => v,
+                input @ Slot::Input(_) => {
+                    // An output that is a program input (or a reshape of one) gets its own
+                    // buffer, since outputs are read from the program.
+                    let v = low.new_value(len);
+                    low.instrs.push(Instr {
+                        kernel: Kernel::Copy,
+                        srcs: vec![input],
+                        src_lens: vec![len],
+                        dst: v,
+                        dst_len: len,
+                        flops: 0,
+                    });
+                    v
+                }
+            };
+            low.outputs.push((v, o.shape().to_vec()));
+        }
+        Ok(low)
+    }
+
+    fn new_value(&mut self, len: usize) -> usize {
+        self.lens.push(len);
+        self.lens.len() - 1
+    }
+}
+
+/// Marks the `mt` transposes that no one but `dot` reads (and that are not outputs): the
+/// dots read their operand through swapped strides instead, and no transpose is emitted.
+fn absorbable(nodes: &[Node], needed: &[bool], outs: &[Tensor]) -> Vec<bool> {
+    let mut ok: Vec<bool> = nodes
+        .iter()
+        .map(|n| matches!(&n.op, Op::Transpose { perm } if is_mt(perm)))
+        .collect();
+    let mut used = vec![false; nodes.len()];
+    for (_, n) in nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
+        for x in &n.inputs {
+            used[x.index()] = true;
+            if !matches!(n.op, Op::Dot) {
+                ok[x.index()] = false;
+            }
+        }
+    }
+    for o in outs {
+        ok[o.id().index()] = false;
+    }
+    for i in 0..nodes.len() {
+        ok[i] &= used[i] && needed[i];
+    }
+    ok
+}
+
+/// Floating-point operations of one instruction: 2·m·k·n per product, one per element
+/// for elementwise kernels, one per input element for reductions, none for layout.
+fn flops(kernel: &Kernel, ins: &[&[usize]], out_len: usize) -> u64 {
+    match kernel {
+        Kernel::Dot(p) => p.flops(),
+        Kernel::Unary(_) | Kernel::Binary(_) | Kernel::Compare(_) | Kernel::Select => {
+            out_len as u64
+        }
+        Kernel::Reduce(..) => numel(ins[0]) as u64,
+        _ => 0,
+    }
+}
+
+/// Assigns buffers and builds the plan's pieces for [`Program::new`].
+pub(crate) fn plan_buffers<T: Element>(low: &mut Lowering<T>) -> plan::BufferPlan {
+    let mut pinned = vec![false; low.lens.len()];
+    for &(v, _) in &low.consts {
+        pinned[v] = true;
+    }
+    for (v, _) in &low.outputs {
+        pinned[*v] = true;
+    }
+    let consts: Vec<usize> = low.consts.iter().map(|c| c.0).collect();
+    let p = plan::assign(&low.instrs, &low.lens, &consts, &pinned);
+    plan::apply(&mut low.instrs, &p);
+    p
+}
+
+/// Output specs after assignment.
+pub(crate) fn output_specs<T>(low: &Lowering<T>, p: &plan::BufferPlan) -> Vec<OutputSpec> {
+    low.outputs
+        .iter()
+        .map(|(v, shape)| OutputSpec { buf: p.phys[*v], len: numel(shape), shape: shape.clone() })
+        .collect()
+}

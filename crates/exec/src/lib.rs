@@ -1,0 +1,98 @@
+//! # scorematch-exec: a graph compiled into a CPU program
+//!
+//! [`compile`] turns the `scorematch-graph` nodes computing some outputs from some inputs
+//! into a [`Program`]: a flat list of kernel instructions over preallocated buffers.
+//! [`Program::run`] executes it; [`Program::output`] reads the results. The reference
+//! interpreter (`scorematch_graph::evaluate`) defines what a program computes; this crate
+//! is about computing it fast, and is tested against it.
+//!
+//! ```
+//! use scorematch_exec::{CompileOptions, compile};
+//! use scorematch_graph::{DType, Graph};
+//! let g = Graph::new();
+//! let x = g.input("x", &[2, 3], DType::F64);
+//! let w = g.input("w", &[3, 2], DType::F64);
+//! let y = x.matmul(&w).tanh().sum_all();
+//! let mut p = compile::<f64>(&[x, w], &[y], &CompileOptions::default()).unwrap();
+//! p.run(&[&[1., 2., 3., 4., 5., 6.], &[0.1, 0.0, 0.0, 0.1, 0.0, 0.0]]).unwrap();
+//! let want = 0.1f64.tanh() + 0.2f64.tanh() + 0.4f64.tanh() + 0.5f64.tanh();
+//! assert!((p.output(0)[0] - want).abs() < 1e-15);
+//! ```
+//!
+//! ## Guarantees
+//!
+//! - **Fixed shapes.** A program is compiled for the static shapes of its graph; another
+//!   batch size is another program (cache programs by input shape).
+//! - **No per-run allocation, no graph walk.** Everything is decided at compile time:
+//!   the schedule, every kernel's parameters, the buffers. `run` checks the feed lengths
+//!   and walks the instruction list. Inputs are read in place from the caller's slices
+//!   (never copied); outputs are read from the program's buffers, which stay at the same
+//!   addresses across runs. The exceptions: with `threads > 1`, rayon's scheduler may
+//!   allocate internally; and the reference-kernel fallback (below) allocates index
+//!   scratch inside the graph crate's kernels — [`ProgramStats::reference_kernels`] says
+//!   whether a program has any (none for the current ops below rank 9).
+//! - **`Send`, self-contained.** A program owns its data and holds nothing of the graph.
+//! - **One element type.** `T` is `f32` or `f64`, and every node must have dtype
+//!   `T::DTYPE`; a `convert` to the same dtype is a no-op. Mixed precision is out of
+//!   scope: a graph mixing dtypes is rejected with [`ExecError::DType`] naming the node.
+//!
+//! ## Compilation
+//!
+//! 1. **Optimise** ([`CompileOptions::optimize`], default on): `passes::optimize`
+//!    (simplify, fold constants, simplify again, DCE). It rebuilds the graph but keeps the
+//!    input declarations and their `Op::Input { index }`, through which the caller's
+//!    inputs are mapped to feed positions.
+//! 2. **Schedule**: the ancestors of the outputs in arena order, which is topological.
+//! 3. **Lower** each node to an instruction, with fast paths (see `kernels`): contiguous
+//!    elementwise maps; `dot` through faer; one strided-copy engine for broadcast (so
+//!    `[1, n] → [m, n]` is m row copies and `[m, 1] → [m, n]` m fills), transpose, slice,
+//!    pad and concat, with a cache-blocked 2-D transpose; reductions as
+//!    `[outer, reduced, inner]` blocks. Some nodes need no instruction: reshape,
+//!    stop_gradient and same-dtype convert (and layout ops that move nothing) are
+//!    **zero-copy aliases** of their operand — always, since the buffer plan keeps an
+//!    aliased buffer alive as long as any alias of it is read. A last-two-axes transpose
+//!    read only by `dot` is **absorbed**: the product reads the untransposed value through
+//!    swapped strides (reverse mode emits `ȳ·bᵀ` and `aᵀ·ȳ` for every product).
+//!    Constants and literals are **materialised once**, at compile time, in buffers of
+//!    their own that runs never overwrite.
+//! 4. **Plan buffers** (`plan.rs`): liveness gives each value's last use; a buffer is
+//!    released after it and reused, best fit, by a later value of equal or smaller size
+//!    (or grown, when no free buffer is large enough). Inputs are the caller's and outputs
+//!    keep their buffers to the end.
+//!
+//! The instruction set ([`instr`](crate) module `instr.rs`) is an enum of kernel variants
+//! with a uniform read-slots/write-buffer contract, so fused elementwise chains can be
+//! added as one more variant without touching the planner.
+//!
+//! ## Threads
+//!
+//! [`CompileOptions::threads`] = 1 runs everything on the calling thread. With n > 1, a
+//! run executes on a rayon pool of exactly n threads (one pool per thread count, shared by
+//! programs), and only large kernels fan out: elementwise kernels of at least
+//! [`PAR_MIN_ELEMS`] elements, and matrix products of at least [`PAR_MIN_MNK`]
+//! multiply-adds with every dimension at least [`PAR_MIN_DIM`]. Smaller products stay
+//! sequential (DESIGN §8: two threads pay off only on large shapes, and a k = 2 product on
+//! two threads collapses to a few GFLOP/s); a batch of small products is split by batch
+//! entry instead.
+//!
+//! ## The reference-kernel fallback
+//!
+//! Any op without a fast path runs the graph crate's `Op::reference_kernel` — by design
+//! (DESIGN §3): a new primitive works in compiled programs the moment it has a reference
+//! kernel, and gets a fast one when profiling asks. Today only layout ops and reductions
+//! whose collapsed iteration space exceeds [`MAX_RANK`] axes take it.
+
+mod compile;
+mod error;
+mod instr;
+mod kernels;
+mod lower;
+mod plan;
+mod program;
+
+pub use compile::{CompileOptions, compile};
+pub use error::ExecError;
+pub use kernels::PAR_MIN_ELEMS;
+pub use kernels::layout::MAX_RANK;
+pub use kernels::matmul::{PAR_MIN_DIM, PAR_MIN_MNK};
+pub use program::{InputSpec, Program, ProgramStats};

@@ -1,0 +1,222 @@
+//! The compiled [`Program`]: instructions, preallocated buffers, and the run loop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::ThreadPool;
+use scorematch_graph::Element;
+
+use crate::compile::{Lowering, output_specs, plan_buffers};
+use crate::error::ExecError;
+use crate::instr::{Ctx, Instr, Kernel};
+
+/// A program input: its name and static shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    /// The input's name in the graph.
+    pub name: String,
+    /// Its static shape.
+    pub shape: Vec<usize>,
+}
+
+/// Where an output lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutputSpec {
+    pub buf: usize,
+    pub len: usize,
+    pub shape: Vec<usize>,
+}
+
+/// What a compiled program holds and does, for reports and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// Instructions run per [`Program::run`].
+    pub instructions: usize,
+    /// Physical buffers (constants included).
+    pub buffers: usize,
+    /// Bytes of all buffers.
+    pub bytes: usize,
+    /// Values produced by instructions or constants (before buffer reuse).
+    pub values: usize,
+    /// Bytes one buffer per value would take (what reuse saves is the difference to
+    /// [`ProgramStats::bytes`]).
+    pub unshared_bytes: usize,
+    /// Constants and literals, materialised at compile time.
+    pub constants: usize,
+    /// Nodes computed without an instruction (reshape, stop_gradient, a same-dtype
+    /// convert, layout ops that move nothing): zero-copy views of their operand.
+    pub aliases: usize,
+    /// `mt` transposes read by `dot` through swapped strides instead of materialised.
+    pub absorbed_transposes: usize,
+    /// Instructions that use the graph crate's reference kernel.
+    pub reference_kernels: usize,
+    /// Floating-point operations per run (see [`Program::flops`]).
+    pub flops: u64,
+    /// Instruction count per kernel name, sorted by name.
+    pub kernels: Vec<(&'static str, usize)>,
+}
+
+/// A compiled program over element type `T`: fixed shapes, preallocated buffers, a flat
+/// instruction list. `Send`, and independent of the graph it was compiled from.
+#[derive(Debug)]
+pub struct Program<T> {
+    instrs: Vec<Instr>,
+    bufs: Vec<Vec<T>>,
+    inputs: Vec<InputSpec>,
+    input_shapes: Vec<Vec<usize>>,
+    outputs: Vec<OutputSpec>,
+    threads: usize,
+    pool: Option<Arc<ThreadPool>>,
+    stats: ProgramStats,
+}
+
+/// The rayon pool for `threads` threads, shared by every program compiled with that count.
+fn pool_for(threads: usize) -> Result<Option<Arc<ThreadPool>>, ExecError> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(Some(p.clone()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("scorematch-exec-{threads}-{i}"))
+        .build()
+        .map_err(|e| ExecError::ThreadPool { threads, message: e.to_string() })?;
+    let pool = Arc::new(pool);
+    pools.insert(threads, pool.clone());
+    Ok(Some(pool))
+}
+
+impl<T: Element> Program<T> {
+    /// Plans buffers, allocates them once and fills the constants.
+    pub(crate) fn new(
+        mut low: Lowering<T>,
+        inputs: Vec<InputSpec>,
+        threads: usize,
+    ) -> Result<Self, ExecError> {
+        let plan = plan_buffers(&mut low);
+        let mut bufs: Vec<Vec<T>> = plan.sizes.iter().map(|&s| vec![T::zero(); s]).collect();
+        for (v, data) in &low.consts {
+            bufs[plan.phys[*v]][..data.len()].copy_from_slice(data);
+        }
+        let outputs = output_specs(&low, &plan);
+        let elem = std::mem::size_of::<T>();
+        let mut stats = low.stats;
+        stats.instructions = low.instrs.len();
+        stats.buffers = bufs.len();
+        stats.bytes = plan.sizes.iter().sum::<usize>() * elem;
+        stats.values = low.lens.len();
+        stats.unshared_bytes = low.lens.iter().sum::<usize>() * elem;
+        stats.reference_kernels =
+            low.instrs.iter().filter(|i| matches!(i.kernel, Kernel::Reference(_))).count();
+        stats.flops = low.instrs.iter().map(|i| i.flops).sum();
+        let mut kinds: HashMap<&'static str, usize> = HashMap::new();
+        for i in &low.instrs {
+            *kinds.entry(i.kernel.name()).or_default() += 1;
+        }
+        stats.kernels = kinds.into_iter().collect();
+        stats.kernels.sort();
+        Ok(Program {
+            instrs: low.instrs,
+            bufs,
+            input_shapes: inputs.iter().map(|s| s.shape.clone()).collect(),
+            inputs,
+            outputs,
+            threads,
+            pool: pool_for(threads)?,
+            stats,
+        })
+    }
+
+    /// Runs the program on `inputs` (one slice per program input, in `compile`'s order,
+    /// row-major, of exactly the input's element count). Afterwards the results are
+    /// readable through [`Program::output`]. No allocation and no graph walk: the
+    /// instruction list runs against the preallocated buffers, and inputs are read in
+    /// place.
+    pub fn run(&mut self, inputs: &[&[T]]) -> Result<(), ExecError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(ExecError::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+                names: self
+                    .inputs
+                    .iter()
+                    .map(|s| format!("{} {:?}", s.name, s.shape))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        for (position, (spec, data)) in self.inputs.iter().zip(inputs).enumerate() {
+            let expected: usize = spec.shape.iter().product();
+            if data.len() != expected {
+                return Err(ExecError::FeedLength {
+                    name: spec.name.clone(),
+                    position,
+                    shape: spec.shape.clone(),
+                    expected,
+                    got: data.len(),
+                });
+            }
+        }
+        let ctx = Ctx { threads: self.threads };
+        let (instrs, bufs) = (&self.instrs, &mut self.bufs);
+        let mut exec = move || {
+            for ins in instrs {
+                ins.execute(bufs, inputs, ctx);
+            }
+        };
+        match &self.pool {
+            Some(pool) => pool.install(exec),
+            None => exec(),
+        }
+        Ok(())
+    }
+
+    /// Output `i` of the last run (zeros before the first run; constants are ready at
+    /// once). Panics when `i >= num_outputs()`.
+    pub fn output(&self, i: usize) -> &[T] {
+        let o = &self.outputs[i];
+        &self.bufs[o.buf][..o.len]
+    }
+
+    /// The static shape of output `i`. Panics when `i >= num_outputs()`.
+    pub fn output_shape(&self, i: usize) -> &[usize] {
+        &self.outputs[i].shape
+    }
+
+    /// Number of outputs.
+    pub fn num_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// The static shape of each input, in feeding order.
+    pub fn input_shapes(&self) -> &[Vec<usize>] {
+        &self.input_shapes
+    }
+
+    /// Name and shape of each input, in feeding order.
+    pub fn inputs(&self) -> &[InputSpec] {
+        &self.inputs
+    }
+
+    /// Threads the program runs on.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Floating-point operations per run, counted from the compiled instructions: 2·m·k·n
+    /// per matrix product (times the batch), one per element of each elementwise kernel,
+    /// one per input element of each reduction, none for layout and aliases. Divide by a
+    /// run's time for GFLOP/s against a GEMM peak.
+    pub fn flops(&self) -> u64 {
+        self.stats.flops
+    }
+
+    /// Statistics of the compiled program.
+    pub fn stats(&self) -> ProgramStats {
+        self.stats.clone()
+    }
+}

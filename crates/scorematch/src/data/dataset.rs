@@ -1,0 +1,290 @@
+//! The in-memory dataset: `n` samples × `d` features, row-major.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::{Error, Result};
+
+/// `n` samples of dimension `d`, stored row-major (sample `i` is `data[i*d .. (i+1)*d]`),
+/// with one name per column.
+///
+/// Invariants (checked by [`Dataset::new`]): `d ≥ 1`, `data.len() == n·d`,
+/// `columns.len() == d`. `n = 0` is allowed (e.g. an empty validation split).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    n: usize,
+    d: usize,
+    data: Vec<f64>,
+    columns: Vec<String>,
+}
+
+/// The three parts of a seeded [`Dataset::split`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Training samples.
+    pub train: Dataset,
+    /// Validation samples (model selection, early stopping).
+    pub validation: Dataset,
+    /// Test samples (final held-out evaluation).
+    pub test: Dataset,
+}
+
+/// Default column names `x0, x1, …, x{d-1}`.
+pub fn default_columns(d: usize) -> Vec<String> {
+    (0..d).map(|j| format!("x{j}")).collect()
+}
+
+impl Dataset {
+    /// A dataset from row-major `data` (`n·d` values) and `d` column names.
+    ///
+    /// Errors when `d = 0` or the lengths disagree.
+    pub fn new(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Result<Self> {
+        if d == 0 {
+            return Err(Error::Shape(
+                "a dataset needs at least one column (d = 0)".into(),
+            ));
+        }
+        let expected = n
+            .checked_mul(d)
+            .ok_or_else(|| Error::Shape(format!("dataset size {n} × {d} overflows")))?;
+        if data.len() != expected {
+            return Err(Error::Shape(format!(
+                "dataset data has {} values but n × d = {n} × {d} = {expected}",
+                data.len()
+            )));
+        }
+        if columns.len() != d {
+            return Err(Error::Shape(format!(
+                "dataset has {} column names but d = {d}",
+                columns.len()
+            )));
+        }
+        Ok(Dataset {
+            n,
+            d,
+            data,
+            columns,
+        })
+    }
+
+    /// A dataset with default column names (`x0, x1, …`); see [`Dataset::new`].
+    pub fn from_flat(n: usize, d: usize, data: Vec<f64>) -> Result<Self> {
+        Self::new(n, d, data, default_columns(d))
+    }
+
+    /// A dataset from rows of equal length `d ≥ 1`, with default column names.
+    pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
+        let d = rows.first().map_or(0, Vec::len);
+        let mut data = Vec::with_capacity(rows.len() * d);
+        for (i, r) in rows.iter().enumerate() {
+            if r.len() != d {
+                return Err(Error::Shape(format!(
+                    "row {i} has {} values but row 0 has {d}",
+                    r.len()
+                )));
+            }
+            data.extend_from_slice(r);
+        }
+        Self::from_flat(rows.len(), d, data)
+    }
+
+    /// Internal constructor for callers that already guarantee the invariants.
+    pub(crate) fn from_parts(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Self {
+        debug_assert!(d >= 1 && data.len() == n * d && columns.len() == d);
+        Dataset {
+            n,
+            d,
+            data,
+            columns,
+        }
+    }
+
+    /// Number of samples (rows).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Dimension of a sample (columns).
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// `true` when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// All values, row-major (`n·d`).
+    pub fn data(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// All values, row-major, mutable (the shape cannot change).
+    pub fn data_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+
+    /// Consumes the dataset and returns its row-major values.
+    pub fn into_data(self) -> Vec<f64> {
+        self.data
+    }
+
+    /// Column names (`d` of them).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Sample `i` (`d` values).
+    ///
+    /// # Panics
+    /// If `i >= n()`, like slice indexing; use [`Dataset::get_row`] for a checked version.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+
+    /// Sample `i`, or `None` when `i >= n()`.
+    pub fn get_row(&self, i: usize) -> Option<&[f64]> {
+        (i < self.n).then(|| self.row(i))
+    }
+
+    /// Iterator over the samples, each a slice of `d` values.
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f64> {
+        self.data.chunks_exact(self.d)
+    }
+
+    /// A new dataset made of the rows at `indices` (in that order; repeats allowed).
+    ///
+    /// Errors when an index is out of range.
+    pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
+        let mut data = vec![0.0; indices.len() * self.d];
+        self.gather_rows(indices, &mut data)?;
+        Ok(Dataset::from_parts(
+            indices.len(),
+            self.d,
+            data,
+            self.columns.clone(),
+        ))
+    }
+
+    /// Copies the rows at `indices` into `out` (row-major, `indices.len()·d` values) without
+    /// allocating: the minibatch gather of a training loop.
+    pub fn gather_rows(&self, indices: &[usize], out: &mut [f64]) -> Result<()> {
+        if out.len() != indices.len() * self.d {
+            return Err(Error::Shape(format!(
+                "gather_rows: output has {} values but {} rows × {} columns were requested",
+                out.len(),
+                indices.len(),
+                self.d
+            )));
+        }
+        for (k, &i) in indices.iter().enumerate() {
+            let src = self.get_row(i).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "row index {i} out of range for a dataset of {} rows",
+                    self.n
+                ))
+            })?;
+            out[k * self.d..(k + 1) * self.d].copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    /// The row indices `0..n` in a seeded random order (Fisher–Yates with `StdRng`).
+    pub fn shuffled_indices(&self, seed: u64) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.n).collect();
+        idx.shuffle(&mut StdRng::seed_from_u64(seed));
+        idx
+    }
+
+    /// Seeded random split into train / validation / test.
+    ///
+    /// The rows are shuffled with `seed`; the first `round(n·train_fraction)` go to train, the
+    /// next `round(n·validation_fraction)` to validation (capped at what is left), the rest to
+    /// test. Fractions must be finite, in `[0, 1]`, and sum to at most 1.
+    pub fn split(&self, train_fraction: f64, validation_fraction: f64, seed: u64) -> Result<Split> {
+        for (name, f) in [
+            ("train", train_fraction),
+            ("validation", validation_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(Error::InvalidArgument(format!(
+                    "{name} fraction must be in [0, 1], got {f}"
+                )));
+            }
+        }
+        if train_fraction + validation_fraction > 1.0 + 1e-12 {
+            return Err(Error::InvalidArgument(format!(
+                "train fraction {train_fraction} + validation fraction {validation_fraction} \
+                 exceeds 1"
+            )));
+        }
+        let idx = self.shuffled_indices(seed);
+        let n = self.n;
+        // Rounded counts of fractions in [0, 1] lie in [0, n]; the casts cannot truncate.
+        let n_train = ((n as f64 * train_fraction).round() as usize).min(n);
+        let n_val = ((n as f64 * validation_fraction).round() as usize).min(n - n_train);
+        let (tr, rest) = idx.split_at(n_train);
+        let (va, te) = rest.split_at(n_val);
+        Ok(Split {
+            train: self.subset(tr)?,
+            validation: self.subset(va)?,
+            test: self.subset(te)?,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn ds(n: usize) -> Dataset {
+        Dataset::from_flat(n, 2, (0..2 * n).map(|v| v as f64).collect()).unwrap()
+    }
+
+    #[test]
+    fn new_checks_shapes() {
+        assert!(Dataset::from_flat(2, 0, vec![]).is_err());
+        assert!(Dataset::from_flat(2, 2, vec![0.0; 3]).is_err());
+        assert!(Dataset::new(1, 2, vec![0.0; 2], vec!["a".into()]).is_err());
+        assert!(Dataset::from_rows(&[vec![1.0, 2.0], vec![3.0]]).is_err());
+        let d = Dataset::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap();
+        assert_eq!((d.n(), d.d()), (2, 2));
+        assert_eq!(d.row(1), &[3.0, 4.0]);
+        assert_eq!(d.columns(), &["x0".to_string(), "x1".to_string()]);
+        assert!(d.get_row(2).is_none());
+        assert_eq!(d.rows().count(), 2);
+    }
+
+    #[test]
+    fn subset_and_gather() {
+        let d = ds(5);
+        let s = d.subset(&[4, 0, 4]).unwrap();
+        assert_eq!(s.data(), &[8.0, 9.0, 0.0, 1.0, 8.0, 9.0]);
+        assert!(d.subset(&[5]).is_err());
+        let mut out = [0.0; 3];
+        assert!(d.gather_rows(&[1], &mut out).is_err());
+    }
+
+    #[test]
+    fn split_partitions_rows_and_is_seeded() {
+        let d = ds(10);
+        let s = d.split(0.6, 0.2, 7).unwrap();
+        assert_eq!((s.train.n(), s.validation.n(), s.test.n()), (6, 2, 2));
+        let mut firsts: Vec<f64> = [&s.train, &s.validation, &s.test]
+            .iter()
+            .flat_map(|p| p.rows().map(|r| r[0]).collect::<Vec<_>>())
+            .collect();
+        firsts.sort_by(f64::total_cmp);
+        let expected: Vec<f64> = (0..10).map(|i| (2 * i) as f64).collect();
+        assert_eq!(firsts, expected);
+        assert_eq!(s, d.split(0.6, 0.2, 7).unwrap());
+        assert_ne!(s.train, d.split(0.6, 0.2, 8).unwrap().train);
+        assert!(d.split(0.8, 0.3, 0).is_err());
+        assert!(d.split(-0.1, 0.3, 0).is_err());
+        assert!(d.split(f64::NAN, 0.3, 0).is_err());
+        let all = d.split(1.0, 0.0, 1).unwrap();
+        assert_eq!((all.train.n(), all.test.n()), (10, 0));
+    }
+}

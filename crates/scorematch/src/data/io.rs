@@ -1,0 +1,381 @@
+//! Reading and writing datasets (CSV, .npy), built-in lookup, and atomic writes.
+//!
+//! Formats:
+//! - **CSV**: a header row naming the columns, then one sample per row; every field a finite
+//!   number. Blank lines are skipped; fields are trimmed.
+//! - **.npy**: float32 or float64, C or Fortran order, little- or big-endian. A 2-D array is
+//!   `n × d` (one row a sample); a 1-D array of length `n` is read as `n × 1` (n scalar samples).
+//!   Other dtypes and ranks are rejected with a message saying how to convert.
+//!
+//! Saving writes f64 (CSV with shortest round-trip decimals; .npy `<f8`, C order), so
+//! save → load is bit-exact.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
+
+use super::dataset::{Dataset, default_columns};
+use super::toy::ToyDensity;
+use crate::{Error, Result};
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn invalid_file(path: &Path, message: impl Into<String>) -> Error {
+    Error::InvalidFile {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Writes a file atomically: `write` fills a temporary file in the same directory, which is
+/// flushed, synced and then renamed over `path`. If anything fails the temporary file is
+/// removed and `path` is untouched, so an existing file is never half-overwritten.
+pub fn write_atomic(
+    path: impl AsRef<Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let path = path.as_ref();
+    let file_name = path.file_name().ok_or_else(|| {
+        Error::InvalidArgument(format!("'{}' does not name a file", path.display()))
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| -> io::Result<()> {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    match result {
+        Ok(()) => Ok(()),
+        Err(source) => {
+            // Best effort: the temporary may not exist if creating it was what failed.
+            let _ = fs::remove_file(&tmp);
+            Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    }
+}
+
+/// [`write_atomic`] of a byte buffer.
+pub fn write_atomic_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |w| w.write_all(bytes))
+}
+
+/// Loads a CSV file with a header row; see the module docs for the format.
+///
+/// Errors name the file, line and column and say what to do: empty file, a first line that
+/// looks like data (no header), an empty column name, ragged rows, non-numeric, empty or
+/// non-finite fields, a header with no data rows.
+pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    parse_csv(&bytes, path)
+}
+
+fn parse_csv(bytes: &[u8], path: &Path) -> Result<Dataset> {
+    let parse = |line: u64, column: usize, message: String| Error::Parse {
+        path: path.to_path_buf(),
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+        column,
+        message,
+    };
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(0, csv::Position::line);
+        parse(line, 0, format!("malformed CSV: {e}"))
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut records = reader.records();
+    let header = match records.next() {
+        None => {
+            return Err(invalid_file(
+                path,
+                "file is empty; expected a header row naming the columns (e.g. x0,x1) \
+                 followed by one sample per row",
+            ));
+        }
+        Some(r) => r.map_err(csv_err)?,
+    };
+    let header_line = header.position().map_or(1, csv::Position::line);
+    // pandas writes integer column names 0, 1, … for unnamed columns: that is a header.
+    let pandas_default = header.iter().enumerate().all(|(j, f)| f == j.to_string());
+    if !pandas_default && header.iter().all(|f| f.parse::<f64>().is_ok()) {
+        return Err(parse(
+            header_line,
+            1,
+            "the first line looks like data, not a header; add a header row naming the \
+             columns (e.g. x0,x1)"
+                .into(),
+        ));
+    }
+    let mut columns = Vec::with_capacity(header.len());
+    for (j, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            return Err(parse(
+                header_line,
+                j + 1,
+                "empty column name in the header; name every column (a pandas index column? \
+                 save with index=False)"
+                    .into(),
+            ));
+        }
+        columns.push(name.to_string());
+    }
+    let d = columns.len();
+    let mut data = Vec::new();
+    let mut n = 0usize;
+    for record in records {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.len() != d {
+            return Err(parse(
+                line,
+                record.len().min(d) + 1,
+                format!(
+                    "row has {} fields but the header has {d}; every row needs exactly {d} \
+                     numbers",
+                    record.len()
+                ),
+            ));
+        }
+        for (j, field) in record.iter().enumerate() {
+            let v = parse_field(field).map_err(|m| parse(line, j + 1, m))?;
+            data.push(v);
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(invalid_file(
+            path,
+            "the header has no data rows after it; add one sample per row",
+        ));
+    }
+    Dataset::new(n, d, data, columns)
+}
+
+fn parse_field(field: &str) -> std::result::Result<f64, String> {
+    if field.is_empty() {
+        return Err(
+            "empty field; every field must be a number (missing values are not supported: \
+             drop or impute them)"
+                .into(),
+        );
+    }
+    let v: f64 = field
+        .parse()
+        .map_err(|_| format!("'{field}' is not a number; every field must be numeric"))?;
+    if !v.is_finite() {
+        return Err(format!(
+            "'{field}' is not finite; NaN and infinities are not allowed (drop or impute them)"
+        ));
+    }
+    Ok(v)
+}
+
+/// Formats a value with the shortest decimal that parses back to the same f64.
+fn format_f64(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-5..1e16).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// Saves a dataset as CSV (header = column names), atomically. Values round-trip exactly.
+pub fn save_csv(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
+    write_atomic(path, |w| {
+        let mut writer = csv::Writer::from_writer(w);
+        writer.write_record(data.columns())?;
+        for row in data.rows() {
+            writer.write_record(row.iter().map(|&v| format_f64(v)))?;
+        }
+        writer.flush()
+    })
+}
+
+/// Loads a float32/float64 .npy array; see the module docs for what is accepted. Columns are
+/// named `x0, x1, …`.
+pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    let mut rest: &[u8] = &bytes;
+    let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
+        invalid_file(
+            path,
+            format!("not a readable .npy file ({e}); write arrays with numpy.save"),
+        )
+    })?;
+    // `rest` now holds exactly the data section.
+    let data_bytes = rest.len();
+    let npy = NpyFile::with_header(header, rest);
+    let shape = npy.shape().to_vec();
+    let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let (n, d) = match shape[..] {
+        [n, d] => (to_usize(n), to_usize(d)),
+        [n] => (to_usize(n), 1),
+        _ => {
+            return Err(invalid_file(
+                path,
+                format!(
+                    "expected a 2-D array (samples × features), got shape {shape:?}; \
+                     reshape with arr.reshape(len(arr), -1)"
+                ),
+            ));
+        }
+    };
+    let item = match npy.dtype() {
+        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 8 => 8,
+        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 4 => 4,
+        DType::Plain(ts) => {
+            return Err(invalid_file(
+                path,
+                format!(
+                    "unsupported dtype '{ts}'; only float32 and float64 are read \
+                     (convert with arr.astype(numpy.float64))"
+                ),
+            ));
+        }
+        _ => {
+            return Err(invalid_file(
+                path,
+                "structured (record) arrays are not supported; save a plain float64 \
+                 2-D array",
+            ));
+        }
+    };
+    if d == 0 || n == 0 {
+        return Err(invalid_file(
+            path,
+            format!("array of shape {shape:?} has no samples or no features"),
+        ));
+    }
+    let need = n.checked_mul(d).and_then(|c| c.checked_mul(item));
+    if need.is_none_or(|need| need > data_bytes) {
+        return Err(invalid_file(
+            path,
+            format!(
+                "file is truncated: shape {shape:?} needs {n}×{d}×{item} bytes of data but \
+                 only {data_bytes} follow the header"
+            ),
+        ));
+    }
+    let order = npy.order();
+    let read_err = |e: io::Error| invalid_file(path, format!("could not read the array data: {e}"));
+    let flat: Vec<f64> = if item == 8 {
+        npy.into_vec::<f64>().map_err(read_err)?
+    } else {
+        let v = npy.into_vec::<f32>().map_err(read_err)?;
+        v.into_iter().map(f64::from).collect()
+    };
+    let data = if order == npyz::Order::Fortran && d > 1 {
+        let mut c = vec![0.0; n * d];
+        for j in 0..d {
+            for i in 0..n {
+                c[i * d + j] = flat[j * n + i];
+            }
+        }
+        c
+    } else {
+        flat
+    };
+    if let Some(k) = data.iter().position(|v| !v.is_finite()) {
+        return Err(invalid_file(
+            path,
+            format!(
+                "non-finite value {} at row {}, column {} (1-based); NaN and infinities are \
+                 not allowed (drop or impute them)",
+                data[k],
+                k / d + 1,
+                k % d + 1
+            ),
+        ));
+    }
+    Dataset::new(n, d, data, default_columns(d))
+}
+
+/// Saves a dataset as a 2-D float64 (`<f8`, C order) .npy array, atomically.
+pub fn save_npy(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
+    let path = path.as_ref();
+    let mut buf = Vec::with_capacity(128 + 8 * data.data().len());
+    let encoded = (|| -> io::Result<()> {
+        let mut w = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .shape(&[data.n() as u64, data.d() as u64])
+            .writer(&mut buf)
+            .begin_nd()?;
+        w.extend(data.data().iter().copied())?;
+        w.finish()
+    })();
+    encoded.map_err(io_error(path))?;
+    write_atomic_bytes(path, &buf)
+}
+
+/// Loads a dataset by file name or built-in name.
+///
+/// A `spec` ending in `.csv` or `.npy` (any case) is loaded from disk; otherwise a built-in
+/// [`ToyDensity`] name draws `n_for_builtin ≥ 1` samples with `seed` (a built-in name wins
+/// over an extension-less file of the same name). Anything else is an error listing the
+/// options.
+pub fn load_any(spec: &str, n_for_builtin: usize, seed: u64) -> Result<Dataset> {
+    let lower = spec.to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        return load_csv(spec);
+    }
+    if lower.ends_with(".npy") {
+        return load_npy(spec);
+    }
+    if let Ok(t) = ToyDensity::from_name(spec) {
+        if n_for_builtin == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "asked for 0 samples of the built-in dataset '{}'",
+                t.name()
+            )));
+        }
+        return Ok(t.sample_seeded(n_for_builtin, seed));
+    }
+    let valid: Vec<&str> = ToyDensity::all().iter().map(|t| t.name()).collect();
+    if Path::new(spec).exists() {
+        return Err(invalid_file(
+            Path::new(spec),
+            "unrecognised file type; use a .csv (with a header row) or a .npy file",
+        ));
+    }
+    Err(Error::InvalidArgument(format!(
+        "'{spec}' is neither a .csv/.npy file nor a built-in dataset (valid built-ins: {})",
+        valid.join(", ")
+    )))
+}
+
+#[cfg(test)]
+#[path = "io_tests.rs"]
+mod tests;

@@ -1,0 +1,30 @@
+//! Data: in-memory datasets, built-in toy densities, file I/O and standardisation.
+//!
+//! - [`Dataset`]: `n` samples of dimension `d`, stored row-major (one row a sample), with
+//!   column names; seeded train/validation/test [`Dataset::split`] and [`Dataset::subset`].
+//! - [`ToyDensity`]: the usual 2-D benchmark densities (FFJORD / NCSN style, scaled to roughly
+//!   `[-4, 4]²`) as seeded samplers. Where the density has a closed form
+//!   ([`ToyDensity::EightGaussians`], [`ToyDensity::Gaussian`], [`ToyDensity::Checkerboard`])
+//!   the exact log-density and (for the smooth ones) the exact score ∇ₓ log p are available.
+//! - [`GaussianMixture`]: a D-dimensional mixture of full-covariance Gaussians with exact
+//!   sampling, log-density and score; the ground truth for the Gaussian toys.
+//! - [`load_csv`], [`load_npy`], [`save_csv`], [`save_npy`], [`load_any`]: file formats. Every
+//!   write goes through [`write_atomic`] (temporary file in the same directory, then rename), so
+//!   an existing file is never left half-overwritten.
+//! - [`Standardizer`]: per-column affine standardisation `z = (x − μ) / s`, with the maps that
+//!   carry log-densities and scores computed in standardised coordinates back to raw ones.
+//!
+//! Everything here is plain Rust over `f64` slices; nothing depends on the graph crate.
+
+mod dataset;
+mod io;
+mod linalg;
+mod mixture;
+mod standardize;
+mod toy;
+
+pub use dataset::{Dataset, Split, default_columns};
+pub use io::{load_any, load_csv, load_npy, save_csv, save_npy, write_atomic, write_atomic_bytes};
+pub use mixture::GaussianMixture;
+pub use standardize::{STD_FLOOR_RELATIVE, Standardizer};
+pub use toy::{DatasetInfo, ToyDensity, datasets_table};
