@@ -1,6 +1,8 @@
 //! Errors name the op and the shapes (graph building), or the input (evaluation); mixing
 //! graphs is an error, never a wrong answer or a panic.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use scorematch_graph::passes::{dce, optimize, simplify};
 use scorematch_graph::{BinaryOp, DType, Graph, GraphError, NodeId, Op, Tensor, evaluate};
 

@@ -17,6 +17,8 @@
 //! Rows whose derivative is zero almost everywhere (compare) also assert that the JVP and
 //! VJP are *symbolic* zeros: a `Constant` 0 node, nothing materialised upstream.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Rng, assert_close, dot, eval, max_abs};
@@ -1157,14 +1159,12 @@ fn check_level(
             )));
         }
     }
-    if row.zero && depth == 1 {
-        if !is_zero_constant(&ydot) || !xbar.iter().all(is_zero_constant) {
-            return Err(at(format!(
-                "derivative should be a symbolic zero; jvp is {:?}, vjp {:?}",
-                ydot.op(),
-                xbar.iter().map(Tensor::op).collect::<Vec<_>>()
-            )));
-        }
+    if row.zero && depth == 1 && (!is_zero_constant(&ydot) || !xbar.iter().all(is_zero_constant)) {
+        return Err(at(format!(
+            "derivative should be a symbolic zero; jvp is {:?}, vjp {:?}",
+            ydot.op(),
+            xbar.iter().map(Tensor::op).collect::<Vec<_>>()
+        )));
     }
 
     let mut feeds = feeds_at(&ctx.x_vals);
@@ -1554,9 +1554,25 @@ fn ties_and_kinks_follow_documented_conventions() {
     let gx = grad(&x.max(&[0]), std::slice::from_ref(&x))
         .unwrap()
         .remove(0);
-    let out = eval(&[x.max(&[0]), gx], &[(x, vec![1.0, 3.0, 3.0, -2.0])]);
+    // ... and in forward mode: the tangent is the mean over the tied maxima.
+    let t = g.input("t", &[4], DType::F64);
+    let jx = jvp(
+        &[x.max(&[0])],
+        std::slice::from_ref(&x),
+        std::slice::from_ref(&t),
+    )
+    .unwrap()
+    .remove(0);
+    let out = eval(
+        &[x.max(&[0]), gx, jx],
+        &[
+            (x, vec![1.0, 3.0, 3.0, -2.0]),
+            (t, vec![1.0, 2.0, 4.0, 8.0]),
+        ],
+    );
     assert_eq!(out[0].data, vec![3.0]);
     assert_eq!(out[1].data, vec![0.0, 0.5, 0.5, 0.0]);
+    assert_eq!(out[2].data, vec![3.0]);
 }
 
 #[test]
@@ -1655,4 +1671,121 @@ fn stop_gradient_is_identity_with_zero_derivative_at_every_order() {
         is_zero_constant(&dd),
         "d/dx of stop_gradient(x) must be a symbolic zero"
     );
+}
+
+/// NaN must propagate through every primitive and composite (training stops on a non-finite
+/// loss; a NaN silently turned into a number would hide a divergence).
+#[test]
+fn nan_propagates() {
+    let g = Graph::new();
+    let x = g.input("x", &[2], DType::F64);
+    let one = x.ones_like();
+    let outs = vec![
+        x.maximum(&one),
+        one.maximum(&x),
+        x.minimum(&one),
+        one.minimum(&x),
+        x.softplus(),
+        x.elu(),
+        x.sigmoid(),
+        x.swish(),
+        x.abs(),
+        x.max(&[0]),
+        x.logsumexp(&[0]),
+        x.norm_l2(&[0]),
+    ];
+    let out = eval(&outs, &[(x, vec![f64::NAN, f64::NAN])]);
+    let names = [
+        "max(NaN, 1)",
+        "max(1, NaN)",
+        "min(NaN, 1)",
+        "min(1, NaN)",
+        "softplus",
+        "elu",
+        "sigmoid",
+        "swish",
+        "abs",
+        "reduce_max",
+        "logsumexp",
+        "norm_l2",
+    ];
+    let bad: Vec<String> = names
+        .iter()
+        .zip(&out)
+        .filter(|(_, o)| !o.data.iter().all(|v| v.is_nan()))
+        .map(|(n, o)| format!("{n} = {:?}", o.data))
+        .collect();
+    assert!(bad.is_empty(), "NaN swallowed: {bad:?}");
+}
+
+/// Empty axes and rank-0 tensors go through kernels, shape rules and derivatives.
+#[test]
+fn empty_and_scalar_shapes() {
+    let g = Graph::new();
+    let e = g.input("e", &[0, 3], DType::F64);
+    let a = g.input("a", &[2, 0], DType::F64);
+    let b = g.input("b", &[0, 3], DType::F64);
+    let s = g.input("s", &[], DType::F64);
+    let outs = vec![
+        e.exp(),                                                                // [0, 3]
+        e.sum(&[0]),                                                            // [3] zeros
+        e.max(&[0]),                                                            // [3] −∞
+        a.matmul(&b), // [2, 3] zeros (k = 0)
+        Tensor::concat(&[e.clone(), e.ones_like().slice(&[0, 0], &[0, 3])], 0), // [0, 3]
+        e.pad(&[1, 0], &[0, 0]), // [1, 3] zeros
+        s.exp() * &s, // []
+        s.broadcast_to(&[2, 2]), // [2, 2]
+        s.reshape(&[1, 1]).sum_all(), // []
+        e.mean_all(), // NaN (0/0), shape []
+    ];
+    let feeds = vec![
+        (e.clone(), vec![]),
+        (a.clone(), vec![]),
+        (b.clone(), vec![]),
+        (s.clone(), vec![0.5]),
+    ];
+    let out = eval(&outs, &feeds);
+    let shapes: Vec<Vec<usize>> = out.iter().map(|o| o.shape.clone()).collect();
+    assert_eq!(
+        shapes,
+        vec![
+            vec![0, 3],
+            vec![3],
+            vec![3],
+            vec![2, 3],
+            vec![0, 3],
+            vec![1, 3],
+            vec![],
+            vec![2, 2],
+            vec![],
+            vec![]
+        ]
+    );
+    assert!(out[0].data.is_empty());
+    assert_eq!(out[1].data, vec![0.0; 3]);
+    assert_eq!(out[2].data, vec![f64::NEG_INFINITY; 3]);
+    assert_eq!(out[3].data, vec![0.0; 6]);
+    assert!(out[4].data.is_empty());
+    assert_eq!(out[5].data, vec![0.0; 3]);
+    assert_eq!(out[6].data, vec![0.5 * 0.5f64.exp()]);
+    assert_eq!(out[7].data, vec![0.5; 4]);
+    assert_eq!(out[8].data, vec![0.5]);
+    assert!(out[9].data[0].is_nan());
+    // Derivatives on empty and scalar operands.
+    let ge = grad(&e.exp().sum_all(), std::slice::from_ref(&e))
+        .unwrap()
+        .remove(0);
+    let ga = grad(&a.matmul(&b).sum_all(), &[a.clone(), b.clone()]).unwrap();
+    let gs = grad(&(s.exp() * &s), std::slice::from_ref(&s))
+        .unwrap()
+        .remove(0);
+    let hs = hvp(&(s.exp() * &s), &s, &s.ones_like()).unwrap();
+    verify(&g).unwrap();
+    let out = eval(&[ge, ga[0].clone(), ga[1].clone(), gs, hs], &feeds);
+    assert_eq!(out[0].shape, vec![0, 3]);
+    assert_eq!(out[1].shape, vec![2, 0]);
+    assert_eq!(out[2].shape, vec![0, 3]);
+    let ex = 0.5f64.exp();
+    assert_close(&out[3].data, &[ex * 1.5], 1e-15, "d/ds s·eˢ");
+    assert_close(&out[4].data, &[ex * 2.5], 1e-15, "d²/ds² s·eˢ");
 }

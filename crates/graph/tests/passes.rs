@@ -4,6 +4,8 @@
 //! verifier accepts every result; specific identities and constant subexpressions are
 //! actually removed (node counts); hash-consing merges identical expressions.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Rng, assert_close, eval};
@@ -343,7 +345,7 @@ fn simplify_removes_identities() {
     let v: Vec<f64> = (0..24).map(f64::from).collect();
     let direct = eval(&[t], &[(x3.clone(), v.clone())]);
     let x3n = out.graph().inputs()[1].1.clone();
-    let simp = eval(&[out.clone()], &[(x3n, v)]);
+    let simp = eval(std::slice::from_ref(&out), &[(x3n, v)]);
     assert_eq!(direct[0].data, simp[0].data);
     assert_eq!(direct[0].shape, vec![4, 3, 2]);
 }
@@ -566,4 +568,32 @@ fn hash_consing_merges_identical_expressions() {
     );
     assert!(g.len() > before);
     verify(&g).unwrap();
+}
+
+/// Passes keep the derivative semantics too (stop_gradient, masks, zeros): the gradient of
+/// the optimised graph equals the gradient of the original.
+#[test]
+fn passes_commute_with_grad() {
+    for seed in 200..230 {
+        let (g, _, outputs, feeds) = random_graph(seed);
+        let y = (&outputs[0] * &outputs[1]).sum_all() + &outputs[2];
+        let inputs: Vec<Tensor> = g.inputs().into_iter().map(|(_, t)| t).collect();
+        let want = eval(&grad(&y, &inputs).unwrap(), &feeds);
+        for (name, pass) in PASSES {
+            let y2 = pass(std::slice::from_ref(&y)).unwrap().remove(0);
+            let g2 = y2.graph().clone();
+            let inputs2: Vec<Tensor> = g2.inputs().into_iter().map(|(_, t)| t).collect();
+            let grads2 = grad(&y2, &inputs2).unwrap();
+            verify(&g2).unwrap();
+            let got = eval(&grads2, &refeed(&g2, &feeds, &g));
+            for (i, (w, o)) in want.iter().zip(&got).enumerate() {
+                assert_close(
+                    &o.data,
+                    &w.data,
+                    1e-12,
+                    &format!("seed {seed}: grad after {name}, input {i}"),
+                );
+            }
+        }
+    }
 }

@@ -19,7 +19,8 @@ pub enum BinaryOp {
     Mul,
     /// y = a/b; ∂ₐ = 1/b, ∂_b = −y/b. Domain b ≠ 0.
     Div,
-    /// y = max(a, b); ∂ₐ = [a ≥ b], ∂_b = [a < b] (ties go to a). Smooth where a ≠ b.
+    /// y = max(a, b), NaN if either is; ∂ₐ = [a ≥ b], ∂_b = [a < b] (ties go to a).
+    /// Smooth where a ≠ b.
     Max,
 }
 
@@ -60,7 +61,8 @@ impl BinaryOp {
             BinaryOp::Mul => a * b,
             BinaryOp::Div => a / b,
             BinaryOp::Max => {
-                if a >= b || b.is_nan() {
+                // NaN propagates from either side (as reduce_max, torch.maximum, lax.max).
+                if a >= b || a.is_nan() {
                     a
                 } else {
                     b
