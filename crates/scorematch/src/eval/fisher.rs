@@ -33,7 +33,11 @@ pub fn fisher_divergence(
     fisher_with(field, data, &mut |z, out| {
         let s = true_score(z);
         if s.len() != out.len() {
-            return Err(Error::Shape(format!("true score has {} values, expected {}", s.len(), out.len())));
+            return Err(Error::Shape(format!(
+                "true score has {} values, expected {}",
+                s.len(),
+                out.len()
+            )));
         }
         out.copy_from_slice(&s);
         Ok(())
@@ -63,24 +67,36 @@ pub fn fisher_divergence_standardized(
         standardizer.inverse_transform_in_place(&mut raw)?;
         let s = true_score_raw(&raw);
         if s.len() != out.len() {
-            return Err(Error::Shape(format!("true score has {} values, expected {}", s.len(), out.len())));
+            return Err(Error::Shape(format!(
+                "true score has {} values, expected {}",
+                s.len(),
+                out.len()
+            )));
         }
         out.copy_from_slice(&s);
         standardizer.score_to_std_in_place(out)
     })
 }
 
+/// Writes the true score at a row (model coordinates) into the buffer.
+type TruthFn<'a> = dyn FnMut(&[f64], &mut [f64]) -> Result<()> + 'a;
+
 fn fisher_with(
     field: &mut dyn ScoreFn,
     data: &Dataset,
-    truth: &mut dyn FnMut(&[f64], &mut [f64]) -> Result<()>,
+    truth: &mut TruthFn<'_>,
 ) -> Result<FisherEstimate> {
     let (n, d) = (data.n(), data.d());
     if d != field.dim() {
-        return Err(Error::Shape(format!("data has {d} columns but the model expects {}", field.dim())));
+        return Err(Error::Shape(format!(
+            "data has {d} columns but the model expects {}",
+            field.dim()
+        )));
     }
     if n == 0 {
-        return Err(Error::InvalidArgument("no rows to estimate the Fisher divergence on".into()));
+        return Err(Error::InvalidArgument(
+            "no rows to estimate the Fisher divergence on".into(),
+        ));
     }
     let mut model = vec![0.0; n * d];
     field.score(data.data(), None, &mut model)?;
@@ -88,11 +104,19 @@ fn fisher_with(
     let mut terms = Vec::with_capacity(n);
     for (z, s) in data.rows().zip(model.chunks_exact(d)) {
         truth(z, &mut t)?;
-        terms.push(0.5 * s.iter().zip(&t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>());
+        terms.push(
+            0.5 * s
+                .iter()
+                .zip(&t)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>(),
+        );
     }
     let (value, std_err) = super::mean_and_std_err(&terms);
     if !value.is_finite() {
-        return Err(Error::NonFinite("the Fisher divergence is not finite (a score is NaN or Inf)".into()));
+        return Err(Error::NonFinite(
+            "the Fisher divergence is not finite (a score is NaN or Inf)".into(),
+        ));
     }
     Ok(FisherEstimate { value, std_err, n })
 }

@@ -28,10 +28,20 @@ impl Bounds {
     /// A box from its corners (finite, lo < hi in every coordinate).
     pub fn new(lo: Vec<f64>, hi: Vec<f64>) -> Result<Self> {
         if lo.len() != hi.len() || lo.is_empty() {
-            return Err(Error::Shape(format!("box corners have {} and {} coordinates", lo.len(), hi.len())));
+            return Err(Error::Shape(format!(
+                "box corners have {} and {} coordinates",
+                lo.len(),
+                hi.len()
+            )));
         }
-        if lo.iter().zip(&hi).any(|(a, b)| !(a.is_finite() && b.is_finite() && a < b)) {
-            return Err(Error::InvalidArgument(format!("box {lo:?}..{hi:?} must be finite with lo < hi")));
+        if lo
+            .iter()
+            .zip(&hi)
+            .any(|(a, b)| !(a.is_finite() && b.is_finite() && a < b))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "box {lo:?}..{hi:?} must be finite with lo < hi"
+            )));
         }
         Ok(Self { lo, hi })
     }
@@ -40,10 +50,14 @@ impl Bounds {
     /// (at least by `margin`, so a constant column still gets a box).
     pub fn from_data(data: &Dataset, margin: f64) -> Result<Self> {
         if data.is_empty() {
-            return Err(Error::InvalidArgument("cannot fit a box to an empty dataset".into()));
+            return Err(Error::InvalidArgument(
+                "cannot fit a box to an empty dataset".into(),
+            ));
         }
         if !(margin >= 0.0 && margin.is_finite()) {
-            return Err(Error::InvalidArgument(format!("box margin must be ≥ 0, got {margin}")));
+            return Err(Error::InvalidArgument(format!(
+                "box margin must be ≥ 0, got {margin}"
+            )));
         }
         let d = data.d();
         let (mut lo, mut hi) = (vec![f64::INFINITY; d], vec![f64::NEG_INFINITY; d]);
@@ -93,7 +107,9 @@ pub struct Grid {
 pub fn cell_centers(bounds: &Bounds, nx: usize, ny: usize) -> Vec<f64> {
     let dx = (bounds.hi[0] - bounds.lo[0]) / nx as f64;
     if bounds.dim() == 1 {
-        return (0..nx).map(|i| bounds.lo[0] + (i as f64 + 0.5) * dx).collect();
+        return (0..nx)
+            .map(|i| bounds.lo[0] + (i as f64 + 0.5) * dx)
+            .collect();
     }
     let dy = (bounds.hi[1] - bounds.lo[1]) / ny as f64;
     let mut c = Vec::with_capacity(2 * nx * ny);
@@ -108,7 +124,12 @@ pub fn cell_centers(bounds: &Bounds, nx: usize, ny: usize) -> Vec<f64> {
 
 /// The model's normalised density on an `nx × ny` grid over `bounds` (in one dimension
 /// `ny` must be 1), with log Z by the midpoint rule and the edge mass. Needs an energy.
-pub fn density_grid(field: &mut dyn ScoreFn, bounds: &Bounds, nx: usize, ny: usize) -> Result<Grid> {
+pub fn density_grid(
+    field: &mut dyn ScoreFn,
+    bounds: &Bounds,
+    nx: usize,
+    ny: usize,
+) -> Result<Grid> {
     let d = field.dim();
     if !(1..=2).contains(&d) || bounds.dim() != d {
         return Err(Error::InvalidArgument(format!(
@@ -130,9 +151,13 @@ pub fn density_grid(field: &mut dyn ScoreFn, bounds: &Bounds, nx: usize, ny: usi
     let mut f = vec![0.0; nx * ny];
     field.energy(&centers, &mut f)?;
     if f.iter().any(|v| v.is_nan()) {
-        return Err(Error::NonFinite("the energy is NaN somewhere on the grid".into()));
+        return Err(Error::NonFinite(
+            "the energy is NaN somewhere on the grid".into(),
+        ));
     }
-    let volume: f64 = (0..d).map(|j| (bounds.hi[j] - bounds.lo[j]) / [nx, ny][j] as f64).product();
+    let volume: f64 = (0..d)
+        .map(|j| (bounds.hi[j] - bounds.lo[j]) / [nx, ny][j] as f64)
+        .product();
     let neg: Vec<f64> = f.iter().map(|v| -v).collect();
     let log_z = super::log_sum_exp(&neg) + volume.ln();
     if !log_z.is_finite() {
@@ -147,5 +172,12 @@ pub fn density_grid(field: &mut dyn ScoreFn, bounds: &Bounds, nx: usize, ny: usi
             }
         }
     }
-    Ok(Grid { bounds: bounds.clone(), nx, ny, values, log_z, edge_mass: edge })
+    Ok(Grid {
+        bounds: bounds.clone(),
+        nx,
+        ny,
+        values,
+        log_z,
+        edge_mass: edge,
+    })
 }

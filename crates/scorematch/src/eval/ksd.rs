@@ -38,7 +38,12 @@ pub struct KsdConfig {
 
 impl Default for KsdConfig {
     fn default() -> Self {
-        Self { max_samples: 2000, seed: 0, c: 1.0, beta: -0.5 }
+        Self {
+            max_samples: 2000,
+            seed: 0,
+            c: 1.0,
+            beta: -0.5,
+        }
     }
 }
 
@@ -58,8 +63,11 @@ pub struct KsdEstimate {
 /// (model coordinates, row-major).
 pub fn ksd(field: &mut dyn ScoreFn, samples: &[f64], config: &KsdConfig) -> Result<KsdEstimate> {
     let d = field.dim();
-    if d == 0 || samples.len() % d != 0 {
-        return Err(Error::Shape(format!("{} values are not whole rows of dimension {d}", samples.len())));
+    if d == 0 || !samples.len().is_multiple_of(d) {
+        return Err(Error::Shape(format!(
+            "{} values are not whole rows of dimension {d}",
+            samples.len()
+        )));
     }
     if config.max_samples < 2 {
         return Err(Error::InvalidArgument("KSD needs max_samples ≥ 2".into()));
@@ -68,7 +76,11 @@ pub fn ksd(field: &mut dyn ScoreFn, samples: &[f64], config: &KsdConfig) -> Resu
     let x: Vec<f64> = if n > config.max_samples {
         let mut idx: Vec<usize> = (0..n).collect();
         idx.shuffle(&mut StdRng::seed_from_u64(config.seed));
-        idx[..config.max_samples].iter().flat_map(|&i| &samples[i * d..(i + 1) * d]).copied().collect()
+        idx[..config.max_samples]
+            .iter()
+            .flat_map(|&i| &samples[i * d..(i + 1) * d])
+            .copied()
+            .collect()
     } else {
         samples.to_vec()
     };
@@ -79,11 +91,20 @@ pub fn ksd(field: &mut dyn ScoreFn, samples: &[f64], config: &KsdConfig) -> Resu
 
 /// KSD² from rows `x` and their scores `scores` (both row-major, dimension `dim`), with the
 /// IMQ kernel (c, β); see the module documentation for the formula.
-pub fn ksd_from_scores(x: &[f64], scores: &[f64], dim: usize, c: f64, beta: f64) -> Result<KsdEstimate> {
-    if !(c > 0.0 && c.is_finite()) || !(beta > -1.0 && beta < 0.0) {
-        return Err(Error::InvalidArgument(format!("IMQ kernel needs c > 0 and −1 < β < 0 (got c = {c}, β = {beta})")));
+pub fn ksd_from_scores(
+    x: &[f64],
+    scores: &[f64],
+    dim: usize,
+    c: f64,
+    beta: f64,
+) -> Result<KsdEstimate> {
+    let valid = c > 0.0 && c.is_finite() && beta > -1.0 && beta < 0.0;
+    if !valid {
+        return Err(Error::InvalidArgument(format!(
+            "IMQ kernel needs c > 0 and −1 < β < 0 (got c = {c}, β = {beta})"
+        )));
     }
-    if dim == 0 || x.len() % dim != 0 || scores.len() != x.len() {
+    if dim == 0 || !x.len().is_multiple_of(dim) || scores.len() != x.len() {
         return Err(Error::Shape(format!(
             "KSD: {} sample values and {} score values for dimension {dim}",
             x.len(),
@@ -92,10 +113,14 @@ pub fn ksd_from_scores(x: &[f64], scores: &[f64], dim: usize, c: f64, beta: f64)
     }
     let n = x.len() / dim;
     if n < 2 {
-        return Err(Error::InvalidArgument("KSD needs at least 2 samples".into()));
+        return Err(Error::InvalidArgument(
+            "KSD needs at least 2 samples".into(),
+        ));
     }
     if x.iter().chain(scores).any(|v| !v.is_finite()) {
-        return Err(Error::NonFinite("KSD: a sample or score is NaN or Inf".into()));
+        return Err(Error::NonFinite(
+            "KSD: a sample or score is NaN or Inf".into(),
+        ));
     }
     let (c2, df) = (c * c, dim as f64);
     let mut row_sums = vec![0.0; n];
@@ -115,7 +140,9 @@ pub fn ksd_from_scores(x: &[f64], scores: &[f64], dim: usize, c: f64, beta: f64)
             let k0 = u.powf(beta);
             let k1 = k0 / u;
             let k2 = k1 / u;
-            let up = ss * k0 + 2.0 * beta * k1 * cross - 2.0 * beta * df * k1 - 4.0 * beta * (beta - 1.0) * k2 * r2;
+            let up = ss * k0 + 2.0 * beta * k1 * cross
+                - 2.0 * beta * df * k1
+                - 4.0 * beta * (beta - 1.0) * k2 * r2;
             total += up;
             row_sums[i] += up;
             row_sums[j] += up;
@@ -124,5 +151,9 @@ pub fn ksd_from_scores(x: &[f64], scores: &[f64], dim: usize, c: f64, beta: f64)
     let ksd2 = 2.0 * total / (n as f64 * (n - 1) as f64);
     let g: Vec<f64> = row_sums.iter().map(|r| r / (n - 1) as f64).collect();
     let (_, se_g) = super::mean_and_std_err(&g);
-    Ok(KsdEstimate { ksd2, std_err: 2.0 * se_g, n })
+    Ok(KsdEstimate {
+        ksd2,
+        std_err: 2.0 * se_g,
+        n,
+    })
 }

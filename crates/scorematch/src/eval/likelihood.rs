@@ -42,7 +42,14 @@ pub struct LikelihoodConfig {
 
 impl Default for LikelihoodConfig {
     fn default() -> Self {
-        Self { bounds: None, margin: 0.5, resolution: None, is_samples: 20_000, is_inflate: 1.5, seed: 0 }
+        Self {
+            bounds: None,
+            margin: 0.5,
+            resolution: None,
+            is_samples: 20_000,
+            is_inflate: 1.5,
+            seed: 0,
+        }
     }
 }
 
@@ -96,13 +103,18 @@ pub fn exact_log_likelihood(field: &mut dyn ScoreFn, data: &Dataset) -> Result<L
 pub fn fit_proposal(data: &Dataset, inflate: f64) -> Result<GaussianMixture> {
     let (n, d) = (data.n(), data.d());
     if n < 2 {
-        return Err(Error::InvalidArgument("fitting a proposal needs at least 2 rows".into()));
+        return Err(Error::InvalidArgument(
+            "fitting a proposal needs at least 2 rows".into(),
+        ));
     }
     if !(inflate > 0.0 && inflate.is_finite()) {
-        return Err(Error::InvalidArgument(format!("proposal inflation must be > 0, got {inflate}")));
+        return Err(Error::InvalidArgument(format!(
+            "proposal inflation must be > 0, got {inflate}"
+        )));
     }
     let mut mean = vec![0.0; d];
-    data.rows().for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
+    data.rows()
+        .for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
     let mut cov = vec![0.0; d * d];
     for r in data.rows() {
         for i in 0..d {
@@ -121,12 +133,23 @@ pub fn fit_proposal(data: &Dataset, inflate: f64) -> Result<GaussianMixture> {
 
 /// log Z = log ∫ exp(−f) by importance sampling from `proposal` q with `n` draws:
 /// log Ẑ = logsumexp(−f(xᵢ) − log q(xᵢ)) − log N. Only meaningful for normalisable models.
-pub fn importance_log_z(field: &mut dyn ScoreFn, proposal: &GaussianMixture, n: usize, seed: u64) -> Result<LogZEstimate> {
+pub fn importance_log_z(
+    field: &mut dyn ScoreFn,
+    proposal: &GaussianMixture,
+    n: usize,
+    seed: u64,
+) -> Result<LogZEstimate> {
     if proposal.dim() != field.dim() {
-        return Err(Error::Shape(format!("proposal has dimension {}, model {}", proposal.dim(), field.dim())));
+        return Err(Error::Shape(format!(
+            "proposal has dimension {}, model {}",
+            proposal.dim(),
+            field.dim()
+        )));
     }
     if n < 2 {
-        return Err(Error::InvalidArgument("importance sampling needs at least 2 draws".into()));
+        return Err(Error::InvalidArgument(
+            "importance sampling needs at least 2 draws".into(),
+        ));
     }
     let x = proposal.sample(n, &mut StdRng::seed_from_u64(seed));
     let mut f = vec![0.0; n];
@@ -134,7 +157,9 @@ pub fn importance_log_z(field: &mut dyn ScoreFn, proposal: &GaussianMixture, n: 
     let log_q = proposal.log_density_batch(x.data())?;
     let log_w: Vec<f64> = f.iter().zip(&log_q).map(|(f, q)| -f - q).collect();
     if log_w.iter().any(|v| v.is_nan()) {
-        return Err(Error::NonFinite("an importance weight is NaN (the energy is not finite)".into()));
+        return Err(Error::NonFinite(
+            "an importance weight is NaN (the energy is not finite)".into(),
+        ));
     }
     let lse = super::log_sum_exp(&log_w);
     let twice: Vec<f64> = log_w.iter().map(|v| 2.0 * v).collect();
@@ -142,13 +167,22 @@ pub fn importance_log_z(field: &mut dyn ScoreFn, proposal: &GaussianMixture, n: 
     let ess = (2.0 * lse - lse2).exp();
     // Var(w)/mean(w)² = N·Σw²/(Σw)² − 1 (plug-in); se(log Ẑ) ≈ √(that / N).
     let rel_var = (n as f64 * (lse2 - 2.0 * lse).exp() - 1.0).max(0.0);
-    Ok(LogZEstimate { log_z: lse - (n as f64).ln(), std_err: (rel_var / n as f64).sqrt(), ess, n })
+    Ok(LogZEstimate {
+        log_z: lse - (n as f64).ln(),
+        std_err: (rel_var / n as f64).sqrt(),
+        ess,
+        n,
+    })
 }
 
 /// The mean log-likelihood of `data` (model coordinates): exact when the model has a
 /// closed-form density; otherwise −mean f − log Z with log Z by grid quadrature (D ≤ 2) or
 /// importance sampling (D > 2, normalisable energies only — the caller checks).
-pub fn log_likelihood(field: &mut dyn ScoreFn, data: &Dataset, config: &LikelihoodConfig) -> Result<Likelihood> {
+pub fn log_likelihood(
+    field: &mut dyn ScoreFn,
+    data: &Dataset,
+    config: &LikelihoodConfig,
+) -> Result<Likelihood> {
     check_data(field, data)?;
     if field.has_log_density() {
         return exact_log_likelihood(field, data);
@@ -177,9 +211,18 @@ pub fn log_likelihood(field: &mut dyn ScoreFn, data: &Dataset, config: &Likeliho
                 100.0 * grid.edge_mass
             ));
         }
-        let outside = data.rows().filter(|r| r.iter().enumerate().any(|(j, v)| *v < bounds.lo[j] || *v > bounds.hi[j])).count();
+        let outside = data
+            .rows()
+            .filter(|r| {
+                r.iter()
+                    .enumerate()
+                    .any(|(j, v)| *v < bounds.lo[j] || *v > bounds.hi[j])
+            })
+            .count();
         if outside > 0 {
-            out.warnings.push(format!("{outside} data rows lie outside the integration box"));
+            out.warnings.push(format!(
+                "{outside} data rows lie outside the integration box"
+            ));
         }
         return Ok(out);
     }
@@ -199,10 +242,16 @@ pub fn log_likelihood(field: &mut dyn ScoreFn, data: &Dataset, config: &Likeliho
 
 fn check_data(field: &dyn ScoreFn, data: &Dataset) -> Result<()> {
     if data.d() != field.dim() {
-        return Err(Error::Shape(format!("data has {} columns but the model expects {}", data.d(), field.dim())));
+        return Err(Error::Shape(format!(
+            "data has {} columns but the model expects {}",
+            data.d(),
+            field.dim()
+        )));
     }
     if data.is_empty() {
-        return Err(Error::InvalidArgument("no rows to evaluate the likelihood on".into()));
+        return Err(Error::InvalidArgument(
+            "no rows to evaluate the likelihood on".into(),
+        ));
     }
     Ok(())
 }

@@ -26,8 +26,8 @@ pub use grid::{Bounds, EDGE_MASS_WARNING, Grid, cell_centers, density_grid};
 pub use heldout::{HeldoutConfig, HeldoutEstimate, heldout_objective};
 pub use ksd::{KsdConfig, KsdEstimate, ksd, ksd_from_scores};
 pub use likelihood::{
-    Likelihood, LikelihoodConfig, LikelihoodMethod, LogZEstimate, exact_log_likelihood, fit_proposal,
-    importance_log_z, log_likelihood,
+    Likelihood, LikelihoodConfig, LikelihoodMethod, LogZEstimate, exact_log_likelihood,
+    fit_proposal, importance_log_z, log_likelihood,
 };
 
 use scorematch_graph::Element;
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::sample::{CompiledScore, ScoreFn};
+use crate::sample::CompiledScore;
 
 /// log Σ exp(vᵢ), stable (−∞ for an empty or all −∞ slice).
 pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
@@ -85,7 +85,11 @@ fn probe(model: &dyn Model) -> Probe {
         return Probe::Score;
     }
     let g = Graph::new();
-    let params: Vec<Tensor> = model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
+    let params: Vec<Tensor> = model
+        .param_specs()
+        .iter()
+        .map(|s| g.input(&s.name, &s.shape, DType::F64))
+        .collect();
     let x = g.input("x", &[1, model.dim()], DType::F64);
     if model.log_density(&params, &x).is_some() {
         return Probe::Exact;
@@ -124,6 +128,9 @@ pub fn density_grid_model<T: Element>(
     let mut field = CompiledScore::new(model, params, (nx * ny).clamp(1, 4096), threads)?;
     density_grid(&mut field, bounds, nx, ny)
 }
+
+/// A true score function x ↦ ∇ₓ log p(x), one row in, D values out.
+pub type TrueScore<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 
 /// Which evaluations to run; `None` skips one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,27 +191,47 @@ pub fn evaluate<T: Element>(
     params: &[Vec<T>],
     data: &Dataset,
     standardizer: Option<&Standardizer>,
-    true_score_raw: Option<&dyn Fn(&[f64]) -> Vec<f64>>,
+    true_score_raw: Option<TrueScore<'_>>,
     config: &EvalConfig,
 ) -> Result<EvalReport> {
     if data.d() != model.dim() {
-        return Err(Error::Shape(format!("data has {} columns but the model expects {}", data.d(), model.dim())));
+        return Err(Error::Shape(format!(
+            "data has {} columns but the model expects {}",
+            data.d(),
+            model.dim()
+        )));
     }
     if data.n() < 2 {
-        return Err(Error::InvalidArgument(format!("evaluation needs at least 2 rows, got {}", data.n())));
+        return Err(Error::InvalidArgument(format!(
+            "evaluation needs at least 2 rows, got {}",
+            data.n()
+        )));
     }
-    let mut report = EvalReport { dim: data.d(), n: data.n(), ..EvalReport::default() };
+    let mut report = EvalReport {
+        dim: data.d(),
+        n: data.n(),
+        ..EvalReport::default()
+    };
     if let Some(h) = &config.heldout {
         match h.objective_for(model) {
             Ok(_) => report.heldout = Some(heldout_objective(model, params, data, h)?),
-            Err(e) => report.notes.push(format!("held-out objective skipped: {e}")),
+            Err(e) => report
+                .notes
+                .push(format!("held-out objective skipped: {e}")),
         }
     }
     if model.is_noise_conditional() {
-        report.notes.push("Fisher divergence, likelihood and KSD skipped: the model's score depends on σ".into());
+        report.notes.push(
+            "Fisher divergence, likelihood and KSD skipped: the model's score depends on σ".into(),
+        );
         return Ok(report);
     }
-    let mut field = CompiledScore::new(model, params, data.n().clamp(1, config.batch_size.max(1)), config.threads)?;
+    let mut field = CompiledScore::new(
+        model,
+        params,
+        data.n().clamp(1, config.batch_size.max(1)),
+        config.threads,
+    )?;
     if let Some(truth) = true_score_raw {
         report.fisher = Some(match standardizer {
             Some(s) => fisher_divergence_standardized(&mut field, data, s, truth)?,
@@ -216,7 +243,8 @@ pub fn evaluate<T: Element>(
             Some(why) => report.notes.push(format!("likelihood skipped: {why}")),
             None => {
                 let l = log_likelihood(&mut field, data, lc)?;
-                report.mean_log_likelihood_raw = standardizer.map(|s| s.log_density_to_raw(l.mean_log_likelihood));
+                report.mean_log_likelihood_raw =
+                    standardizer.map(|s| s.log_density_to_raw(l.mean_log_likelihood));
                 report.notes.extend(l.warnings.iter().cloned());
                 report.log_likelihood = Some(l);
             }

@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 /// denoising step x + σ_L² s(x, σ_L) (Tweedie's formula), which removes the last level's
 /// N(0, σ_L²) blur. Kept states (`keep_last`, `thin`) come from the last level; trajectories
 /// span all levels.
-pub fn annealed(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64]>) -> Result<Samples> {
+pub fn annealed(
+    field: &mut dyn ScoreFn,
+    config: &SamplerConfig,
+    start: Option<&[f64]>,
+) -> Result<Samples> {
     if config.kind != SamplerKind::Annealed {
         return Err(Error::InvalidArgument(format!(
             "annealed called with a {} configuration",
@@ -44,7 +48,9 @@ pub fn annealed(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&
             if config.denoise && rec.wants_keep(t) {
                 field.score(&x, Some(sigma_last), &mut tmp)?;
                 let var = sigma_last * sigma_last;
-                tmp.iter_mut().zip(&x).for_each(|(o, xi)| *o = xi + var * *o);
+                tmp.iter_mut()
+                    .zip(&x)
+                    .for_each(|(o, xi)| *o = xi + var * *o);
                 rec.keep_slot().copy_from_slice(&tmp);
                 rec.after_step_trace_only(t, &x);
             } else {

@@ -18,7 +18,7 @@ pub(crate) fn init_chains(
     let n = config.n_chains;
     match start {
         Some(s) => {
-            if s.is_empty() || s.len() % dim != 0 {
+            if s.is_empty() || !s.len().is_multiple_of(dim) {
                 return Err(Error::Shape(format!(
                     "start points: {} values are not whole rows of dimension {dim}",
                     s.len()
@@ -27,7 +27,12 @@ pub(crate) fn init_chains(
             if s.iter().any(|v| !v.is_finite()) {
                 return Err(Error::NonFinite("start points contain NaN or Inf".into()));
             }
-            Ok(s.chunks_exact(dim).cycle().take(n).flatten().copied().collect())
+            Ok(s.chunks_exact(dim)
+                .cycle()
+                .take(n)
+                .flatten()
+                .copied()
+                .collect())
         }
         None => Ok((0..n * dim)
             .map(|_| {
@@ -86,7 +91,9 @@ impl Recorder {
             samples: vec![0.0; config.keep_last * config.n_chains * dim],
             kept: 0,
             trace_every: every,
-            trajectories: (0..n_traced).map(|_| Vec::with_capacity(points * dim)).collect(),
+            trajectories: (0..n_traced)
+                .map(|_| Vec::with_capacity(points * dim))
+                .collect(),
         };
         r.trace(initial);
         r
@@ -102,7 +109,7 @@ impl Recorder {
     /// for k < keep_last.
     pub(crate) fn wants_keep(&self, t: usize) -> bool {
         let back = self.total - t;
-        back % self.thin == 0 && back / self.thin < self.keep
+        back.is_multiple_of(self.thin) && back / self.thin < self.keep
     }
 
     /// The slot of the next kept snapshot, to be filled by the caller (n_chains × D).
@@ -115,7 +122,7 @@ impl Recorder {
 
     /// Records the state `x` after step `t` (1-based): trajectory and, when kept, a copy.
     pub(crate) fn after_step(&mut self, t: usize, x: &[f64]) {
-        if t % self.trace_every == 0 {
+        if t.is_multiple_of(self.trace_every) {
             self.trace(x);
         }
         if self.wants_keep(t) {
@@ -125,7 +132,7 @@ impl Recorder {
 
     /// Records only the trajectory point of step `t` (the caller kept the state itself).
     pub(crate) fn after_step_trace_only(&mut self, t: usize, x: &[f64]) {
-        if t % self.trace_every == 0 {
+        if t.is_multiple_of(self.trace_every) {
             self.trace(x);
         }
     }

@@ -69,7 +69,7 @@ pub(crate) fn check_rows(
     score: Option<&[f64]>,
     energy: Option<&[f64]>,
 ) -> Result<usize> {
-    if dim == 0 || x.len() % dim != 0 {
+    if dim == 0 || !x.len().is_multiple_of(dim) {
         return Err(Error::Shape(format!(
             "{} values are not whole rows of dimension {dim}",
             x.len()
@@ -77,10 +77,17 @@ pub(crate) fn check_rows(
     }
     let n = x.len() / dim;
     if let Some(s) = score.filter(|s| s.len() != x.len()) {
-        return Err(Error::Shape(format!("score buffer has {} values, expected {}", s.len(), x.len())));
+        return Err(Error::Shape(format!(
+            "score buffer has {} values, expected {}",
+            s.len(),
+            x.len()
+        )));
     }
     if let Some(e) = energy.filter(|e| e.len() != n) {
-        return Err(Error::Shape(format!("energy buffer has {} values, expected {n}", e.len())));
+        return Err(Error::Shape(format!(
+            "energy buffer has {} values, expected {n}",
+            e.len()
+        )));
     }
     Ok(n)
 }
@@ -102,7 +109,12 @@ pub struct CompiledScore<'p, T: Element> {
 impl<'p, T: Element> CompiledScore<'p, T> {
     /// Compiles `model` for batches of `batch` rows with `threads` worker threads; `params`
     /// must match the model's parameter specification in count and sizes.
-    pub fn new(model: &dyn Model, params: &'p [Vec<T>], batch: usize, threads: usize) -> Result<Self> {
+    pub fn new(
+        model: &dyn Model,
+        params: &'p [Vec<T>],
+        batch: usize,
+        threads: usize,
+    ) -> Result<Self> {
         let specs = model.param_specs();
         if specs.len() != params.len() {
             return Err(Error::Shape(format!(
@@ -139,7 +151,11 @@ impl<'p, T: Element> CompiledScore<'p, T> {
 
     /// Runs chunk `rows` (at most one batch) of `x`; the outputs stay in the program.
     fn run_chunk(&mut self, rows: &[f64], sigma: Option<f64>) -> Result<()> {
-        for (o, v) in self.x.iter_mut().zip(rows.iter().chain(std::iter::repeat(&0.0))) {
+        for (o, v) in self
+            .x
+            .iter_mut()
+            .zip(rows.iter().chain(std::iter::repeat(&0.0)))
+        {
             *o = T::from_f64(*v);
         }
         let sigma = match (self.conditional, sigma) {
@@ -153,7 +169,9 @@ impl<'p, T: Element> CompiledScore<'p, T> {
                 ));
             }
             (false, Some(_)) => {
-                return Err(Error::InvalidArgument("this model takes no noise level σ".into()));
+                return Err(Error::InvalidArgument(
+                    "this model takes no noise level σ".into(),
+                ));
             }
             (false, None) => None,
         };
@@ -188,7 +206,9 @@ impl<T: Element> ScoreFn for CompiledScore<'_, T> {
         let d = self.dim;
         let n = check_rows(d, x, score.as_deref(), energy.as_deref())?;
         if energy.is_some() && !self.has_energy() {
-            return Err(Error::InvalidArgument("this model is a score network and has no energy".into()));
+            return Err(Error::InvalidArgument(
+                "this model is a score network and has no energy".into(),
+            ));
         }
         let b = self.batch();
         for start in (0..n).step_by(b) {
@@ -196,10 +216,15 @@ impl<T: Element> ScoreFn for CompiledScore<'_, T> {
             self.run_chunk(&x[start * d..(start + rows) * d], sigma)?;
             if let Some(s) = score.as_deref_mut() {
                 let dst = &mut s[start * d..(start + rows) * d];
-                dst.iter_mut().zip(self.field.score()).for_each(|(o, v)| *o = Element::to_f64(*v));
+                dst.iter_mut()
+                    .zip(self.field.score())
+                    .for_each(|(o, v)| *o = Element::to_f64(*v));
             }
             if let (Some(e), Some(src)) = (energy.as_deref_mut(), self.field.energy()) {
-                e[start..start + rows].iter_mut().zip(src).for_each(|(o, v)| *o = Element::to_f64(*v));
+                e[start..start + rows]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(o, v)| *o = Element::to_f64(*v));
             }
         }
         Ok(())
@@ -218,7 +243,10 @@ impl<T: Element> ScoreFn for CompiledScore<'_, T> {
             let rows = b.min(n - start);
             self.run_chunk(&x[start * d..(start + rows) * d], None)?;
             if let Some(src) = self.field.log_density() {
-                out[start..start + rows].iter_mut().zip(src).for_each(|(o, v)| *o = Element::to_f64(*v));
+                out[start..start + rows]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(o, v)| *o = Element::to_f64(*v));
             }
         }
         Ok(())
@@ -243,7 +271,13 @@ impl<'a> FnScore<'a> {
     /// A score-only evaluator in `dim` dimensions; `score(x, σ, out)` writes s(x) (or
     /// s(x, σ)) for one row `x` into `out`.
     pub fn new(dim: usize, score: impl FnMut(&[f64], Option<f64>, &mut [f64]) + 'a) -> Self {
-        Self { dim, conditional: false, score: Box::new(score), energy: None, log_density: None }
+        Self {
+            dim,
+            conditional: false,
+            score: Box::new(score),
+            energy: None,
+            log_density: None,
+        }
     }
 
     /// Adds the energy f(x) (p ∝ exp(−f)); its gradient must be −score.
@@ -304,10 +338,9 @@ impl ScoreFn for FnScore<'_> {
             }
         }
         if let Some(e) = energy {
-            let f = self
-                .energy
-                .as_mut()
-                .ok_or_else(|| Error::InvalidArgument("this score function has no energy".into()))?;
+            let f = self.energy.as_mut().ok_or_else(|| {
+                Error::InvalidArgument("this score function has no energy".into())
+            })?;
             for (row, out) in x.chunks_exact(d).zip(e.iter_mut()) {
                 *out = f(row);
             }
@@ -318,10 +351,9 @@ impl ScoreFn for FnScore<'_> {
     fn log_density(&mut self, x: &[f64], out: &mut [f64]) -> Result<()> {
         let d = self.dim;
         check_rows(d, x, None, Some(out))?;
-        let f = self
-            .log_density
-            .as_mut()
-            .ok_or_else(|| Error::InvalidArgument("this score function has no log-density".into()))?;
+        let f = self.log_density.as_mut().ok_or_else(|| {
+            Error::InvalidArgument("this score function has no log-density".into())
+        })?;
         for (row, o) in x.chunks_exact(d).zip(out.iter_mut()) {
             *o = f(row);
         }

@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 /// N(μ, Σ) the mean is exact and the covariance is Σ(I − εΣ⁻¹/2)⁻¹ = Σ + εI/2 + O(ε²).
 /// `start`: R rows of initial states (chain c starts at row c mod R), or `None` for
 /// N(0, init_std² I). Errors when a state becomes non-finite (step too large).
-pub fn langevin(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64]>) -> Result<Samples> {
+pub fn langevin(
+    field: &mut dyn ScoreFn,
+    config: &SamplerConfig,
+    start: Option<&[f64]>,
+) -> Result<Samples> {
     if config.kind != SamplerKind::Langevin {
         return Err(Error::InvalidArgument(format!(
             "langevin called with a {} configuration",

@@ -16,9 +16,16 @@ use crate::error::{Error, Result};
 /// before it the reverse. p ∝ exp(−f) is then exactly stationary for every ε. ε_t follows
 /// [`SamplerConfig::schedule`]. Needs an energy; reports the overall acceptance rate (aim
 /// for roughly 0.5–0.8; lower ε when it is small).
-pub fn mala(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64]>) -> Result<Samples> {
+pub fn mala(
+    field: &mut dyn ScoreFn,
+    config: &SamplerConfig,
+    start: Option<&[f64]>,
+) -> Result<Samples> {
     if config.kind != SamplerKind::Mala {
-        return Err(Error::InvalidArgument(format!("mala called with a {} configuration", config.kind.name())));
+        return Err(Error::InvalidArgument(format!(
+            "mala called with a {} configuration",
+            config.kind.name()
+        )));
     }
     config.validate()?;
     config.check_field(field)?;
@@ -36,7 +43,7 @@ pub fn mala(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64
     for t in 0..config.steps {
         let eps = schedule.at(t);
         let scale = (2.0 * eps).sqrt();
-        for c in 0..n {
+        for (c, fwd_c) in fwd.iter_mut().enumerate() {
             let mut sq = 0.0;
             for j in c * d..(c + 1) * d {
                 let z: f64 = StandardNormal.sample(&mut rng);
@@ -44,7 +51,7 @@ pub fn mala(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64
                 sq += z * z;
             }
             // ‖x' − x − ε s(x)‖²/(4ε) = 2ε‖ξ‖²/(4ε) = ‖ξ‖²/2.
-            fwd[c] = 0.5 * sq;
+            *fwd_c = 0.5 * sq;
         }
         field.evaluate(&xp, None, Some(&mut sp), Some(&mut fp))?;
         for c in 0..n {

@@ -89,7 +89,11 @@ pub struct Ladder {
 
 impl Default for Ladder {
     fn default() -> Self {
-        Self { sigma_min: 0.01, sigma_max: 1.0, levels: 10 }
+        Self {
+            sigma_min: 0.01,
+            sigma_max: 1.0,
+            levels: 10,
+        }
     }
 }
 
@@ -187,18 +191,26 @@ impl SamplerConfig {
             return bad("--n-chains must be at least 1".into());
         }
         if !positive(self.step_size) {
-            return bad(format!("--step-size must be a positive number, got {}", self.step_size));
+            return bad(format!(
+                "--step-size must be a positive number, got {}",
+                self.step_size
+            ));
         }
         if let Some(e) = self.step_size_final {
             if self.kind == SamplerKind::Annealed {
                 return bad("--step-size-final applies to langevin and mala; annealed Langevin scales its step with σ".into());
             }
             if !positive(e) {
-                return bad(format!("--step-size-final must be a positive number, got {e}"));
+                return bad(format!(
+                    "--step-size-final must be a positive number, got {e}"
+                ));
             }
         }
         if !(self.noise_scale >= 0.0 && self.noise_scale.is_finite()) {
-            return bad(format!("--noise-scale must be ≥ 0, got {}", self.noise_scale));
+            return bad(format!(
+                "--noise-scale must be ≥ 0, got {}",
+                self.noise_scale
+            ));
         }
         if self.kind == SamplerKind::Mala && self.noise_scale != 1.0 {
             return bad("MALA samples the model itself; --noise-scale must be 1 (use --sampler langevin for a temperature)".into());
@@ -215,12 +227,18 @@ impl SamplerConfig {
                 "keeping {} states {} steps apart needs more than {last_level} steps{}",
                 self.keep_last,
                 self.thin,
-                if self.kind == SamplerKind::Annealed { " per level" } else { "" }
+                if self.kind == SamplerKind::Annealed {
+                    " per level"
+                } else {
+                    ""
+                }
             ));
         }
         if self.kind == SamplerKind::Annealed {
             let l = &self.ladder;
-            if !(positive(l.sigma_min) && positive(l.sigma_max) && l.sigma_min <= l.sigma_max) || l.levels == 0 {
+            if !(positive(l.sigma_min) && positive(l.sigma_max) && l.sigma_min <= l.sigma_max)
+                || l.levels == 0
+            {
                 return bad(format!(
                     "annealed Langevin needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {}, {}, {})",
                     l.sigma_min, l.sigma_max, l.levels
@@ -234,7 +252,9 @@ impl SamplerConfig {
     pub fn check_field(&self, field: &dyn ScoreFn) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidArgument(m.into()));
         match self.kind {
-            SamplerKind::Mala if !field.has_energy() => bad("MALA needs an energy; use --sampler langevin"),
+            SamplerKind::Mala if !field.has_energy() => {
+                bad("MALA needs an energy; use --sampler langevin")
+            }
             SamplerKind::Annealed if !field.is_noise_conditional() => bad(
                 "annealed Langevin needs a noise-conditional score network (--model ncsn-score); use --sampler langevin or mala",
             ),
@@ -273,18 +293,26 @@ impl Samples {
     /// The final states, (n_chains × D) row-major.
     pub fn final_states(&self) -> &[f64] {
         let len = self.n_chains * self.dim;
-        &self.samples[self.samples.len() - len..]
+        &self.samples[self.samples.len().saturating_sub(len)..]
     }
 
     /// The kept states as a dataset (default column names).
     pub fn to_dataset(&self) -> Result<Dataset> {
-        Dataset::from_flat(self.samples.len() / self.dim.max(1), self.dim, self.samples.clone())
+        Dataset::from_flat(
+            self.samples.len() / self.dim.max(1),
+            self.dim,
+            self.samples.clone(),
+        )
     }
 }
 
 /// Runs the configured sampler on `field`. `start`: initial states, R rows of D values
 /// (chain c starts at row c mod R); `None` draws N(0, init_std² I).
-pub fn sample(field: &mut dyn ScoreFn, config: &SamplerConfig, start: Option<&[f64]>) -> Result<Samples> {
+pub fn sample(
+    field: &mut dyn ScoreFn,
+    config: &SamplerConfig,
+    start: Option<&[f64]>,
+) -> Result<Samples> {
     match config.kind {
         SamplerKind::Langevin => langevin(field, config, start),
         SamplerKind::Mala => mala(field, config, start),

@@ -63,6 +63,11 @@ impl<T: Element> CompiledLoss<T> {
         self.program.flops()
     }
 
+    /// Statistics of the compiled program (instructions, buffers, FLOPs).
+    pub fn stats(&self) -> scorematch_exec::ProgramStats {
+        self.program.stats()
+    }
+
     /// Mutable access to the noise buffers, to supply given draws instead of random ones.
     pub fn noise_buffers_mut(&mut self) -> impl Iterator<Item = &mut Vec<T>> {
         self.noise.iter_mut().map(|n| &mut n.2)
