@@ -53,10 +53,10 @@ pub fn compile<T: Element>(
         return Err(ExecError::Options("threads must be at least 1".into()));
     }
     let graph = outputs.first().or(inputs.first()).map(|t| t.graph().clone());
-    if let Some(g) = &graph {
-        if inputs.iter().chain(outputs).any(|t| !t.graph().same(g)) {
-            return Err(ExecError::ForeignGraph);
-        }
+    let foreign =
+        |g: &scorematch_graph::Graph| inputs.iter().chain(outputs).any(|t| !t.graph().same(g));
+    if graph.as_ref().is_some_and(foreign) {
+        return Err(ExecError::ForeignGraph);
     }
     let mut specs = Vec::with_capacity(inputs.len());
     let mut position: HashMap<usize, usize> = HashMap::new();
@@ -110,7 +110,9 @@ impl<T: Element> Lowering<T> {
             outputs: Vec::new(),
             stats: ProgramStats::default(),
         };
-        let Some(first) = outs.first() else { return Ok(low) };
+        let Some(first) = outs.first() else {
+            return Ok(low);
+        };
         let g = first.graph();
         let needed = ancestors(outs);
         let nodes: Vec<Node> = g.with_nodes(|n| n[..needed.len()].to_vec());
@@ -171,7 +173,14 @@ impl<T: Element> Lowering<T> {
                             let flops = flops(&kernel, &shapes, len);
                             let src_lens = shapes.iter().map(|s| numel(s)).collect();
                             let v = low.new_value(len);
-                            low.instrs.push(Instr { kernel, srcs, src_lens, dst: v, dst_len: len, flops });
+                            low.instrs.push(Instr {
+                                kernel,
+                                srcs,
+                                src_lens,
+                                dst: v,
+                                dst_len: len,
+                                flops,
+                            });
                             val[i] = Some(Slot::Buf(v));
                         }
                     }
@@ -211,10 +220,8 @@ impl<T: Element> Lowering<T> {
 /// Marks the `mt` transposes that no one but `dot` reads (and that are not outputs): the
 /// dots read their operand through swapped strides instead, and no transpose is emitted.
 fn absorbable(nodes: &[Node], needed: &[bool], outs: &[Tensor]) -> Vec<bool> {
-    let mut ok: Vec<bool> = nodes
-        .iter()
-        .map(|n| matches!(&n.op, Op::Transpose { perm } if is_mt(perm)))
-        .collect();
+    let mut ok: Vec<bool> =
+        nodes.iter().map(|n| matches!(&n.op, Op::Transpose { perm } if is_mt(perm))).collect();
     let mut used = vec![false; nodes.len()];
     for (_, n) in nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
         for x in &n.inputs {

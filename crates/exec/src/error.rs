@@ -44,7 +44,9 @@ pub enum ExecError {
         second: usize,
     },
     /// The outputs depend on an input that was not listed in `compile`'s inputs.
-    #[error("the outputs need input {name} (shape {shape:?}), which is not among the program inputs")]
+    #[error(
+        "the outputs need input {name} (shape {shape:?}), which is not among the program inputs"
+    )]
     MissingInput {
         /// The input's name.
         name: String,
@@ -65,7 +67,9 @@ pub enum ExecError {
         names: String,
     },
     /// An input slice does not have the input's element count.
-    #[error("input {name} (position {position}): expected {expected} values for shape {shape:?}, got {got}")]
+    #[error(
+        "input {name} (position {position}): expected {expected} values for shape {shape:?}, got {got}"
+    )]
     FeedLength {
         /// The input's name.
         name: String,

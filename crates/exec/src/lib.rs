@@ -60,9 +60,11 @@
 //!    (or grown, when no free buffer is large enough). Inputs are the caller's and outputs
 //!    keep their buffers to the end.
 //!
-//! The instruction set ([`instr`](crate) module `instr.rs`) is an enum of kernel variants
-//! with a uniform read-slots/write-buffer contract, so fused elementwise chains can be
-//! added as one more variant without touching the planner.
+//! The instruction set (`instr.rs`) is an enum of kernel variants with a uniform
+//! read-slots/write-buffer contract, so fused elementwise chains can be added as one more
+//! variant without touching the planner. Files: `compile.rs` (driver, input mapping,
+//! lowering loop), `lower.rs` (kernel selection), `plan.rs` (liveness and reuse),
+//! `program.rs` (the run loop), `kernels/` (elementwise, matmul, layout, reduce).
 //!
 //! ## Threads
 //!

@@ -9,8 +9,9 @@ use crate::kernels::layout::Strided;
 use crate::kernels::matmul::DotPlan;
 use crate::kernels::reduce::{ReduceKind, ReducePlan};
 
-/// How a node is computed.
+/// How a node is computed (a compile-time value, moved once into its instruction).
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Lowered {
     /// The node's value is its first operand's memory, reinterpreted (reshape,
     /// stop_gradient, a same-dtype convert, a transpose or slice that moves nothing).
@@ -61,7 +62,8 @@ pub(crate) fn lower(op: &Op, ins: &[&[usize]], out: &[usize], transposed: &[bool
         Op::Select => Lowered::Emit(Kernel::Select),
         Op::Reshape { .. } | Op::StopGradient | Op::Convert { .. } => Lowered::Alias,
         Op::ReduceSum { axes } | Op::ReduceMax { axes } => {
-            let kind = if matches!(op, Op::ReduceSum { .. }) { ReduceKind::Sum } else { ReduceKind::Max };
+            let kind =
+                if matches!(op, Op::ReduceSum { .. }) { ReduceKind::Sum } else { ReduceKind::Max };
             if axes.iter().all(|&a| ins[0][a] == 1) {
                 return Lowered::Alias;
             }

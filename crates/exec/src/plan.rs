@@ -51,10 +51,14 @@ pub(crate) fn assign(
     }
     for (i, ins) in instrs.iter().enumerate() {
         let len = lens[ins.dst];
-        let best = free.iter().enumerate().filter(|(_, b)| sizes[**b] >= len).min_by_key(|(_, b)| sizes[**b]);
-        let pick = best.map(|(k, _)| k).or_else(|| {
-            free.iter().enumerate().max_by_key(|(_, b)| sizes[**b]).map(|(k, _)| k)
-        });
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| sizes[**b] >= len)
+            .min_by_key(|(_, b)| sizes[**b]);
+        let pick = best
+            .map(|(k, _)| k)
+            .or_else(|| free.iter().enumerate().max_by_key(|(_, b)| sizes[**b]).map(|(k, _)| k));
         let b = match pick {
             Some(k) => free.swap_remove(k),
             None => {
@@ -71,7 +75,7 @@ pub(crate) fn assign(
             Slot::Input(_) => None,
         });
         for v in dying.chain(std::iter::once(ins.dst)) {
-            if !pinned[v] && last_use[v].is_none_or(|u| u <= i + 1) && !free.contains(&phys[v]) {
+            if !pinned[v] && last_use[v].is_none_or(|u| u == i) && !free.contains(&phys[v]) {
                 free.push(phys[v]);
             }
         }

@@ -57,7 +57,10 @@ fn run_does_not_allocate() {
     let mut outs = vec![loss];
     outs.extend(grads);
     // A pad, a concat, a transpose and reductions too.
-    let extra = Tensor::concat(&[x.pad(&[1, 0], &[0, 1]).mt(), v.slice(&[0, 0], &[32, 1]).pad(&[0, 0], &[1, 2]).mt()], 0);
+    let extra = Tensor::concat(
+        &[x.pad(&[1, 0], &[0, 1]).mt(), v.slice(&[0, 0], &[32, 1]).pad(&[0, 0], &[1, 2]).mt()],
+        0,
+    );
     outs.push(extra.max(&[1]));
     let ins = [x, w1, b1, w2, v];
     let mut p = compile::<f32>(&ins, &outs, &CompileOptions::default()).unwrap();

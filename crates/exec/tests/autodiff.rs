@@ -66,7 +66,8 @@ fn parameter_inputs_in_a_different_order() {
     check("reordered inputs", |g, dt| {
         let (ins, e) = mlp(g, dt, 8, 2, 5);
         let gx = grad(&e, &ins[..1]).unwrap().remove(0);
-        let order = vec![ins[3].clone(), ins[0].clone(), ins[4].clone(), ins[2].clone(), ins[1].clone()];
+        let order =
+            vec![ins[3].clone(), ins[0].clone(), ins[4].clone(), ins[2].clone(), ins[1].clone()];
         (order, vec![gx, e])
     });
 }

@@ -57,7 +57,12 @@ fn deep_chain_reuses_buffers_correctly() {
                     DType::F32 => run_program::<f32>(&ins, &outs, &data, &opts).1,
                 };
                 for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert_close(&format!("deep {dt} t{threads} out {k}"), g, &w.data, common::tol(dt) * 10.0);
+                    assert_close(
+                        &format!("deep {dt} t{threads} out {k}"),
+                        g,
+                        &w.data,
+                        common::tol(dt) * 10.0,
+                    );
                 }
             }
         }

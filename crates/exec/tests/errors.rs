@@ -45,7 +45,8 @@ fn wrong_number_of_inputs_lists_the_inputs() {
 fn dtype_mismatch_names_the_node() {
     let g = Graph::new();
     let x = g.input("x32", &[3], DType::F32);
-    let e = compile::<f64>(&[x.clone()], &[x.exp()], &CompileOptions::default()).unwrap_err();
+    let e = compile::<f64>(std::slice::from_ref(&x), &[x.exp()], &CompileOptions::default())
+        .unwrap_err();
     assert!(matches!(e, ExecError::DType { dtype: DType::F32, expected: DType::F64, .. }), "{e:?}");
     assert!(e.to_string().contains("mixed precision"), "{e}");
 
@@ -53,7 +54,12 @@ fn dtype_mismatch_names_the_node() {
     let g = Graph::new();
     let x = g.input("x", &[3], DType::F64);
     let y = x.convert(DType::F32).exp();
-    let e = compile::<f32>(&[x.clone()], &[y.clone()], &CompileOptions::default()).unwrap_err();
+    let e = compile::<f32>(
+        std::slice::from_ref(&x),
+        std::slice::from_ref(&y),
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("input") && e.to_string().contains("f64"), "{e}");
     let e = compile::<f64>(&[x], &[y], &CompileOptions::default()).unwrap_err();
     assert!(matches!(e, ExecError::DType { op: "convert", .. }), "{e:?}");
@@ -66,23 +72,36 @@ fn graph_errors_are_reported() {
     let y = g.input("y", &[3], DType::F64);
     let z = &x + &y;
     // A needed input left out.
-    let e = compile::<f64>(&[x.clone()], &[z.clone()], &CompileOptions::default()).unwrap_err();
+    let e = compile::<f64>(
+        std::slice::from_ref(&x),
+        std::slice::from_ref(&z),
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(e, ExecError::MissingInput { name: "y".into(), shape: vec![3] });
     // A non-input listed as an input.
-    let e = compile::<f64>(&[x.clone(), z.clone()], &[z.clone()], &CompileOptions::default())
-        .unwrap_err();
+    let e = compile::<f64>(
+        &[x.clone(), z.clone()],
+        std::slice::from_ref(&z),
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(e, ExecError::NotAnInput { position: 1, op: "add" });
     // An input listed twice.
-    let e = compile::<f64>(&[x.clone(), y.clone(), x.clone()], &[z.clone()], &Default::default())
-        .unwrap_err();
+    let e = compile::<f64>(
+        &[x.clone(), y.clone(), x.clone()],
+        std::slice::from_ref(&z),
+        &Default::default(),
+    )
+    .unwrap_err();
     assert_eq!(e, ExecError::DuplicateInput { name: "x".into(), first: 0, second: 2 });
     // Nodes of another graph.
     let other = Graph::new().input("x", &[3], DType::F64);
-    let e = compile::<f64>(&[other], &[z.clone()], &Default::default()).unwrap_err();
+    let e = compile::<f64>(&[other], std::slice::from_ref(&z), &Default::default()).unwrap_err();
     assert_eq!(e, ExecError::ForeignGraph);
     // Zero threads.
-    let e = compile::<f64>(&[x, y], &[z], &CompileOptions { threads: 0, optimize: true })
-        .unwrap_err();
+    let e =
+        compile::<f64>(&[x, y], &[z], &CompileOptions { threads: 0, optimize: true }).unwrap_err();
     assert!(matches!(e, ExecError::Options(_)), "{e:?}");
 }
 

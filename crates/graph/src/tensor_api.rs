@@ -74,13 +74,12 @@ impl Tensor {
 
     /// Broadcasts `self` and `other` to their common NumPy shape.
     pub fn try_broadcast_pair(&self, other: &Tensor) -> Result<(Tensor, Tensor)> {
-        let shape = broadcast_shapes(&self.shape, &other.shape).ok_or_else(|| {
-            GraphError::Shape {
+        let shape =
+            broadcast_shapes(&self.shape, &other.shape).ok_or_else(|| GraphError::Shape {
                 op: "broadcast",
                 shapes: vec![self.shape.to_vec(), other.shape.to_vec()],
                 message: "shapes are not broadcast-compatible".into(),
-            }
-        })?;
+            })?;
         Ok((self.try_broadcast_to(&shape)?, other.try_broadcast_to(&shape)?))
     }
 
@@ -302,7 +301,8 @@ impl Tensor {
     /// NumPy `matmul`: 1-D operands are promoted to matrices (and the added axis removed
     /// again); batch axes broadcast.
     pub fn try_matmul(&self, other: &Tensor) -> Result<Tensor> {
-        let a = if self.rank() == 1 { self.try_reshape(&[1, self.shape[0]])? } else { self.clone() };
+        let a =
+            if self.rank() == 1 { self.try_reshape(&[1, self.shape[0]])? } else { self.clone() };
         let b = if other.rank() == 1 {
             other.try_reshape(&[other.shape[0], 1])?
         } else {

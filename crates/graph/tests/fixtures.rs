@@ -2,6 +2,8 @@
 //! gradients in every weight and bias, built directly on the graph API and evaluated by the
 //! reference interpreter in f64; matched to 1e-9 relative.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use scorematch_graph::{DType, Graph, Tensor, evaluate, grad, jvp};
 use serde_json::Value;
 
@@ -112,7 +114,10 @@ fn check(path: &str) {
                 let got = &vals[1 + 2 * i + k].data;
                 let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 for (a, b) in got.iter().zip(&want) {
-                    assert!((a - b).abs() <= 1e-9 * scale.max(1e-300), "{path} {name} d{key}{i}: {a} vs {b}");
+                    assert!(
+                        (a - b).abs() <= 1e-9 * scale.max(1e-300),
+                        "{path} {name} d{key}{i}: {a} vs {b}"
+                    );
                 }
             }
         }

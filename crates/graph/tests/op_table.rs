@@ -143,10 +143,7 @@ fn s_distinct(r: &mut Rng, s: &[Vec<usize>]) -> Vec<Vec<f64>> {
 }
 /// Numerator anywhere, denominator away from 0.
 fn s_div(r: &mut Rng, s: &[Vec<usize>]) -> Vec<Vec<f64>> {
-    vec![
-        r.vec(numel(&s[0]), -2.0, 2.0),
-        r.vec_away(numel(&s[1]), 0.5, 2.0),
-    ]
+    vec![r.vec(numel(&s[0]), -2.0, 2.0), r.vec_away(numel(&s[1]), 0.5, 2.0)]
 }
 /// Condition away from 0 (the builder selects on c > 0), branches anywhere.
 fn s_select(r: &mut Rng, s: &[Vec<usize>]) -> Vec<Vec<f64>> {
@@ -160,9 +157,7 @@ fn s_softplus(r: &mut Rng, s: &[Vec<usize>]) -> Vec<Vec<f64>> {
 }
 /// softplus' tails: both sides of the threshold branch, |x| ∈ [21, 30).
 fn s_tails(r: &mut Rng, s: &[Vec<usize>]) -> Vec<Vec<f64>> {
-    s.iter()
-        .map(|sh| r.vec_away(numel(sh), 21.0, 30.0))
-        .collect()
+    s.iter().map(|sh| r.vec_away(numel(sh), 21.0, 30.0)).collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -216,29 +211,15 @@ fn table() -> Vec<Row> {
         row(Unary, "log", &[&[2, 3]], &[2, 3], |x| x[0].log(), s_pos)
             .reference(|x| map1(x, f64::ln))
             .order(3),
-        row(
-            Unary,
-            "log1p",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].log1p(),
-            s_log1p,
-        )
-        .reference(|x| map1(x, f64::ln_1p)),
+        row(Unary, "log1p", &[&[2, 3]], &[2, 3], |x| x[0].log1p(), s_log1p)
+            .reference(|x| map1(x, f64::ln_1p)),
         row(Unary, "tanh", &[&[2, 3]], &[2, 3], |x| x[0].tanh(), s_real)
             .reference(|x| map1(x, f64::tanh))
             .order(3),
         row(Unary, "sqrt", &[&[2, 3]], &[2, 3], |x| x[0].sqrt(), s_pos)
             .reference(|x| map1(x, f64::sqrt)),
-        row(
-            Unary,
-            "recip",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].recip(),
-            s_recip,
-        )
-        .reference(|x| map1(x, |v| 1.0 / v)),
+        row(Unary, "recip", &[&[2, 3]], &[2, 3], |x| x[0].recip(), s_recip)
+            .reference(|x| map1(x, |v| 1.0 / v)),
         row(Unary, "abs", &[&[2, 3]], &[2, 3], |x| x[0].abs(), s_away)
             .reference(|x| map1(x, f64::abs)),
         row(Unary, "sin", &[&[2, 3]], &[2, 3], |x| x[0].sin(), s_real)
@@ -248,87 +229,24 @@ fn table() -> Vec<Row> {
             .reference(|x| map1(x, f64::cos))
             .order(3),
         // Elementwise binary primitives (equal shapes), then with API broadcasting.
-        row(
-            Binary,
-            "add",
-            &[&[2, 3], &[2, 3]],
-            &[2, 3],
-            |x| &x[0] + &x[1],
-            s_real,
-        )
-        .reference(|x| map2(x, |a, b| a + b)),
-        row(
-            Binary,
-            "sub",
-            &[&[2, 3], &[2, 3]],
-            &[2, 3],
-            |x| &x[0] - &x[1],
-            s_real,
-        )
-        .reference(|x| map2(x, |a, b| a - b)),
-        row(
-            Binary,
-            "mul",
-            &[&[2, 3], &[2, 3]],
-            &[2, 3],
-            |x| &x[0] * &x[1],
-            s_real,
-        )
-        .reference(|x| map2(x, |a, b| a * b)),
-        row(
-            Binary,
-            "div",
-            &[&[2, 3], &[2, 3]],
-            &[2, 3],
-            |x| &x[0] / &x[1],
-            s_div,
-        )
-        .reference(|x| map2(x, |a, b| a / b)),
-        row(
-            Binary,
-            "max",
-            &[&[2, 3], &[2, 3]],
-            &[2, 3],
-            |x| x[0].maximum(&x[1]),
-            s_distinct,
-        )
-        .reference(|x| map2(x, f64::max)),
-        row(
-            Binary,
-            "mul_x_x",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| &x[0] * &x[0],
-            s_real,
-        )
-        .reference(|x| map1(x, |v| v * v)),
-        row(
-            Binary,
-            "add_broadcast_row",
-            &[&[2, 3], &[3]],
-            &[2, 3],
-            |x| &x[0] + &x[1],
-            s_real,
-        )
-        .reference(|x| (0..6).map(|i| x[0][i] + x[1][i % 3]).collect()),
-        row(
-            Binary,
-            "mul_broadcast_outer",
-            &[&[2, 1], &[1, 3]],
-            &[2, 3],
-            |x| &x[0] * &x[1],
-            s_real,
-        )
-        .reference(|x| (0..6).map(|i| x[0][i / 3] * x[1][i % 3]).collect()),
-        row(
-            Binary,
-            "div_scalar_broadcast",
-            &[&[], &[2, 3]],
-            &[2, 3],
-            |x| &x[0] / &x[1],
-            s_div,
-        )
-        .reference(|x| x[1].iter().map(|b| x[0][0] / b).collect()),
+        row(Binary, "add", &[&[2, 3], &[2, 3]], &[2, 3], |x| &x[0] + &x[1], s_real)
+            .reference(|x| map2(x, |a, b| a + b)),
+        row(Binary, "sub", &[&[2, 3], &[2, 3]], &[2, 3], |x| &x[0] - &x[1], s_real)
+            .reference(|x| map2(x, |a, b| a - b)),
+        row(Binary, "mul", &[&[2, 3], &[2, 3]], &[2, 3], |x| &x[0] * &x[1], s_real)
+            .reference(|x| map2(x, |a, b| a * b)),
+        row(Binary, "div", &[&[2, 3], &[2, 3]], &[2, 3], |x| &x[0] / &x[1], s_div)
+            .reference(|x| map2(x, |a, b| a / b)),
+        row(Binary, "max", &[&[2, 3], &[2, 3]], &[2, 3], |x| x[0].maximum(&x[1]), s_distinct)
+            .reference(|x| map2(x, f64::max)),
+        row(Binary, "mul_x_x", &[&[2, 3]], &[2, 3], |x| &x[0] * &x[0], s_real)
+            .reference(|x| map1(x, |v| v * v)),
+        row(Binary, "add_broadcast_row", &[&[2, 3], &[3]], &[2, 3], |x| &x[0] + &x[1], s_real)
+            .reference(|x| (0..6).map(|i| x[0][i] + x[1][i % 3]).collect()),
+        row(Binary, "mul_broadcast_outer", &[&[2, 1], &[1, 3]], &[2, 3], |x| &x[0] * &x[1], s_real)
+            .reference(|x| (0..6).map(|i| x[0][i / 3] * x[1][i % 3]).collect()),
+        row(Binary, "div_scalar_broadcast", &[&[], &[2, 3]], &[2, 3], |x| &x[0] / &x[1], s_div)
+            .reference(|x| x[1].iter().map(|b| x[0][0] / b).collect()),
         // compare: piecewise constant, so zero derivative (symbolic), FD zero away from ties.
         row(
             CompareSelect,
@@ -402,11 +320,7 @@ fn table() -> Vec<Row> {
             },
             s_select,
         )
-        .reference(|x| {
-            (0..6)
-                .map(|i| if x[0][i] > 0.0 { x[1][i] } else { x[2][i] })
-                .collect()
-        }),
+        .reference(|x| (0..6).map(|i| if x[0][i] > 0.0 { x[1][i] } else { x[2][i] }).collect()),
         // The condition as a raw value (≠ 0 selects a): perturbing it never crosses 0.
         row(
             CompareSelect,
@@ -495,15 +409,8 @@ fn table() -> Vec<Row> {
             o
         }),
         // Layout primitives. A nonlinear map around the linear op keeps order 2 meaningful.
-        row(
-            Layout,
-            "reshape",
-            &[&[2, 3]],
-            &[3, 2],
-            |x| x[0].reshape(&[3, 2]),
-            s_real,
-        )
-        .reference(|x| x[0].clone()),
+        row(Layout, "reshape", &[&[2, 3]], &[3, 2], |x| x[0].reshape(&[3, 2]), s_real)
+            .reference(|x| x[0].clone()),
         row(
             Layout,
             "reshape_nonlinear",
@@ -518,14 +425,7 @@ fn table() -> Vec<Row> {
             "broadcast",
             &[&[2, 1, 3]],
             &[2, 4, 3],
-            |x| {
-                x[0].apply(
-                    Op::Broadcast {
-                        shape: vec![2, 4, 3],
-                    },
-                    &[],
-                )
-            },
+            |x| x[0].apply(Op::Broadcast { shape: vec![2, 4, 3] }, &[]),
             s_real,
         )
         .reference(|x| {
@@ -546,25 +446,18 @@ fn table() -> Vec<Row> {
             s_real,
         )
         .reference(|x| (0..6).map(|i| x[0][i % 3].tanh()).collect()),
-        row(
-            Layout,
-            "transpose",
-            &[&[2, 3, 4]],
-            &[4, 2, 3],
-            |x| x[0].transpose(&[2, 0, 1]),
-            s_real,
-        )
-        .reference(|x| {
-            let mut o = vec![];
-            for a in 0..4 {
-                for b in 0..2 {
-                    for c in 0..3 {
-                        o.push(x[0][b * 12 + c * 4 + a]);
+        row(Layout, "transpose", &[&[2, 3, 4]], &[4, 2, 3], |x| x[0].transpose(&[2, 0, 1]), s_real)
+            .reference(|x| {
+                let mut o = vec![];
+                for a in 0..4 {
+                    for b in 0..2 {
+                        for c in 0..3 {
+                            o.push(x[0][b * 12 + c * 4 + a]);
+                        }
                     }
                 }
-            }
-            o
-        }),
+                o
+            }),
         row(
             Layout,
             "transpose_nonlinear",
@@ -583,23 +476,16 @@ fn table() -> Vec<Row> {
             }
             o
         }),
-        row(
-            Layout,
-            "slice",
-            &[&[3, 4]],
-            &[2, 3],
-            |x| x[0].slice(&[1, 0], &[3, 3]),
-            s_real,
-        )
-        .reference(|x| {
-            let mut o = vec![];
-            for i in 1..3 {
-                for j in 0..3 {
-                    o.push(x[0][i * 4 + j]);
+        row(Layout, "slice", &[&[3, 4]], &[2, 3], |x| x[0].slice(&[1, 0], &[3, 3]), s_real)
+            .reference(|x| {
+                let mut o = vec![];
+                for i in 1..3 {
+                    for j in 0..3 {
+                        o.push(x[0][i * 4 + j]);
+                    }
                 }
-            }
-            o
-        }),
+                o
+            }),
         row(
             Layout,
             "slice_nonlinear",
@@ -617,23 +503,17 @@ fn table() -> Vec<Row> {
             }
             o
         }),
-        row(
-            Layout,
-            "pad",
-            &[&[2, 3]],
-            &[3, 5],
-            |x| x[0].pad(&[1, 0], &[0, 2]),
-            s_real,
-        )
-        .reference(|x| {
-            let mut o = vec![0.0; 15];
-            for i in 0..2 {
-                for j in 0..3 {
-                    o[(i + 1) * 5 + j] = x[0][i * 3 + j];
+        row(Layout, "pad", &[&[2, 3]], &[3, 5], |x| x[0].pad(&[1, 0], &[0, 2]), s_real).reference(
+            |x| {
+                let mut o = vec![0.0; 15];
+                for i in 0..2 {
+                    for j in 0..3 {
+                        o[(i + 1) * 5 + j] = x[0][i * 3 + j];
+                    }
                 }
-            }
-            o
-        }),
+                o
+            },
+        ),
         row(
             Layout,
             "pad_nonlinear",
@@ -685,15 +565,8 @@ fn table() -> Vec<Row> {
             o
         }),
         // dot (batched) and plain, convert, stop_gradient, sources.
-        row(
-            DotConvertSource,
-            "dot",
-            &[&[3, 4], &[4, 2]],
-            &[3, 2],
-            |x| x[0].dot(&x[1]),
-            s_real,
-        )
-        .reference(|x| mm(&x[0], &x[1], 3, 4, 2)),
+        row(DotConvertSource, "dot", &[&[3, 4], &[4, 2]], &[3, 2], |x| x[0].dot(&x[1]), s_real)
+            .reference(|x| mm(&x[0], &x[1], 3, 4, 2)),
         row(
             DotConvertSource,
             "dot_batched",
@@ -707,15 +580,8 @@ fn table() -> Vec<Row> {
             o.extend(mm(&x[0][12..], &x[1][8..], 3, 4, 2));
             o
         }),
-        row(
-            DotConvertSource,
-            "dot_same_operand",
-            &[&[3, 3]],
-            &[3, 3],
-            |x| x[0].dot(&x[0]),
-            s_real,
-        )
-        .reference(|x| mm(&x[0], &x[0], 3, 3, 3)),
+        row(DotConvertSource, "dot_same_operand", &[&[3, 3]], &[3, 3], |x| x[0].dot(&x[0]), s_real)
+            .reference(|x| mm(&x[0], &x[0], 3, 3, 3)),
         row(
             DotConvertSource,
             "convert_f32_roundtrip",
@@ -744,9 +610,7 @@ fn table() -> Vec<Row> {
             &[2, 3],
             |x| {
                 let g = x[0].graph();
-                let l = g
-                    .literal(&[1.0, -2.0, 0.5, 3.0, 0.0, -1.5], &[2, 3], DType::F64)
-                    .unwrap();
+                let l = g.literal(&[1.0, -2.0, 0.5, 3.0, 0.0, -1.5], &[2, 3], DType::F64).unwrap();
                 (&x[0] * &l).sin() + l
             },
             s_real,
@@ -766,64 +630,22 @@ fn table() -> Vec<Row> {
         .reference(|x| map1(x, f64::exp))
         .defined_zero(),
         // Composites (built from primitives; derivatives come from the primitives' rules).
-        row(
-            Composite,
-            "softplus",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].softplus(),
-            s_softplus,
-        )
-        .reference(|x| map1(x, softplus_ref))
-        .order(3),
+        row(Composite, "softplus", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_softplus)
+            .reference(|x| map1(x, softplus_ref))
+            .order(3),
         // Beyond the threshold the stable form returns x (error e^−x ≤ 8e−10, as PyTorch).
-        row(
-            Composite,
-            "softplus_tails",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].softplus(),
-            s_tails,
-        )
-        .reference_tol(|x| map1(x, softplus_ref), 1e-9),
-        row(
-            Composite,
-            "sigmoid",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].sigmoid(),
-            s_real,
-        )
-        .reference(|x| map1(x, sigmoid_ref))
-        .order(3),
-        row(
-            Composite,
-            "swish",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].swish(),
-            s_real,
-        )
-        .reference(|x| map1(x, |v| v * sigmoid_ref(v)))
-        .order(3),
-        row(
-            Composite,
-            "elu",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].elu(),
-            s_away,
-        )
-        .reference(|x| map1(x, |v| if v > 0.0 { v } else { v.exp_m1() })),
-        row(
-            Composite,
-            "logsumexp",
-            &[&[2, 3]],
-            &[2],
-            |x| x[0].logsumexp(&[1]),
-            s_real,
-        )
-        .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v.exp()).sum::<f64>().ln())),
+        row(Composite, "softplus_tails", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_tails)
+            .reference_tol(|x| map1(x, softplus_ref), 1e-9),
+        row(Composite, "sigmoid", &[&[2, 3]], &[2, 3], |x| x[0].sigmoid(), s_real)
+            .reference(|x| map1(x, sigmoid_ref))
+            .order(3),
+        row(Composite, "swish", &[&[2, 3]], &[2, 3], |x| x[0].swish(), s_real)
+            .reference(|x| map1(x, |v| v * sigmoid_ref(v)))
+            .order(3),
+        row(Composite, "elu", &[&[2, 3]], &[2, 3], |x| x[0].elu(), s_away)
+            .reference(|x| map1(x, |v| if v > 0.0 { v } else { v.exp_m1() })),
+        row(Composite, "logsumexp", &[&[2, 3]], &[2], |x| x[0].logsumexp(&[1]), s_real)
+            .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v.exp()).sum::<f64>().ln())),
         row(
             Composite,
             "logsumexp_all_neg_axis",
@@ -833,82 +655,23 @@ fn table() -> Vec<Row> {
             s_real,
         )
         .reference(|x| vec![x[0].iter().map(|v| v.exp()).sum::<f64>().ln()]),
-        row(
-            Composite,
-            "square",
-            &[&[2, 3]],
-            &[2, 3],
-            |x| x[0].square(),
-            s_real,
-        )
-        .reference(|x| map1(x, |v| v * v)),
-        row(
-            Composite,
-            "norm_l2",
-            &[&[2, 3]],
-            &[2],
-            |x| x[0].norm_l2(&[-1]),
-            s_away,
-        )
-        .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v * v).sum::<f64>().sqrt())),
-        row(
-            Composite,
-            "norm_l1",
-            &[&[2, 3]],
-            &[2],
-            |x| x[0].norm_l1(&[1]),
-            s_away,
-        )
-        .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v.abs()).sum())),
-        row(
-            Composite,
-            "mean",
-            &[&[2, 3]],
-            &[3],
-            |x| x[0].mean(&[0]),
-            s_real,
-        )
-        .reference(|x| (0..3).map(|j| (x[0][j] + x[0][3 + j]) / 2.0).collect()),
-        row(
-            Composite,
-            "mean_all",
-            &[&[2, 3]],
-            &[],
-            |x| x[0].mean_all(),
-            s_real,
-        )
-        .reference(|x| vec![x[0].iter().sum::<f64>() / 6.0]),
-        row(
-            Composite,
-            "sum",
-            &[&[2, 3]],
-            &[2],
-            |x| x[0].sum(&[1]),
-            s_real,
-        )
-        .reference(|x| per_row(&x[0], 3, |r| r.iter().sum())),
-        row(
-            Composite,
-            "sum_all_nonlinear",
-            &[&[2, 3]],
-            &[],
-            |x| x[0].exp().sum_all(),
-            s_real,
-        )
-        .reference(|x| vec![x[0].iter().map(|v| v.exp()).sum()]),
-        row(
-            Composite,
-            "max_axes",
-            &[&[2, 3]],
-            &[2],
-            |x| x[0].max(&[1]),
-            s_distinct,
-        )
-        .reference(|x| {
-            per_row(&x[0], 3, |r| {
-                r.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            })
-        }),
+        row(Composite, "square", &[&[2, 3]], &[2, 3], |x| x[0].square(), s_real)
+            .reference(|x| map1(x, |v| v * v)),
+        row(Composite, "norm_l2", &[&[2, 3]], &[2], |x| x[0].norm_l2(&[-1]), s_away)
+            .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v * v).sum::<f64>().sqrt())),
+        row(Composite, "norm_l1", &[&[2, 3]], &[2], |x| x[0].norm_l1(&[1]), s_away)
+            .reference(|x| per_row(&x[0], 3, |r| r.iter().map(|v| v.abs()).sum())),
+        row(Composite, "mean", &[&[2, 3]], &[3], |x| x[0].mean(&[0]), s_real)
+            .reference(|x| (0..3).map(|j| (x[0][j] + x[0][3 + j]) / 2.0).collect()),
+        row(Composite, "mean_all", &[&[2, 3]], &[], |x| x[0].mean_all(), s_real)
+            .reference(|x| vec![x[0].iter().sum::<f64>() / 6.0]),
+        row(Composite, "sum", &[&[2, 3]], &[2], |x| x[0].sum(&[1]), s_real)
+            .reference(|x| per_row(&x[0], 3, |r| r.iter().sum())),
+        row(Composite, "sum_all_nonlinear", &[&[2, 3]], &[], |x| x[0].exp().sum_all(), s_real)
+            .reference(|x| vec![x[0].iter().map(|v| v.exp()).sum()]),
+        row(Composite, "max_axes", &[&[2, 3]], &[2], |x| x[0].max(&[1]), s_distinct).reference(
+            |x| per_row(&x[0], 3, |r| r.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        ),
         row(
             Composite,
             "minimum",
@@ -918,42 +681,14 @@ fn table() -> Vec<Row> {
             s_distinct,
         )
         .reference(|x| map2(x, f64::min)),
-        row(
-            Composite,
-            "matmul",
-            &[&[2, 3], &[3, 4]],
-            &[2, 4],
-            |x| x[0].matmul(&x[1]),
-            s_real,
-        )
-        .reference(|x| mm(&x[0], &x[1], 2, 3, 4)),
-        row(
-            Composite,
-            "matmul_vec_mat",
-            &[&[3], &[3, 4]],
-            &[4],
-            |x| x[0].matmul(&x[1]),
-            s_real,
-        )
-        .reference(|x| mm(&x[0], &x[1], 1, 3, 4)),
-        row(
-            Composite,
-            "matmul_mat_vec",
-            &[&[2, 3], &[3]],
-            &[2],
-            |x| x[0].matmul(&x[1]),
-            s_real,
-        )
-        .reference(|x| mm(&x[0], &x[1], 2, 3, 1)),
-        row(
-            Composite,
-            "matmul_vec_vec",
-            &[&[3], &[3]],
-            &[],
-            |x| x[0].matmul(&x[1]),
-            s_real,
-        )
-        .reference(|x| vec![dot(&x[0], &x[1])]),
+        row(Composite, "matmul", &[&[2, 3], &[3, 4]], &[2, 4], |x| x[0].matmul(&x[1]), s_real)
+            .reference(|x| mm(&x[0], &x[1], 2, 3, 4)),
+        row(Composite, "matmul_vec_mat", &[&[3], &[3, 4]], &[4], |x| x[0].matmul(&x[1]), s_real)
+            .reference(|x| mm(&x[0], &x[1], 1, 3, 4)),
+        row(Composite, "matmul_mat_vec", &[&[2, 3], &[3]], &[2], |x| x[0].matmul(&x[1]), s_real)
+            .reference(|x| mm(&x[0], &x[1], 2, 3, 1)),
+        row(Composite, "matmul_vec_vec", &[&[3], &[3]], &[], |x| x[0].matmul(&x[1]), s_real)
+            .reference(|x| vec![dot(&x[0], &x[1])]),
         row(
             Composite,
             "matmul_batch_broadcast",
@@ -966,13 +701,7 @@ fn table() -> Vec<Row> {
             let mut o = vec![];
             for p in 0..2 {
                 for q in 0..5 {
-                    o.extend(mm(
-                        &x[0][p * 12..p * 12 + 12],
-                        &x[1][q * 8..q * 8 + 8],
-                        3,
-                        4,
-                        2,
-                    ));
+                    o.extend(mm(&x[0][p * 12..p * 12 + 12], &x[1][q * 8..q * 8 + 8], 3, 4, 2));
                 }
             }
             o
@@ -1011,10 +740,8 @@ fn table() -> Vec<Row> {
             let mut o = vec![];
             for b in 0..2 {
                 for h in 0..4 {
-                    let z: f64 = (0..3)
-                        .map(|d| x[0][b * 3 + d] * x[1][h * 3 + d])
-                        .sum::<f64>()
-                        + x[2][h];
+                    let z: f64 =
+                        (0..3).map(|d| x[0][b * 3 + d] * x[1][h * 3 + d]).sum::<f64>() + x[2][h];
                     o.push(z.tanh());
                 }
             }
@@ -1093,10 +820,7 @@ fn check_row(row: &Row, seed: u64) -> Result<(), String> {
         let want = reference(&x_vals);
         let err = common::max_abs_diff(&out.data, &want);
         if err > tol * (1.0 + max_abs(&want)) || out.data.iter().any(|v| !v.is_finite()) {
-            return Err(format!(
-                "values {:?} differ from reference {want:?} by {err:e}",
-                out.data
-            ));
+            return Err(format!("values {:?} differ from reference {want:?} by {err:e}", out.data));
         }
     }
     let mut ctx = Ctx { g, xs, x_vals, rng };
@@ -1129,34 +853,22 @@ fn check_level(
         .enumerate()
         .map(|(i, x)| g.input(&format!("{path}.t{i}"), x.shape(), DType::F64))
         .collect();
-    let tv: Vec<Vec<f64>> = xs
-        .iter()
-        .map(|x| ctx.rng.vec(x.numel(), -1.0, 1.0))
-        .collect();
+    let tv: Vec<Vec<f64>> = xs.iter().map(|x| ctx.rng.vec(x.numel(), -1.0, 1.0)).collect();
     let ybar = g.input(&format!("{path}.ybar"), y.shape(), DType::F64);
     let ybar_v = ctx.rng.vec(y.numel(), -1.0, 1.0);
 
-    let ydot = jvp(std::slice::from_ref(y), &xs, &ts)
-        .map_err(|e| at(format!("jvp: {e}")))?
-        .remove(0);
+    let ydot =
+        jvp(std::slice::from_ref(y), &xs, &ts).map_err(|e| at(format!("jvp: {e}")))?.remove(0);
     verify(&g).map_err(|e| at(format!("verify after jvp: {e}")))?;
     let xbar = vjp(std::slice::from_ref(y), std::slice::from_ref(&ybar), &xs)
         .map_err(|e| at(format!("vjp: {e}")))?;
     verify(&g).map_err(|e| at(format!("verify after vjp: {e}")))?;
     if ydot.shape() != y.shape() {
-        return Err(at(format!(
-            "jvp shape {:?} for output {:?}",
-            ydot.shape(),
-            y.shape()
-        )));
+        return Err(at(format!("jvp shape {:?} for output {:?}", ydot.shape(), y.shape())));
     }
     for (xb, x) in xbar.iter().zip(&xs) {
         if xb.shape() != x.shape() || xb.dtype() != x.dtype() {
-            return Err(at(format!(
-                "vjp shape {:?} for operand {:?}",
-                xb.shape(),
-                x.shape()
-            )));
+            return Err(at(format!("vjp shape {:?} for operand {:?}", xb.shape(), x.shape())));
         }
     }
     if row.zero && depth == 1 && (!is_zero_constant(&ydot) || !xbar.iter().all(is_zero_constant)) {
@@ -1182,11 +894,7 @@ fn check_level(
             )));
         }
         if v.data.iter().any(|x| !x.is_finite()) {
-            return Err(at(format!(
-                "non-finite value in {:?}: {:?}",
-                o.op(),
-                v.data
-            )));
+            return Err(at(format!("non-finite value in {:?}: {:?}", o.op(), v.data)));
         }
     }
     let (f0, ydot_v) = (&vals[0].data, &vals[1].data);
@@ -1201,19 +909,9 @@ fn check_level(
             .map(|(x, t)| x.iter().zip(t).map(|(a, b)| a + s * h * b).collect())
             .collect()
     };
-    let fp = try_eval(std::slice::from_ref(y), &feeds_at(&shift(1.0)))
-        .map_err(at)?
-        .remove(0)
-        .data;
-    let fm = try_eval(std::slice::from_ref(y), &feeds_at(&shift(-1.0)))
-        .map_err(at)?
-        .remove(0)
-        .data;
-    let fd: Vec<f64> = fp
-        .iter()
-        .zip(&fm)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect();
+    let fp = try_eval(std::slice::from_ref(y), &feeds_at(&shift(1.0))).map_err(at)?.remove(0).data;
+    let fm = try_eval(std::slice::from_ref(y), &feeds_at(&shift(-1.0))).map_err(at)?.remove(0).data;
+    let fd: Vec<f64> = fp.iter().zip(&fm).map(|(p, m)| (p - m) / (2.0 * h)).collect();
     let err = common::max_abs_diff(ydot_v, &fd);
     let tol = FD_TOL * (1.0 + max_abs(ydot_v)) + 1e-8 * max_abs(f0);
     if row.fd && err > tol {
@@ -1224,25 +922,15 @@ fn check_level(
 
     // VJP by the transpose identity.
     let lhs = dot(&ybar_v, ydot_v);
-    let rhs: f64 = vals[2..]
-        .iter()
-        .zip(&tv)
-        .map(|(xb, t)| dot(&xb.data, t))
-        .sum();
-    let mag: f64 = ybar_v
-        .iter()
-        .zip(ydot_v)
-        .map(|(a, b)| (a * b).abs())
-        .sum::<f64>()
+    let rhs: f64 = vals[2..].iter().zip(&tv).map(|(xb, t)| dot(&xb.data, t)).sum();
+    let mag: f64 = ybar_v.iter().zip(ydot_v).map(|(a, b)| (a * b).abs()).sum::<f64>()
         + vals[2..]
             .iter()
             .zip(&tv)
             .flat_map(|(xb, t)| xb.data.iter().zip(t).map(|(a, b)| (a * b).abs()))
             .sum::<f64>();
     if (lhs - rhs).abs() > VJP_TOL * mag {
-        return Err(at(format!(
-            "<ybar, J t> = {lhs:e} but <J^T ybar, t> = {rhs:e}"
-        )));
+        return Err(at(format!("<ybar, J t> = {lhs:e} but <J^T ybar, t> = {rhs:e}")));
     }
 
     if depth < row.order {
@@ -1383,24 +1071,12 @@ fn table_covers_every_op() {
 /// whose JVP we perturb) is caught by the FD comparison, and a wrong reference is caught.
 #[test]
 fn checker_detects_wrong_values() {
-    let wrong = row(
-        Family::Unary,
-        "exp_wrong_reference",
-        &[&[2, 3]],
-        &[2, 3],
-        |x| x[0].exp(),
-        s_real,
-    )
-    .reference(|x| map1(x, |v| v.exp() * (1.0 + 1e-9)));
+    let wrong =
+        row(Family::Unary, "exp_wrong_reference", &[&[2, 3]], &[2, 3], |x| x[0].exp(), s_real)
+            .reference(|x| map1(x, |v| v.exp() * (1.0 + 1e-9)));
     assert!(check_row(&wrong, 3).is_err());
-    let wrong_shape = row(
-        Family::Unary,
-        "exp_wrong_shape",
-        &[&[2, 3]],
-        &[3, 2],
-        |x| x[0].exp(),
-        s_real,
-    );
+    let wrong_shape =
+        row(Family::Unary, "exp_wrong_shape", &[&[2, 3]], &[3, 2], |x| x[0].exp(), s_real);
     assert!(check_row(&wrong_shape, 3).is_err());
     // A tie of max inside the FD step: JVP gives ȧ (ties go to a), FD gives |ȧ − ḃ|/2.
     let kink = row(
@@ -1425,25 +1101,16 @@ fn values_and_grad(f: fn(&Tensor) -> Tensor, xs: &[f64]) -> (Vec<f64>, Vec<f64>,
     let g = Graph::new();
     let x = g.input("x", &[xs.len()], DType::F64);
     let y = f(&x);
-    let d = grad(&y.sum_all(), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let d = grad(&y.sum_all(), std::slice::from_ref(&x)).unwrap().remove(0);
     let h = hvp(&y.sum_all(), &x, &x.ones_like()).unwrap();
     verify(&g).unwrap();
     let out = eval(&[y, d, h], &[(x, xs.to_vec())]);
-    (
-        out[0].data.clone(),
-        out[1].data.clone(),
-        out[2].data.clone(),
-    )
+    (out[0].data.clone(), out[1].data.clone(), out[2].data.clone())
 }
 
 #[test]
 fn softplus_extremes_are_finite_and_exact() {
-    let (y, d, h) = values_and_grad(
-        Tensor::softplus,
-        &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0],
-    );
+    let (y, d, h) = values_and_grad(Tensor::softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
     assert_eq!(y[0], 1000.0);
     assert_eq!(y[1], 0.0);
     assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
@@ -1454,10 +1121,7 @@ fn softplus_extremes_are_finite_and_exact() {
     assert_eq!(d[1], 0.0);
     assert!((d[2] - 0.5).abs() < 1e-16);
     assert!((d[3] - sigmoid_ref(20.0)).abs() < 1e-14);
-    assert!(
-        h.iter().all(|v| v.is_finite()),
-        "softplus'' not finite: {h:?}"
-    );
+    assert!(h.iter().all(|v| v.is_finite()), "softplus'' not finite: {h:?}");
     assert_eq!(h[0], 0.0);
     assert_eq!(h[1], 0.0);
     assert!((h[2] - 0.25).abs() < 1e-16);
@@ -1490,24 +1154,12 @@ fn logsumexp_of_large_values_is_stable() {
     let g = Graph::new();
     let x = g.input("x", &[3, 2], DType::F64);
     let y = x.logsumexp(&[1]);
-    let d = grad(&y.sum_all(), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let d = grad(&y.sum_all(), std::slice::from_ref(&x)).unwrap().remove(0);
     let xs = vec![1000.0, 1000.0, -1000.0, -1000.0, 1000.0, 0.0];
     let out = eval(&[y, d], &[(x, xs)]);
     let ln2 = std::f64::consts::LN_2;
-    assert_close(
-        &out[0].data,
-        &[1000.0 + ln2, -1000.0 + ln2, 1000.0],
-        1e-15,
-        "logsumexp",
-    );
-    assert_close(
-        &out[1].data,
-        &[0.5, 0.5, 0.5, 0.5, 1.0, 0.0],
-        1e-15,
-        "softmax",
-    );
+    assert_close(&out[0].data, &[1000.0 + ln2, -1000.0 + ln2, 1000.0], 1e-15, "logsumexp");
+    assert_close(&out[1].data, &[0.5, 0.5, 0.5, 0.5, 1.0, 0.0], 1e-15, "softmax");
 }
 
 #[test]
@@ -1516,11 +1168,7 @@ fn accurate_kernels_near_zero() {
     let x = g.input("x", &[2], DType::F64);
     let out = eval(&[x.log1p(), x.exp() - 1.0], &[(x, vec![1e-20, -1e-18])]);
     assert_eq!(out[0].data, vec![1e-20, -1e-18]);
-    assert_eq!(
-        out[1].data,
-        vec![0.0, 0.0],
-        "exp(x) − 1 cancels, as it should in f64"
-    );
+    assert_eq!(out[1].data, vec![0.0, 0.0], "exp(x) − 1 cancels, as it should in f64");
 }
 
 #[test]
@@ -1528,17 +1176,12 @@ fn ties_and_kinks_follow_documented_conventions() {
     let g = Graph::new();
     let a = g.input("a", &[3], DType::F64);
     let b = g.input("b", &[3], DType::F64);
-    let feeds = vec![
-        (a.clone(), vec![1.0, 2.0, 0.0]),
-        (b.clone(), vec![1.0, 3.0, 0.0]),
-    ];
+    let feeds = vec![(a.clone(), vec![1.0, 2.0, 0.0]), (b.clone(), vec![1.0, 3.0, 0.0])];
     // max ties go to the first operand.
     let m = a.maximum(&b).sum_all();
     let gm = grad(&m, &[a.clone(), b.clone()]).unwrap();
     // abs'(0) = 0; compare eq/ne with ties.
-    let ab = grad(&a.abs().sum_all(), std::slice::from_ref(&a))
-        .unwrap()
-        .remove(0);
+    let ab = grad(&a.abs().sum_all(), std::slice::from_ref(&a)).unwrap().remove(0);
     let eq = a.eq(&b);
     let ne = a.ne(&b);
     let le = a.le(&b);
@@ -1551,24 +1194,14 @@ fn ties_and_kinks_follow_documented_conventions() {
     assert_eq!(out[5].data, vec![1.0, 1.0, 1.0]);
     // reduce_max shares the derivative among ties.
     let x = g.input("x", &[4], DType::F64);
-    let gx = grad(&x.max(&[0]), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let gx = grad(&x.max(&[0]), std::slice::from_ref(&x)).unwrap().remove(0);
     // ... and in forward mode: the tangent is the mean over the tied maxima.
     let t = g.input("t", &[4], DType::F64);
-    let jx = jvp(
-        &[x.max(&[0])],
-        std::slice::from_ref(&x),
-        std::slice::from_ref(&t),
-    )
-    .unwrap()
-    .remove(0);
+    let jx =
+        jvp(&[x.max(&[0])], std::slice::from_ref(&x), std::slice::from_ref(&t)).unwrap().remove(0);
     let out = eval(
         &[x.max(&[0]), gx, jx],
-        &[
-            (x, vec![1.0, 3.0, 3.0, -2.0]),
-            (t, vec![1.0, 2.0, 4.0, 8.0]),
-        ],
+        &[(x, vec![1.0, 3.0, 3.0, -2.0]), (t, vec![1.0, 2.0, 4.0, 8.0])],
     );
     assert_eq!(out[0].data, vec![3.0]);
     assert_eq!(out[1].data, vec![0.0, 0.5, 0.5, 0.0]);
@@ -1611,9 +1244,7 @@ fn convert_roundtrip_shapes_dtypes_values() {
     // The interpreter models the mathematics in f64, not f32 rounding.
     assert_eq!(out[1].data, vals);
     // Its gradient is a convert back to f64 of the cotangent.
-    let d = grad(&back.sum_all(), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let d = grad(&back.sum_all(), std::slice::from_ref(&x)).unwrap().remove(0);
     assert_eq!(d.dtype(), DType::F64);
     assert_eq!(eval(&[d], &[(x, vals)])[0].data, vec![1.0; 6]);
 }
@@ -1622,25 +1253,16 @@ fn convert_roundtrip_shapes_dtypes_values() {
 fn sources_constant_literal_and_their_zero_derivatives() {
     let g = Graph::new();
     let k = g.constant(-1.25, &[2, 2], DType::F64);
-    let l = g
-        .literal(&[1.0, 2.0, 3.0, 4.0], &[2, 2], DType::F64)
-        .unwrap();
+    let l = g.literal(&[1.0, 2.0, 3.0, 4.0], &[2, 2], DType::F64).unwrap();
     let out = eval(&[k.clone(), l.clone()], &[]);
     assert_eq!(out[0].data, vec![-1.25; 4]);
     assert_eq!(out[0].shape, vec![2, 2]);
     assert_eq!(out[1].data, vec![1.0, 2.0, 3.0, 4.0]);
     let x = g.input("x", &[2, 2], DType::F64);
     let t = g.input("t", &[2, 2], DType::F64);
-    let d = jvp(
-        &[k, l.clone()],
-        std::slice::from_ref(&x),
-        std::slice::from_ref(&t),
-    )
-    .unwrap();
+    let d = jvp(&[k, l.clone()], std::slice::from_ref(&x), std::slice::from_ref(&t)).unwrap();
     assert!(d.iter().all(is_zero_constant));
-    let gl = grad(&l.sum_all(), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let gl = grad(&l.sum_all(), std::slice::from_ref(&x)).unwrap().remove(0);
     assert!(is_zero_constant(&gl));
     // A scalar constant and literals are hash-consed by value, bit for bit.
     assert_eq!(g.scalar(2.0, DType::F64), g.scalar(2.0, DType::F64));
@@ -1658,19 +1280,14 @@ fn stop_gradient_is_identity_with_zero_derivative_at_every_order() {
     let s = x.stop_gradient();
     let y = (&x * &s).sum_all(); // value Σx², derivative s = x (not 2x)
     let d = grad(&y, std::slice::from_ref(&x)).unwrap().remove(0);
-    let dd = grad(&d.sum_all(), std::slice::from_ref(&x))
-        .unwrap()
-        .remove(0);
+    let dd = grad(&d.sum_all(), std::slice::from_ref(&x)).unwrap().remove(0);
     verify(&g).unwrap();
     let xs = vec![1.0, -2.0, 0.5];
     let out = eval(&[s, y, d, dd.clone()], &[(x, xs.clone())]);
     assert_eq!(out[0].data, xs);
     assert_eq!(out[1].data, vec![5.25]);
     assert_eq!(out[2].data, xs);
-    assert!(
-        is_zero_constant(&dd),
-        "d/dx of stop_gradient(x) must be a symbolic zero"
-    );
+    assert!(is_zero_constant(&dd), "d/dx of stop_gradient(x) must be a symbolic zero");
 }
 
 /// NaN must propagate through every primitive and composite (training stops on a non-finite
@@ -1738,12 +1355,8 @@ fn empty_and_scalar_shapes() {
         s.reshape(&[1, 1]).sum_all(), // []
         e.mean_all(), // NaN (0/0), shape []
     ];
-    let feeds = vec![
-        (e.clone(), vec![]),
-        (a.clone(), vec![]),
-        (b.clone(), vec![]),
-        (s.clone(), vec![0.5]),
-    ];
+    let feeds =
+        vec![(e.clone(), vec![]), (a.clone(), vec![]), (b.clone(), vec![]), (s.clone(), vec![0.5])];
     let out = eval(&outs, &feeds);
     let shapes: Vec<Vec<usize>> = out.iter().map(|o| o.shape.clone()).collect();
     assert_eq!(
@@ -1772,13 +1385,9 @@ fn empty_and_scalar_shapes() {
     assert_eq!(out[8].data, vec![0.5]);
     assert!(out[9].data[0].is_nan());
     // Derivatives on empty and scalar operands.
-    let ge = grad(&e.exp().sum_all(), std::slice::from_ref(&e))
-        .unwrap()
-        .remove(0);
+    let ge = grad(&e.exp().sum_all(), std::slice::from_ref(&e)).unwrap().remove(0);
     let ga = grad(&a.matmul(&b).sum_all(), &[a.clone(), b.clone()]).unwrap();
-    let gs = grad(&(s.exp() * &s), std::slice::from_ref(&s))
-        .unwrap()
-        .remove(0);
+    let gs = grad(&(s.exp() * &s), std::slice::from_ref(&s)).unwrap().remove(0);
     let hs = hvp(&(s.exp() * &s), &s, &s.ones_like()).unwrap();
     verify(&g).unwrap();
     let out = eval(&[ge, ga[0].clone(), ga[1].clone(), gs, hs], &feeds);

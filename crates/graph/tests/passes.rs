@@ -53,9 +53,7 @@ fn random_graph(seed: u64) -> (Graph, Vec<Tensor>, Vec<Tensor>, Feeds) {
     let b = g.input("b", &[2, 3], DType::F64);
     let c = g.input("c", &[3], DType::F64);
     let unused = g.input("unused", &[4], DType::F64);
-    let lit = g
-        .literal(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75], &[2, 3], DType::F64)
-        .unwrap();
+    let lit = g.literal(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75], &[2, 3], DType::F64).unwrap();
     let mut pool = vec![a.clone(), b.clone(), c.broadcast_to(&[2, 3]), lit.clone()];
     let steps = 12 + r.below(12);
     for _ in 0..steps {
@@ -96,12 +94,9 @@ fn random_graph(seed: u64) -> (Graph, Vec<Tensor>, Vec<Tensor>, Feeds) {
             3 => &x * &k + &y,
             4 => -(-&x),
             5 => x.reshape(&[3, 2]).reshape(&[6]).reshape(&[2, 3]),
-            6 => x
-                .transpose(&[1, 0])
-                .tanh()
-                .transpose(&[1, 0])
-                .transpose(&[1, 0])
-                .transpose(&[1, 0]),
+            6 => {
+                x.transpose(&[1, 0]).tanh().transpose(&[1, 0]).transpose(&[1, 0]).transpose(&[1, 0])
+            }
             7 => match r.below(3) {
                 0 => x.reduce_sum_keep(&[1]).broadcast_to(&[2, 3]),
                 1 => x.reduce_max_keep(&[0]).broadcast_to(&[2, 3]),
@@ -145,11 +140,7 @@ fn random_graph(seed: u64) -> (Graph, Vec<Tensor>, Vec<Tensor>, Feeds) {
         pool.push(new);
     }
     let n = pool.len();
-    let outputs = vec![
-        pool[n - 1].clone(),
-        pool[n - 2].clone(),
-        pool[n / 2].sum_all(),
-    ];
+    let outputs = vec![pool[n - 1].clone(), pool[n - 2].clone(), pool[n / 2].sum_all()];
     let feeds: Feeds = vec![
         (a, r.vec(6, -1.5, 1.5)),
         (b, r.vec(6, -1.5, 1.5)),
@@ -170,19 +161,11 @@ fn check_pass(name: &str, pass: Pass, outputs: &[Tensor], feeds: &Feeds, ctx: &s
     assert!(!g1.same(g), "{name} must rebuild into a fresh graph");
     let names: Vec<String> = g1.inputs().into_iter().map(|(n, _)| n).collect();
     let old_names: Vec<String> = g.inputs().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(
-        names, old_names,
-        "{ctx}: {name} must keep every input, in order"
-    );
+    assert_eq!(names, old_names, "{ctx}: {name} must keep every input, in order");
     let got = eval(&once, &refeed(&g1, feeds, g));
     for (i, (w, o)) in want.iter().zip(&got).enumerate() {
         assert_eq!(w.shape, o.shape, "{ctx}: {name} changed output {i}'s shape");
-        assert_close(
-            &o.data,
-            &w.data,
-            1e-12,
-            &format!("{ctx}: {name} output {i}"),
-        );
+        assert_close(&o.data, &w.data, 1e-12, &format!("{ctx}: {name} output {i}"));
     }
     assert!(g1.len() <= g.len(), "{ctx}: {name} grew the graph");
     let twice = pass(&once).unwrap();
@@ -198,16 +181,10 @@ fn check_pass(name: &str, pass: Pass, outputs: &[Tensor], feeds: &Feeds, ctx: &s
         s1.iter().map(|n| n.op.name()).collect::<Vec<_>>(),
         s2.iter().map(|n| n.op.name()).collect::<Vec<_>>()
     );
-    assert_eq!(
-        s1, s2,
-        "{ctx}: {name} is not idempotent (same count, different nodes)"
-    );
+    assert_eq!(s1, s2, "{ctx}: {name} is not idempotent (same count, different nodes)");
     let ids1: Vec<_> = once.iter().map(Tensor::id).collect();
     let ids2: Vec<_> = twice.iter().map(Tensor::id).collect();
-    assert_eq!(
-        ids1, ids2,
-        "{ctx}: {name}: outputs moved on the second application"
-    );
+    assert_eq!(ids1, ids2, "{ctx}: {name}: outputs moved on the second application");
 }
 
 #[test]
@@ -236,13 +213,7 @@ fn passes_on_derivative_graphs() {
         outs.push(hv);
         outs.push(y);
         for (name, pass) in PASSES {
-            check_pass(
-                name,
-                pass,
-                &outs,
-                &feeds,
-                &format!("derivatives, seed {seed}"),
-            );
+            check_pass(name, pass, &outs, &feeds, &format!("derivatives, seed {seed}"));
         }
         // The optimizer removes the zeros and ones autodiff leaves behind.
         let opt = optimize(&outs).unwrap();
@@ -277,26 +248,11 @@ fn simplify_removes_identities() {
         ("x-0", &x - 0.0),
         ("x/1", &x / 1.0),
         ("-(-x)", -(-&x)),
-        (
-            "reshape∘reshape",
-            x.reshape(&[3, 2]).reshape(&[6]).reshape(&[2, 3]),
-        ),
-        (
-            "transpose∘transpose",
-            x.transpose(&[1, 0]).transpose(&[1, 0]),
-        ),
-        (
-            "broadcast to own shape",
-            x.apply(Op::Broadcast { shape: vec![2, 3] }, &[]),
-        ),
-        (
-            "convert to own dtype",
-            x.apply(Op::Convert { dtype: DType::F64 }, &[]),
-        ),
-        (
-            "reduce over size-1 axes",
-            x.reshape(&[2, 1, 3]).reduce_sum_keep(&[1]).reshape(&[2, 3]),
-        ),
+        ("reshape∘reshape", x.reshape(&[3, 2]).reshape(&[6]).reshape(&[2, 3])),
+        ("transpose∘transpose", x.transpose(&[1, 0]).transpose(&[1, 0])),
+        ("broadcast to own shape", x.apply(Op::Broadcast { shape: vec![2, 3] }, &[])),
+        ("convert to own dtype", x.apply(Op::Convert { dtype: DType::F64 }, &[])),
+        ("reduce over size-1 axes", x.reshape(&[2, 1, 3]).reduce_sum_keep(&[1]).reshape(&[2, 3])),
         ("select(c, x, x)", x.gt(&x.zeros_like()).select(&x, &x)),
         ("select(1, x, y)", x.ones_like().select(&x, &x.exp())),
         ("concat of one", x.apply(Op::Concat { axis: 1 }, &[])),
@@ -310,10 +266,7 @@ fn simplify_removes_identities() {
             n,
             2,
             "{name}: {:?}",
-            snapshot(out.graph())
-                .iter()
-                .map(|n| n.op.name())
-                .collect::<Vec<_>>()
+            snapshot(out.graph()).iter().map(|n| n.op.name()).collect::<Vec<_>>()
         );
         assert_eq!(out.op(), Op::Unary(UnaryOp::Tanh), "{name}");
         assert!(matches!(out.operands()[0].op(), Op::Input { .. }), "{name}");
@@ -336,12 +289,7 @@ fn simplify_removes_identities() {
     let x3 = g.input("x3", &[2, 3, 4], DType::F64);
     let t = x3.transpose(&[2, 0, 1]).transpose(&[0, 2, 1]);
     let (out, _) = after(simplify, &t);
-    assert_eq!(
-        out.op(),
-        Op::Transpose {
-            perm: vec![2, 1, 0]
-        }
-    );
+    assert_eq!(out.op(), Op::Transpose { perm: vec![2, 1, 0] });
     let v: Vec<f64> = (0..24).map(f64::from).collect();
     let direct = eval(&[t], &[(x3.clone(), v.clone())]);
     let x3n = out.graph().inputs()[1].1.clone();
@@ -370,10 +318,7 @@ fn simplify_chains_of_identities_in_one_pass() {
             n,
             2,
             "{name}: {:?}",
-            snapshot(out.graph())
-                .iter()
-                .map(|n| n.op.name())
-                .collect::<Vec<_>>()
+            snapshot(out.graph()).iter().map(|n| n.op.name()).collect::<Vec<_>>()
         );
         assert!(matches!(out.operands()[0].op(), Op::Input { .. }), "{name}");
     }
@@ -384,9 +329,7 @@ fn fold_constants_replaces_constant_subexpressions() {
     let g = Graph::new();
     let x = g.input("x", &[2, 2], DType::F64);
     let k = g.constant(3.0, &[2, 2], DType::F64);
-    let l = g
-        .literal(&[1.0, 2.0, 3.0, 4.0], &[2, 2], DType::F64)
-        .unwrap();
+    let l = g.literal(&[1.0, 2.0, 3.0, 4.0], &[2, 2], DType::F64).unwrap();
     // Uniform result → a constant fill.
     let y = &x + (&k * 2.0).exp();
     let (out, n) = after(fold_constants, &y);
@@ -394,11 +337,7 @@ fn fold_constants_replaces_constant_subexpressions() {
     let folded = out.operands()[1].clone();
     assert_eq!(
         folded.op(),
-        Op::Constant {
-            bits: 6f64.exp().to_bits(),
-            shape: vec![2, 2],
-            dtype: DType::F64
-        }
+        Op::Constant { bits: 6f64.exp().to_bits(), shape: vec![2, 2], dtype: DType::F64 }
     );
     // Non-uniform result → a literal with the kernel's values.
     let y = &x * (l.transpose(&[1, 0]) + &k).sqrt();
@@ -407,10 +346,8 @@ fn fold_constants_replaces_constant_subexpressions() {
     match out.operands()[1].op() {
         Op::Literal { data, shape, .. } => {
             assert_eq!(shape, vec![2, 2]);
-            let want: Vec<f64> = [1.0, 3.0, 2.0, 4.0]
-                .iter()
-                .map(|v: &f64| (v + 3.0).sqrt())
-                .collect();
+            let want: Vec<f64> =
+                [1.0, 3.0, 2.0, 4.0].iter().map(|v: &f64| (v + 3.0).sqrt()).collect();
             assert_eq!(&*data.0, want.as_slice());
         }
         op => panic!("expected a literal, got {op:?}"),
@@ -420,21 +357,10 @@ fn fold_constants_replaces_constant_subexpressions() {
     let y =
         &x + (l.reduce_sum_keep(&[0]).broadcast_to(&[2, 2]) + l.gt(&k).select(&l, &k) + l.dot(&l));
     let (out, n) = after(fold_constants, &y);
-    assert_eq!(
-        n,
-        3,
-        "{:?}",
-        snapshot(out.graph())
-            .iter()
-            .map(|n| n.op.name())
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(n, 3, "{:?}", snapshot(out.graph()).iter().map(|n| n.op.name()).collect::<Vec<_>>());
     let xs = vec![0.5, -0.5, 1.0, 2.0];
     let want = eval(std::slice::from_ref(&y), &[(x.clone(), xs.clone())]);
-    let got = eval(
-        std::slice::from_ref(&out),
-        &[(out.graph().inputs()[0].1.clone(), xs)],
-    );
+    let got = eval(std::slice::from_ref(&out), &[(out.graph().inputs()[0].1.clone(), xs)]);
     assert_eq!(want[0].data, got[0].data);
     // stop_gradient of a constant is kept (it carries meaning for autodiff), inputs never fold.
     let (out, _) = after(fold_constants, &(&x + k.stop_gradient()));
@@ -454,21 +380,13 @@ fn fold_constants_replaces_constant_subexpressions() {
     let vals: Vec<f64> = (0..FOLD_LIMIT + 1).map(|i| i as f64).collect();
     let lb = g.literal(&vals, &[FOLD_LIMIT + 1], DType::F64).unwrap();
     let (out, _) = after(fold_constants, &(&lb * 2.0));
-    assert_eq!(
-        out.op(),
-        Op::Binary(BinaryOp::Mul),
-        "large non-uniform result left to run time"
-    );
+    assert_eq!(out.op(), Op::Binary(BinaryOp::Mul), "large non-uniform result left to run time");
     let bb = g.scalar(2.0, DType::F64).broadcast_to(&[80, 80]);
     let (out, n) = after(fold_constants, &bb);
     assert_eq!(n, 2);
     assert_eq!(
         out.op(),
-        Op::Constant {
-            bits: 2f64.to_bits(),
-            shape: vec![80, 80],
-            dtype: DType::F64
-        }
+        Op::Constant { bits: 2f64.to_bits(), shape: vec![80, 80], dtype: DType::F64 }
     );
 }
 
@@ -488,16 +406,9 @@ fn optimize_reaches_a_fixed_point_across_fold_and_simplify() {
             once[0].graph().len(),
             3,
             "{name}: {:?}",
-            snapshot(once[0].graph())
-                .iter()
-                .map(|n| n.op.name())
-                .collect::<Vec<_>>()
+            snapshot(once[0].graph()).iter().map(|n| n.op.name()).collect::<Vec<_>>()
         );
-        assert_eq!(
-            count(once[0].graph(), |o| matches!(o, Op::Unary(UnaryOp::Exp))),
-            0,
-            "{name}"
-        );
+        assert_eq!(count(once[0].graph(), |o| matches!(o, Op::Unary(UnaryOp::Exp))), 0, "{name}");
         let xs = vec![0.3, -0.7, 1.1];
         let a = eval(std::slice::from_ref(&t), &[(x.clone(), xs.clone())]);
         let b = eval(&once, &[(once[0].graph().inputs()[0].1.clone(), xs)]);
@@ -518,18 +429,8 @@ fn dce_keeps_ancestors_and_every_input() {
     assert!(before >= 7);
     assert_eq!(n, 3, "a, b (kept for stable input positions), exp");
     let ins = out.graph().inputs();
-    assert_eq!(
-        ins.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        vec!["a", "b"]
-    );
-    assert_eq!(
-        ins[0].1.op(),
-        Op::Input {
-            index: 0,
-            shape: vec![2],
-            dtype: DType::F64
-        }
-    );
+    assert_eq!(ins.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert_eq!(ins[0].1.op(), Op::Input { index: 0, shape: vec![2], dtype: DType::F64 });
     assert_eq!(out.op(), Op::Unary(UnaryOp::Exp));
     // dce of nothing is nothing.
     assert!(dce(&[]).unwrap().is_empty());
@@ -561,11 +462,7 @@ fn hash_consing_merges_identical_expressions() {
     let before = g.len();
     let d = grad(&s, std::slice::from_ref(&x)).unwrap().remove(0);
     let again = grad(&s, std::slice::from_ref(&x)).unwrap().remove(0);
-    assert_eq!(
-        d.id(),
-        again.id(),
-        "a second identical transform builds nothing new"
-    );
+    assert_eq!(d.id(), again.id(), "a second identical transform builds nothing new");
     assert!(g.len() > before);
     verify(&g).unwrap();
 }

@@ -39,13 +39,7 @@ impl Mlp {
         }
     }
     fn params(&self) -> Vec<Tensor> {
-        vec![
-            self.w1.clone(),
-            self.b1.clone(),
-            self.w2.clone(),
-            self.b2.clone(),
-            self.w3.clone(),
-        ]
+        vec![self.w1.clone(), self.b1.clone(), self.w2.clone(), self.b2.clone(), self.w3.clone()]
     }
     fn energy(&self, x: &Tensor) -> Tensor {
         let h1 = (x.matmul(&self.w1.mt()) + &self.b1).tanh();
@@ -111,14 +105,7 @@ fn setup(seed: u64) -> Setup {
     feeds.push((x.clone(), rng.vec(B * D, -1.5, 1.5)));
     feeds.push((v.clone(), rng.vec(B * D, -1.0, 1.0)));
     verify(&g).unwrap();
-    Setup {
-        g,
-        x,
-        v,
-        mlp,
-        f,
-        feeds,
-    }
+    Setup { g, x, v, mlp, f, feeds }
 }
 
 #[test]
@@ -130,39 +117,21 @@ fn hvp_equals_jvp_of_grad_reverse_over_reverse_and_fd() {
         verify(&s.g).unwrap();
         // hvp is jvp of grad by construction: hash-consing makes it the very same node.
         let gx = grad(&s.f, std::slice::from_ref(x)).unwrap().remove(0);
-        let jg = jvp(
-            std::slice::from_ref(&gx),
-            std::slice::from_ref(x),
-            std::slice::from_ref(v),
-        )
-        .unwrap()
-        .remove(0);
-        verify(&s.g).unwrap();
-        assert_eq!(
-            hv.id(),
-            jg.id(),
-            "hvp must be jvp(grad) (same node after hash-consing)"
-        );
-        assert_eq!(hv.shape(), &[B, D]);
-        // Reverse over reverse: ∇ₓ⟨∇ₓf, v⟩ (v held fixed).
-        let rr = grad(&(&gx * v).sum_all(), std::slice::from_ref(x))
+        let jg = jvp(std::slice::from_ref(&gx), std::slice::from_ref(x), std::slice::from_ref(v))
             .unwrap()
             .remove(0);
         verify(&s.g).unwrap();
+        assert_eq!(hv.id(), jg.id(), "hvp must be jvp(grad) (same node after hash-consing)");
+        assert_eq!(hv.shape(), &[B, D]);
+        // Reverse over reverse: ∇ₓ⟨∇ₓf, v⟩ (v held fixed).
+        let rr = grad(&(&gx * v).sum_all(), std::slice::from_ref(x)).unwrap().remove(0);
+        verify(&s.g).unwrap();
         let out = eval(&[hv.clone(), rr], &s.feeds);
-        assert_close(
-            &out[1].data,
-            &out[0].data,
-            1e-12,
-            "reverse-over-reverse vs hvp",
-        );
+        assert_close(&out[1].data, &out[0].data, 1e-12, "reverse-over-reverse vs hvp");
         // Central FD of the gradient along v.
         let fdv = fd(&gx, &s.feeds, x, &value_of(&s.feeds, v));
         assert_close(&fdv, &out[0].data, 1e-6, "FD of grad along v vs hvp");
-        assert!(
-            out[0].data.iter().any(|h| h.abs() > 1e-3),
-            "HVP should not be trivially 0"
-        );
+        assert!(out[0].data.iter().any(|h| h.abs() > 1e-3), "HVP should not be trivially 0");
         // Samples don't interact: each row of hv is that sample's own H_b·v_b.
         let xv = value_of(&s.feeds, x);
         let vv = value_of(&s.feeds, v);
@@ -181,12 +150,7 @@ fn hvp_equals_jvp_of_grad_reverse_over_reverse_and_fd() {
             f1.push((x1, xv[b * D..(b + 1) * D].to_vec()));
             f1.push((v1, vv[b * D..(b + 1) * D].to_vec()));
             let row = eval1(&h1, &f1);
-            assert_close(
-                &row,
-                &out[0].data[b * D..(b + 1) * D],
-                1e-13,
-                "per-sample HVP",
-            );
+            assert_close(&row, &out[0].data[b * D..(b + 1) * D], 1e-13, "per-sample HVP");
         }
     }
 }
@@ -208,12 +172,7 @@ fn grad_of_grad_is_hessian_times_ones_and_matches_fd() {
         let mut e = vec![0.0; B * D];
         e[i] = 1.0;
         let d = fd(&sum_g, &s.feeds, x, &e);
-        assert_close(
-            &d,
-            &out[0].data[i..=i],
-            1e-6,
-            &format!("FD of sum(grad) at {i}"),
-        );
+        assert_close(&d, &out[0].data[i..=i], 1e-6, &format!("FD of sum(grad) at {i}"));
     }
     // And the third derivative: grad of grad of grad, contracted, against FD of gg.
     let ggg = grad(
@@ -256,15 +215,11 @@ fn weight_gradient_of_sliced_sm_loss_matches_fd_and_forward_mode() {
             let want = fd(&loss, &s.feeds, p, &dir);
             assert_close(&[dot(&gv, &dir)], &want, 1e-6, "⟨∂L/∂θ, u⟩ vs FD");
             // Forward mode over the same loss: jvp(L; θ, u) (fourth-order graph overall).
-            let t =
-                s.g.input(&format!("dir_{}", p.id().0), p.shape(), DType::F64);
-            let jl = jvp(
-                std::slice::from_ref(&loss),
-                std::slice::from_ref(p),
-                std::slice::from_ref(&t),
-            )
-            .unwrap()
-            .remove(0);
+            let t = s.g.input(&format!("dir_{}", p.id().0), p.shape(), DType::F64);
+            let jl =
+                jvp(std::slice::from_ref(&loss), std::slice::from_ref(p), std::slice::from_ref(&t))
+                    .unwrap()
+                    .remove(0);
             verify(&s.g).unwrap();
             let jv = eval1(&jl, &set(&s.feeds, &t, dir.clone()));
             assert_close(&jv, &[dot(&gv, &dir)], 1e-12, "jvp of loss vs grad of loss");
@@ -275,12 +230,7 @@ fn weight_gradient_of_sliced_sm_loss_matches_fd_and_forward_mode() {
         for i in 0..H2 {
             let mut e = vec![0.0; H2];
             e[i] = 1.0;
-            assert_close(
-                &[gb2[i]],
-                &fd(&loss, &s.feeds, b2, &e),
-                1e-6,
-                "∂L/∂b2 element",
-            );
+            assert_close(&[gb2[i]], &fd(&loss, &s.feeds, b2, &e), 1e-6, "∂L/∂b2 element");
         }
         // optimize() keeps the values of the third-order graph.
         let opt = optimize(&[loss.clone(), grads[0].clone()]).unwrap();
@@ -289,15 +239,9 @@ fn weight_gradient_of_sliced_sm_loss_matches_fd_and_forward_mode() {
         let f2: Feeds = names
             .iter()
             .filter_map(|(n, t)| {
-                s.g.inputs()
-                    .into_iter()
-                    .find(|(m, _)| m == n)
-                    .and_then(|(_, old)| {
-                        s.feeds
-                            .iter()
-                            .find(|(u, _)| *u == old)
-                            .map(|(_, val)| (t.clone(), val.clone()))
-                    })
+                s.g.inputs().into_iter().find(|(m, _)| m == n).and_then(|(_, old)| {
+                    s.feeds.iter().find(|(u, _)| *u == old).map(|(_, val)| (t.clone(), val.clone()))
+                })
             })
             .collect();
         let a = eval(&[loss.clone(), grads[0].clone()], &s.feeds);
@@ -316,36 +260,20 @@ fn jvp_of_grad_in_weights_and_mixed_partials() {
     let (x, w1) = (&s.x, &s.mlp.w1);
     let gx = grad(&s.f, std::slice::from_ref(x)).unwrap().remove(0);
     let u = s.g.input("U", w1.shape(), DType::F64);
-    let jg = jvp(
-        std::slice::from_ref(&gx),
-        std::slice::from_ref(w1),
-        std::slice::from_ref(&u),
-    )
-    .unwrap()
-    .remove(0);
+    let jg = jvp(std::slice::from_ref(&gx), std::slice::from_ref(w1), std::slice::from_ref(&u))
+        .unwrap()
+        .remove(0);
     verify(&s.g).unwrap();
     let mut rng = Rng::new(8);
     let uv = rng.vec(H1 * D, -1.0, 1.0);
     let feeds = set(&s.feeds, &u, uv.clone());
     let jv = eval1(&jg, &feeds);
-    assert_close(
-        &jv,
-        &fd(&gx, &s.feeds, w1, &uv),
-        1e-6,
-        "jvp of grad along W1 vs FD",
-    );
+    assert_close(&jv, &fd(&gx, &s.feeds, w1, &uv), 1e-6, "jvp of grad along W1 vs FD");
     let cx = &s.v; // any fixed [B, D] tensor
-    let mixed = grad(&(&gx * cx).sum_all(), std::slice::from_ref(w1))
-        .unwrap()
-        .remove(0);
+    let mixed = grad(&(&gx * cx).sum_all(), std::slice::from_ref(w1)).unwrap().remove(0);
     verify(&s.g).unwrap();
     let mv = eval1(&mixed, &feeds);
-    assert_close(
-        &[dot(&mv, &uv)],
-        &[dot(&jv, &value_of(&feeds, cx))],
-        1e-12,
-        "mixed partials",
-    );
+    assert_close(&[dot(&mv, &uv)], &[dot(&jv, &value_of(&feeds, cx))], 1e-12, "mixed partials");
 }
 
 #[test]
@@ -359,13 +287,9 @@ fn transforms_with_respect_to_intermediate_nodes() {
     let ts = vec![1.0, 2.0, -1.0];
     let feeds: Feeds = vec![(x.clone(), xs.clone()), (t.clone(), ts.clone())];
     // h as a free variable: dy/dh = exp(h).
-    let jh = jvp(
-        std::slice::from_ref(&y),
-        std::slice::from_ref(&h),
-        std::slice::from_ref(&t),
-    )
-    .unwrap()
-    .remove(0);
+    let jh = jvp(std::slice::from_ref(&y), std::slice::from_ref(&h), std::slice::from_ref(&t))
+        .unwrap()
+        .remove(0);
     let gh = grad(&y, std::slice::from_ref(&h)).unwrap().remove(0);
     // Both x and h: x's gradient is the total derivative (through h), 2·exp(2x).
     let both = grad(&y, &[x.clone(), h.clone()]).unwrap();
@@ -380,12 +304,7 @@ fn transforms_with_respect_to_intermediate_nodes() {
         1e-15,
         "total derivative",
     );
-    assert_close(
-        &out[3].data,
-        &e,
-        1e-15,
-        "grad wrt intermediate, alongside x",
-    );
+    assert_close(&out[3].data, &e, 1e-15, "grad wrt intermediate, alongside x");
 }
 
 #[test]
@@ -396,45 +315,20 @@ fn multiple_outputs_and_cotangents() {
     let y2 = (&x * &x).sum_all();
     let c1 = g.input("c1", &[2], DType::F64);
     let c2 = g.input("c2", &[], DType::F64);
-    let xb = vjp(
-        &[y1.clone(), y2.clone()],
-        &[c1.clone(), c2.clone()],
-        std::slice::from_ref(&x),
-    )
-    .unwrap()
-    .remove(0);
+    let xb = vjp(&[y1.clone(), y2.clone()], &[c1.clone(), c2.clone()], std::slice::from_ref(&x))
+        .unwrap()
+        .remove(0);
     let t = g.input("t", &[2], DType::F64);
-    let td = jvp(
-        &[y1, y2],
-        std::slice::from_ref(&x),
-        std::slice::from_ref(&t),
-    )
-    .unwrap();
+    let td = jvp(&[y1, y2], std::slice::from_ref(&x), std::slice::from_ref(&t)).unwrap();
     verify(&g).unwrap();
     let xs = [0.3, -1.1];
-    let feeds: Feeds = vec![
-        (x, xs.to_vec()),
-        (c1, vec![2.0, -1.0]),
-        (c2, vec![0.5]),
-        (t, vec![1.0, 3.0]),
-    ];
+    let feeds: Feeds =
+        vec![(x, xs.to_vec()), (c1, vec![2.0, -1.0]), (c2, vec![0.5]), (t, vec![1.0, 3.0])];
     let out = eval(&[xb, td[0].clone(), td[1].clone()], &feeds);
-    let want: Vec<f64> = (0..2)
-        .map(|i| [2.0, -1.0][i] * xs[i].cos() + 0.5 * 2.0 * xs[i])
-        .collect();
+    let want: Vec<f64> = (0..2).map(|i| [2.0, -1.0][i] * xs[i].cos() + 0.5 * 2.0 * xs[i]).collect();
     assert_close(&out[0].data, &want, 1e-15, "vjp of two outputs");
-    assert_close(
-        &out[1].data,
-        &[xs[0].cos(), 3.0 * xs[1].cos()],
-        1e-15,
-        "jvp output 1",
-    );
-    assert_close(
-        &out[2].data,
-        &[2.0 * xs[0] + 6.0 * xs[1]],
-        1e-15,
-        "jvp output 2",
-    );
+    assert_close(&out[1].data, &[xs[0].cos(), 3.0 * xs[1].cos()], 1e-15, "jvp output 1");
+    assert_close(&out[2].data, &[2.0 * xs[0] + 6.0 * xs[1]], 1e-15, "jvp output 2");
 }
 
 #[test]
@@ -445,23 +339,15 @@ fn symbolic_zeros_stay_symbolic() {
     let grads = grad(&s.f, &[s.x.clone(), z.clone()]).unwrap();
     verify(g).unwrap();
     assert!(!is_zero_constant(&grads[0]));
-    assert!(
-        is_zero_constant(&grads[1]),
-        "grad wrt unused input: {:?}",
-        grads[1].op()
-    );
+    assert!(is_zero_constant(&grads[1]), "grad wrt unused input: {:?}", grads[1].op());
     assert_eq!(grads[1].shape(), &[2, 2]);
     assert_eq!(grads[1].dtype(), DType::F64);
     // jvp with a tangent that never reaches the output: one zero constant, nothing else.
     let tz = g.input("tz", &[2, 2], DType::F64);
     let before = g.len();
-    let jz = jvp(
-        std::slice::from_ref(&s.f),
-        std::slice::from_ref(&z),
-        std::slice::from_ref(&tz),
-    )
-    .unwrap()
-    .remove(0);
+    let jz = jvp(std::slice::from_ref(&s.f), std::slice::from_ref(&z), std::slice::from_ref(&tz))
+        .unwrap()
+        .remove(0);
     verify(g).unwrap();
     assert!(is_zero_constant(&jz), "{:?}", jz.op());
     assert_eq!(jz.shape(), s.f.shape());
@@ -474,47 +360,25 @@ fn symbolic_zeros_stay_symbolic() {
     let before = g.len();
     let gz = grad(&s.f, std::slice::from_ref(&z)).unwrap().remove(0);
     assert!(is_zero_constant(&gz));
-    assert!(
-        g.len() <= before + 1,
-        "grad wrt unused input built {} nodes",
-        g.len() - before
-    );
+    assert!(g.len() <= before + 1, "grad wrt unused input built {} nodes", g.len() - before);
     // Partial dependence: y = x + z seen from x alone gives back the tangent itself (no
     // `t + 0` node), and the cotangent itself.
     let a = g.input("a", &[2, 2], DType::F64);
     let y = &a + &z;
     let ta = g.input("ta", &[2, 2], DType::F64);
-    let ja = jvp(
-        std::slice::from_ref(&y),
-        std::slice::from_ref(&a),
-        std::slice::from_ref(&ta),
-    )
-    .unwrap()
-    .remove(0);
-    assert_eq!(
-        ja, ta,
-        "jvp of a + z along a must be the tangent node itself"
-    );
-    let ya = vjp(
-        std::slice::from_ref(&y),
-        std::slice::from_ref(&ta),
-        std::slice::from_ref(&a),
-    )
-    .unwrap()
-    .remove(0);
-    assert_eq!(
-        ya, ta,
-        "vjp of a + z to a must be the cotangent node itself"
-    );
+    let ja = jvp(std::slice::from_ref(&y), std::slice::from_ref(&a), std::slice::from_ref(&ta))
+        .unwrap()
+        .remove(0);
+    assert_eq!(ja, ta, "jvp of a + z along a must be the tangent node itself");
+    let ya = vjp(std::slice::from_ref(&y), std::slice::from_ref(&ta), std::slice::from_ref(&a))
+        .unwrap()
+        .remove(0);
+    assert_eq!(ya, ta, "vjp of a + z to a must be the cotangent node itself");
     // a · z along a: the tangent is scaled by z, with no zero term for z's tangent.
     let p = &a * &z;
-    let jp = jvp(
-        std::slice::from_ref(&p),
-        std::slice::from_ref(&a),
-        std::slice::from_ref(&ta),
-    )
-    .unwrap()
-    .remove(0);
+    let jp = jvp(std::slice::from_ref(&p), std::slice::from_ref(&a), std::slice::from_ref(&ta))
+        .unwrap()
+        .remove(0);
     assert!(matches!(jp.op(), Op::Binary(_)));
     assert_eq!(jp.operands(), vec![ta.clone(), z.clone()]);
     // A function linear in x has a gradient that does not depend on x: its HVP is a zero.
@@ -549,18 +413,12 @@ fn stop_gradient_blocks_first_and_second_order() {
     let vs = vec![1.0, -2.0, 0.5];
     let out = eval(&[y, gx, hv], &[(x, xs.clone()), (v, vs.clone())]);
     let th: Vec<f64> = xs.iter().map(|a| a.tanh()).collect();
-    assert_close(
-        &out[0].data,
-        &[(0..3).map(|i| xs[i] * th[i]).sum()],
-        1e-15,
-        "value",
-    );
+    assert_close(&out[0].data, &[(0..3).map(|i| xs[i] * th[i]).sum()], 1e-15, "value");
     // d/dx [sg(x)·tanh x] = x·(1 − tanh²x), with no tanh x term from the stopped factor.
     let want_g: Vec<f64> = (0..3).map(|i| xs[i] * (1.0 - th[i] * th[i])).collect();
     assert_close(&out[1].data, &want_g, 1e-15, "grad through stop_gradient");
-    let want_h: Vec<f64> = (0..3)
-        .map(|i| xs[i] * (-2.0 * th[i] * (1.0 - th[i] * th[i])) * vs[i])
-        .collect();
+    let want_h: Vec<f64> =
+        (0..3).map(|i| xs[i] * (-2.0 * th[i] * (1.0 - th[i] * th[i])) * vs[i]).collect();
     assert_close(&out[2].data, &want_h, 1e-14, "hvp through stop_gradient");
 }
 
@@ -584,13 +442,7 @@ fn transform_errors() {
     // grad needs a scalar.
     let e = transform_error(grad(&y, std::slice::from_ref(&x)));
     assert!(e.contains("grad") && e.contains("[2, 3]"), "{e}");
-    assert!(matches!(
-        hvp(&y, &x, &x),
-        Err(GraphError::Transform {
-            transform: "grad",
-            ..
-        })
-    ));
+    assert!(matches!(hvp(&y, &x, &x), Err(GraphError::Transform { transform: "grad", .. })));
     // Seeds must match their nodes' shapes and dtypes.
     let t_bad = g.input("t_bad", &[3, 2], DType::F64);
     let e = transform_error(jvp(
@@ -598,10 +450,7 @@ fn transform_errors() {
         std::slice::from_ref(&x),
         std::slice::from_ref(&t_bad),
     ));
-    assert!(
-        e.contains("jvp") && e.contains("[3, 2]") && e.contains("[2, 3]"),
-        "{e}"
-    );
+    assert!(e.contains("jvp") && e.contains("[3, 2]") && e.contains("[2, 3]"), "{e}");
     let t32 = g.input("t32", &[2, 3], DType::F32);
     let e = transform_error(jvp(
         std::slice::from_ref(&y),
@@ -663,41 +512,24 @@ fn empty_and_trivial_transforms() {
     // d x / d x: the seed itself.
     let t = g.input("t", &[2], DType::F64);
     assert_eq!(
-        jvp(
-            std::slice::from_ref(&x),
-            std::slice::from_ref(&x),
-            std::slice::from_ref(&t)
-        )
-        .unwrap()[0],
+        jvp(std::slice::from_ref(&x), std::slice::from_ref(&x), std::slice::from_ref(&t)).unwrap()
+            [0],
         t
     );
     assert_eq!(
-        vjp(
-            std::slice::from_ref(&x),
-            std::slice::from_ref(&t),
-            std::slice::from_ref(&x)
-        )
-        .unwrap()[0],
+        vjp(std::slice::from_ref(&x), std::slice::from_ref(&t), std::slice::from_ref(&x)).unwrap()
+            [0],
         t
     );
     // grad of a one-element non-scalar is allowed (numel 1).
     let one = g.input("one", &[1, 1], DType::F64);
-    let gd = grad(&(&one * &one).exp(), std::slice::from_ref(&one))
-        .unwrap()
-        .remove(0);
+    let gd = grad(&(&one * &one).exp(), std::slice::from_ref(&one)).unwrap().remove(0);
     assert_eq!(gd.shape(), &[1, 1]);
     let v = eval1(&gd, &[(one, vec![0.5])]);
-    assert_close(
-        &v,
-        &[2.0 * 0.5 * 0.25f64.exp()],
-        1e-15,
-        "grad of [1,1] output",
-    );
+    assert_close(&v, &[2.0 * 0.5 * 0.25f64.exp()], 1e-15, "grad of [1,1] output");
     // An input declared after the output was built.
     let late = g.input("late", &[2], DType::F64);
-    let gl = grad(&x.sum_all(), std::slice::from_ref(&late))
-        .unwrap()
-        .remove(0);
+    let gl = grad(&x.sum_all(), std::slice::from_ref(&late)).unwrap().remove(0);
     assert!(is_zero_constant(&gl));
     verify(&g).unwrap();
 }

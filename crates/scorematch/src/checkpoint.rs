@@ -93,11 +93,7 @@ impl View for &RawTensor {
 impl Checkpoint {
     /// An empty checkpoint with the given storage dtype.
     pub fn new(dtype: DTypeTag) -> Self {
-        Checkpoint {
-            tensors: Vec::new(),
-            dtype,
-            metadata: BTreeMap::new(),
-        }
+        Checkpoint { tensors: Vec::new(), dtype, metadata: BTreeMap::new() }
     }
 
     /// Adds a tensor; errors when the name is taken or `data.len()` disagrees with `shape`.
@@ -120,13 +116,10 @@ impl Checkpoint {
 
     /// The tensor called `name`; the error names it and lists the tensors present.
     pub fn get(&self, name: &str) -> Result<&NamedTensor> {
-        self.tensors
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| Error::MissingTensor {
-                name: name.to_string(),
-                available: self.names().into_iter().map(str::to_string).collect(),
-            })
+        self.tensors.iter().find(|t| t.name == name).ok_or_else(|| Error::MissingTensor {
+            name: name.to_string(),
+            available: self.names().into_iter().map(str::to_string).collect(),
+        })
     }
 
     /// The tensor called `name`, checked to have exactly `shape`.
@@ -172,10 +165,7 @@ impl Checkpoint {
             }
             check_len(&t.name, &t.shape, t.data.len())?;
             if self.dtype == DTypeTag::F32
-                && let Some(v) = t
-                    .data
-                    .iter()
-                    .find(|v| v.is_finite() && !(**v as f32).is_finite())
+                && let Some(v) = t.data.iter().find(|v| v.is_finite() && !(**v as f32).is_finite())
             {
                 return Err(Error::InvalidArgument(format!(
                     "tensor '{}' holds {v}, outside the f32 range; save an F64 checkpoint",
@@ -183,11 +173,7 @@ impl Checkpoint {
                 )));
             }
             let bytes = match self.dtype {
-                DTypeTag::F32 => t
-                    .data
-                    .iter()
-                    .flat_map(|&v| (v as f32).to_le_bytes())
-                    .collect(),
+                DTypeTag::F32 => t.data.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
                 DTypeTag::F64 => t.data.iter().flat_map(|&v| v.to_le_bytes()).collect(),
             };
             raw.push(RawTensor {
@@ -196,12 +182,8 @@ impl Checkpoint {
                 bytes,
             });
         }
-        let metadata: Option<HashMap<String, String>> = (!self.metadata.is_empty()).then(|| {
-            self.metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        });
+        let metadata: Option<HashMap<String, String>> = (!self.metadata.is_empty())
+            .then(|| self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         let views = self.tensors.iter().map(|t| t.name.as_str()).zip(raw.iter());
         safetensors::serialize(views, metadata)
             .map_err(|e| Error::InvalidArgument(format!("cannot serialise checkpoint: {e}")))
@@ -209,10 +191,7 @@ impl Checkpoint {
 
     /// Parses safetensors bytes; `path` is only used in error messages.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
-        let fail = |message: String| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message,
-        };
+        let fail = |message: String| Error::Checkpoint { path: path.to_path_buf(), message };
         let st = SafeTensors::deserialize(bytes).map_err(|e| fail(describe(&e, bytes)))?;
         let (_, header) =
             SafeTensors::read_metadata(bytes).map_err(|e| fail(describe(&e, bytes)))?;
@@ -283,9 +262,7 @@ impl Checkpoint {
 fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
     let expected = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
     if expected != Some(len) {
-        return Err(Error::Shape(format!(
-            "tensor '{name}' has shape {shape:?} but {len} values"
-        )));
+        return Err(Error::Shape(format!("tensor '{name}' has shape {shape:?} but {len} values")));
     }
     Ok(())
 }
@@ -339,9 +316,7 @@ fn find_bad_tensor(bytes: &[u8]) -> Option<String> {
         let shape: Vec<usize> = serde_json::from_value(info.get("shape")?.clone()).ok()?;
         let offs: Vec<usize> = serde_json::from_value(info.get("data_offsets")?.clone()).ok()?;
         let count = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
-        let expected = count
-            .and_then(|c| c.checked_mul(dtype.bitsize()))
-            .map(|b| b / 8);
+        let expected = count.and_then(|c| c.checked_mul(dtype.bitsize())).map(|b| b / 8);
         let actual = offs.get(1)?.checked_sub(*offs.first()?);
         if expected != actual {
             return Some(format!(
@@ -365,10 +340,8 @@ pub fn save(path: impl AsRef<Path>, checkpoint: &Checkpoint) -> Result<()> {
 /// Reads a checkpoint; see the module docs for the errors.
 pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     Checkpoint::from_bytes(&bytes, path)
 }
 
@@ -381,15 +354,10 @@ mod tests {
         let mut c = Checkpoint::new(dtype);
         let w: Vec<f64> = (0..6).map(|i| (i as f64 * 0.37 - 1.0).sin()).collect();
         c.push("layers.0.weight", vec![3, 2], w).unwrap();
-        c.push("layers.0.bias", vec![3], vec![0.1, -0.2, 1e-30])
-            .unwrap();
-        c.push("layers.1.weight", vec![1, 3], vec![1.0, 2.0, 3.0])
-            .unwrap();
+        c.push("layers.0.bias", vec![3], vec![0.1, -0.2, 1e-30]).unwrap();
+        c.push("layers.1.weight", vec![1, 3], vec![1.0, 2.0, 3.0]).unwrap();
         c.push("scale", vec![], vec![2.5]).unwrap();
-        c.metadata.insert(
-            "scorematch".into(),
-            r#"{"model":"mlp","hidden":[64]}"#.into(),
-        );
+        c.metadata.insert("scorematch".into(), r#"{"model":"mlp","hidden":[64]}"#.into());
         c
     }
 
@@ -406,10 +374,7 @@ mod tests {
         save(&p, &c).unwrap();
         let back = load(&p).unwrap();
         assert_eq!(back, sorted(c));
-        assert_eq!(
-            back.metadata_value("scorematch").unwrap(),
-            r#"{"model":"mlp","hidden":[64]}"#
-        );
+        assert_eq!(back.metadata_value("scorematch").unwrap(), r#"{"model":"mlp","hidden":[64]}"#);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
@@ -450,35 +415,17 @@ mod tests {
             "{e}"
         );
         assert!(c.expect_shape("layers.0.weight", &[3, 2]).is_ok());
-        let e = c
-            .expect_shape("layers.0.weight", &[2, 3])
-            .unwrap_err()
-            .to_string();
+        let e = c.expect_shape("layers.0.weight", &[2, 3]).unwrap_err().to_string();
         assert!(e.contains("[3, 2]") && e.contains("[2, 3]"), "{e}");
-        assert!(
-            c.metadata_value("nope")
-                .unwrap_err()
-                .to_string()
-                .contains("scorematch")
-        );
+        assert!(c.metadata_value("nope").unwrap_err().to_string().contains("scorematch"));
         let mut c2 = c.clone();
         assert!(c2.push("scale", vec![], vec![1.0]).is_err());
         assert!(c2.push("x", vec![2, 2], vec![1.0]).is_err());
         let mut big = Checkpoint::new(DTypeTag::F32);
         big.push("w", vec![1], vec![1e300]).unwrap();
-        assert!(
-            big.to_bytes()
-                .unwrap_err()
-                .to_string()
-                .contains("f32 range")
-        );
+        assert!(big.to_bytes().unwrap_err().to_string().contains("f32 range"));
         c2.tensors[0].data.pop();
-        assert!(
-            c2.to_bytes()
-                .unwrap_err()
-                .to_string()
-                .contains("layers.0.weight")
-        );
+        assert!(c2.to_bytes().unwrap_err().to_string().contains("layers.0.weight"));
     }
 
     #[test]
@@ -499,16 +446,9 @@ mod tests {
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("too short"), "{e}");
 
-        std::fs::write(
-            &p,
-            b"garbage garbage garbage garbage, not a checkpoint at all",
-        )
-        .unwrap();
+        std::fs::write(&p, b"garbage garbage garbage garbage, not a checkpoint at all").unwrap();
         let e = load(&p).unwrap_err().to_string();
-        assert!(
-            e.starts_with("checkpoint") && e.contains("not a safetensors file"),
-            "{e}"
-        );
+        assert!(e.starts_with("checkpoint") && e.contains("not a safetensors file"), "{e}");
         let mut json_garbage = 10u64.to_le_bytes().to_vec();
         json_garbage.extend_from_slice(b"{not json}");
         std::fs::write(&p, &json_garbage).unwrap();
@@ -516,11 +456,7 @@ mod tests {
         assert!(e.contains("not a safetensors file"), "{e}");
 
         // A foreign dtype.
-        let raw = RawTensor {
-            dtype: Dtype::I64,
-            shape: vec![2],
-            bytes: vec![0; 16],
-        };
+        let raw = RawTensor { dtype: Dtype::I64, shape: vec![2], bytes: vec![0; 16] };
         let bytes = safetensors::serialize([("ids", &raw)], None).unwrap();
         std::fs::write(&p, &bytes).unwrap();
         let e = load(&p).unwrap_err().to_string();
@@ -533,10 +469,7 @@ mod tests {
         bad.extend_from_slice(&[0u8; 8]);
         std::fs::write(&p, &bad).unwrap();
         let e = load(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("'w'") && e.contains("[3]") && e.contains("12 bytes"),
-            "{e}"
-        );
+        assert!(e.contains("'w'") && e.contains("[3]") && e.contains("12 bytes"), "{e}");
     }
 
     #[test]
@@ -544,20 +477,10 @@ mod tests {
         let c = Checkpoint::new(DTypeTag::F64);
         let back = Checkpoint::from_bytes(&c.to_bytes().unwrap(), Path::new("e")).unwrap();
         assert_eq!(back, c);
-        let a = RawTensor {
-            dtype: Dtype::F32,
-            shape: vec![1],
-            bytes: vec![0; 4],
-        };
-        let b = RawTensor {
-            dtype: Dtype::F64,
-            shape: vec![1],
-            bytes: vec![0; 8],
-        };
+        let a = RawTensor { dtype: Dtype::F32, shape: vec![1], bytes: vec![0; 4] };
+        let b = RawTensor { dtype: Dtype::F64, shape: vec![1], bytes: vec![0; 8] };
         let bytes = safetensors::serialize([("a", &a), ("b", &b)], None).unwrap();
-        let e = Checkpoint::from_bytes(&bytes, Path::new("x"))
-            .unwrap_err()
-            .to_string();
+        let e = Checkpoint::from_bytes(&bytes, Path::new("x")).unwrap_err().to_string();
         assert!(e.contains("mixed dtypes"), "{e}");
     }
 }

@@ -5,12 +5,12 @@
 pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod model;
 pub mod objective;
-pub mod saved;
-pub mod sample;
-pub mod eval;
 pub mod optim;
+pub mod sample;
+pub mod saved;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -59,7 +59,8 @@ impl SavedModel {
 
     /// Replaces the parameters with values of type `T`.
     pub fn set_params<T: Element>(&mut self, params: &[Vec<T>]) {
-        self.params = params.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect();
+        self.params =
+            params.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect();
     }
 
     /// The checkpoint this model is stored as.
@@ -105,8 +106,8 @@ impl SavedModel {
                 "no '{METADATA_KEY}' metadata: not a scorematch checkpoint (create one with `scorematch init` or `scorematch train`)"
             ))
         })?;
-        let header: Header =
-            serde_json::from_str(json).map_err(|e| bad(format!("unreadable '{METADATA_KEY}' metadata: {e}")))?;
+        let header: Header = serde_json::from_str(json)
+            .map_err(|e| bad(format!("unreadable '{METADATA_KEY}' metadata: {e}")))?;
         if header.format_version != FORMAT_VERSION {
             return Err(bad(format!(
                 "format version {} is not supported (this build reads {FORMAT_VERSION})",

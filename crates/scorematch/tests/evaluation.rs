@@ -46,9 +46,7 @@ impl Gauss {
     /// log Z of f = ½(x−μ)ᵀP(x−μ): (D/2) log 2π − Σ log |Lᵢᵢ|.
     fn log_z(&self) -> f64 {
         0.5 * self.d as f64 * LN_2PI
-            - (0..self.d)
-                .map(|i| self.l[i * self.d + i].abs().ln())
-                .sum::<f64>()
+            - (0..self.d).map(|i| self.l[i * self.d + i].abs().ln()).sum::<f64>()
     }
 
     fn sample(&self, n: usize, seed: u64) -> Dataset {
@@ -59,9 +57,7 @@ impl Gauss {
 /// Gauss–Jordan inverse of a small SPD matrix.
 fn invert(a: &[f64], d: usize) -> Vec<f64> {
     let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..d * d)
-        .map(|i| if i / d == i % d { 1.0 } else { 0.0 })
-        .collect();
+    let mut inv: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
     for c in 0..d {
         let piv = m[c * d + c];
         for j in 0..d {
@@ -84,9 +80,7 @@ fn gauss2() -> Gauss {
 }
 
 fn gauss4() -> Gauss {
-    let l = vec![
-        1.1, 0.0, 0.0, 0.0, 0.3, 0.9, 0.0, 0.0, -0.4, 0.2, 1.3, 0.0, 0.1, -0.5, 0.25, 0.7,
-    ];
+    let l = vec![1.1, 0.0, 0.0, 0.0, 0.3, 0.9, 0.0, 0.0, -0.4, 0.2, 1.3, 0.0, 0.1, -0.5, 0.25, 0.7];
     Gauss::new(vec![0.5, -1.0, 0.0, 2.0], l)
 }
 
@@ -107,21 +101,13 @@ fn fisher_divergence_is_zero_for_the_truth_and_closed_form_for_a_shift() {
     let shifted = vec![vec![g.mu[0] + delta[0], g.mu[1] + delta[1]], g.l.clone()];
     let mut field = CompiledScore::new(&model, &shifted, 128, 1).expect("compile");
     let est = fisher_divergence(&mut field, &data, &truth).expect("fisher");
-    let pd = [
-        g.p[0] * delta[0] + g.p[1] * delta[1],
-        g.p[2] * delta[0] + g.p[3] * delta[1],
-    ];
+    let pd = [g.p[0] * delta[0] + g.p[1] * delta[1], g.p[2] * delta[0] + g.p[3] * delta[1]];
     let closed = 0.5 * (pd[0] * pd[0] + pd[1] * pd[1]);
     println!("shift: {est:?} vs closed form {closed}");
     assert!((est.value - closed).abs() < 1e-12 * closed && est.std_err < 1e-12);
     // In standardised coordinates z = (x − m)/s the truth is N((μ − m)/s, SΣS)/…: its
     // precision factor is S⁻¹L. The raw score mapped by ·s must match it exactly.
-    let raw = g
-        .sample(500, 2)
-        .into_data()
-        .iter()
-        .map(|v| 3.0 * v + 1.0)
-        .collect::<Vec<f64>>();
+    let raw = g.sample(500, 2).into_data().iter().map(|v| 3.0 * v + 1.0).collect::<Vec<f64>>();
     let raw = Dataset::from_flat(500, 2, raw).expect("data");
     let scaled = Gauss::new(
         vec![3.0 * g.mu[0] + 1.0, 3.0 * g.mu[1] + 1.0],
@@ -129,9 +115,7 @@ fn fisher_divergence_is_zero_for_the_truth_and_closed_form_for_a_shift() {
     );
     let st = Standardizer::fit(&raw).expect("fit");
     let z = st.transform(&raw).expect("z");
-    let mu_z: Vec<f64> = (0..2)
-        .map(|i| (scaled.mu[i] - st.mean[i]) / st.std[i])
-        .collect();
+    let mu_z: Vec<f64> = (0..2).map(|i| (scaled.mu[i] - st.mean[i]) / st.std[i]).collect();
     let l_z: Vec<f64> = (0..4).map(|k| scaled.l[k] * st.std[k / 2]).collect();
     let params_z = vec![mu_z, l_z];
     let mut field = CompiledScore::new(&model, &params_z, 128, 1).expect("compile");
@@ -140,12 +124,7 @@ fn fisher_divergence_is_zero_for_the_truth_and_closed_form_for_a_shift() {
     println!("standardised truth: {std_zero:?}");
     assert!(std_zero.value < 1e-20, "{std_zero:?}");
     // Without the mapping the same comparison is far from zero.
-    assert!(
-        fisher_divergence(&mut field, &z, &truth_raw)
-            .expect("fisher")
-            .value
-            > 0.1
-    );
+    assert!(fisher_divergence(&mut field, &z, &truth_raw).expect("fisher").value > 0.1);
 }
 
 #[test]
@@ -156,38 +135,23 @@ fn grid_log_z_matches_the_closed_form_in_one_and_two_dimensions() {
     let mut f1 = CompiledScore::new(&m1, &p1, 512, 1).expect("compile");
     let b1 = Bounds::new(vec![0.3 - 12.0 / 1.7], vec![0.3 + 12.0 / 1.7]).expect("box");
     let grid = density_grid(&mut f1, &b1, 2000, 1).expect("grid");
-    println!(
-        "D=1: log Z {} vs {}; edge {:e}",
-        grid.log_z,
-        g1.log_z(),
-        grid.edge_mass
-    );
+    println!("D=1: log Z {} vs {}; edge {:e}", grid.log_z, g1.log_z(), grid.edge_mass);
     assert!((grid.log_z - g1.log_z()).abs() < 1e-6);
     let g = gauss2();
     let m2 = GaussianEnergy { dim: 2 };
     let p2 = g.params();
     let mut f2 = CompiledScore::new(&m2, &p2, 4096, 1).expect("compile");
-    let b2 = Bounds::new(
-        vec![g.mu[0] - 15.0, g.mu[1] - 15.0],
-        vec![g.mu[0] + 15.0, g.mu[1] + 15.0],
-    )
-    .expect("box");
+    let b2 =
+        Bounds::new(vec![g.mu[0] - 15.0, g.mu[1] - 15.0], vec![g.mu[0] + 15.0, g.mu[1] + 15.0])
+            .expect("box");
     let grid = density_grid(&mut f2, &b2, 200, 200).expect("grid");
-    println!(
-        "D=2: log Z {} vs {}; edge {:e}",
-        grid.log_z,
-        g.log_z(),
-        grid.edge_mass
-    );
+    println!("D=2: log Z {} vs {}; edge {:e}", grid.log_z, g.log_z(), grid.edge_mass);
     assert!((grid.log_z - g.log_z()).abs() < 1e-6);
     let cell = (30.0 / 200.0) * (30.0 / 200.0);
     assert!((grid.values.iter().sum::<f64>() * cell - 1.0).abs() < 1e-12 && grid.edge_mass < 1e-12);
     // Cell (i, j) is values[j·nx + i] at its centre: compare one with the true density.
     let (i, j) = (103, 97);
-    let c = [
-        b2.lo[0] + (i as f64 + 0.5) * 0.15,
-        b2.lo[1] + (j as f64 + 0.5) * 0.15,
-    ];
+    let c = [b2.lo[0] + (i as f64 + 0.5) * 0.15, b2.lo[1] + (j as f64 + 0.5) * 0.15];
     let exact = g.truth.log_density(&c).expect("log p").exp();
     assert!((grid.values[j * 200 + i] - exact).abs() < 1e-6 * exact);
 }
@@ -206,24 +170,12 @@ fn grid_likelihood_of_an_energy_and_its_edge_warning() {
         out.copy_from_slice(&g.truth.score(x).expect("score"))
     })
     .with_energy(energy);
-    let config = LikelihoodConfig {
-        margin: 1.0,
-        ..LikelihoodConfig::default()
-    };
+    let config = LikelihoodConfig { margin: 1.0, ..LikelihoodConfig::default() };
     let l = log_likelihood(&mut field, &data, &config).expect("likelihood");
-    let exact = g
-        .truth
-        .log_density_batch(data.data())
-        .expect("log p")
-        .iter()
-        .sum::<f64>()
-        / 400.0;
+    let exact = g.truth.log_density_batch(data.data()).expect("log p").iter().sum::<f64>() / 400.0;
     println!("grid: {l:?}; exact {exact}");
     assert_eq!(l.method, LikelihoodMethod::Grid);
-    assert!(
-        (l.mean_log_likelihood - exact).abs() < 1e-6 && l.warnings.is_empty(),
-        "{l:?}"
-    );
+    assert!((l.mean_log_likelihood - exact).abs() < 1e-6 && l.warnings.is_empty(), "{l:?}");
     // A box that cuts the density off loses mass and says so.
     let tight = LikelihoodConfig {
         margin: 0.0,
@@ -231,10 +183,7 @@ fn grid_likelihood_of_an_energy_and_its_edge_warning() {
         ..config
     };
     let l = log_likelihood(&mut field, &data, &tight).expect("likelihood");
-    assert!(
-        l.edge_mass.expect("edge") > EDGE_MASS_WARNING && l.warnings.len() == 2,
-        "{l:?}"
-    );
+    assert!(l.edge_mass.expect("edge") > EDGE_MASS_WARNING && l.warnings.len() == 2, "{l:?}");
 }
 
 #[test]
@@ -247,20 +196,13 @@ fn importance_sampling_log_z_in_four_dimensions() {
     let proposal = fit_proposal(&data, 1.5).expect("proposal");
     let est = importance_log_z(&mut field, &proposal, 20_000, 5).expect("is");
     println!("IS: {est:?}; exact {}", g.log_z());
-    assert!(
-        (est.log_z - g.log_z()).abs() < 4.0 * est.std_err && est.std_err < 0.02,
-        "{est:?}"
-    );
+    assert!((est.log_z - g.log_z()).abs() < 4.0 * est.std_err && est.std_err < 0.02, "{est:?}");
     assert!(est.ess > 0.3 * 20_000.0);
     // An MLP energy with a base term and a constant MLP output c (zero last layer):
     // f = c + ‖x‖²/(2σ₀²), log Z = −c + (D/2) log 2πσ₀².
     let (s0, c) = (1.3, 0.7);
-    let mlp = MlpEnergy {
-        dim: 4,
-        hidden: vec![8],
-        activation: Activation::Tanh,
-        base_sigma: Some(s0),
-    };
+    let mlp =
+        MlpEnergy { dim: 4, hidden: vec![8], activation: Activation::Tanh, base_sigma: Some(s0) };
     let mlp_params = vec![
         (0..32).map(|i| 0.1 * (i as f64).sin()).collect(),
         vec![0.2; 8],
@@ -271,25 +213,13 @@ fn importance_sampling_log_z_in_four_dimensions() {
     let data = base.sample(1000, &mut StdRng::seed_from_u64(6));
     let l = log_likelihood_model(&mlp, &mlp_params, &data, &LikelihoodConfig::default(), 1)
         .expect("likelihood");
-    let exact = base
-        .log_density_batch(data.data())
-        .expect("log p")
-        .iter()
-        .sum::<f64>()
-        / 1000.0;
+    let exact = base.log_density_batch(data.data()).expect("log p").iter().sum::<f64>() / 1000.0;
     let se = l.log_z_std_err.expect("se");
     println!("MLP energy: {l:?}; exact {exact}");
     assert_eq!(l.method, LikelihoodMethod::ImportanceSampling);
-    assert!(
-        (l.mean_log_likelihood - exact).abs() < 4.0 * se && se < 0.02,
-        "{l:?}"
-    );
+    assert!((l.mean_log_likelihood - exact).abs() < 4.0 * se && se < 0.02, "{l:?}");
     // Score networks have no likelihood.
-    let net = MlpScore {
-        dim: 4,
-        hidden: vec![8],
-        activation: Activation::Tanh,
-    };
+    let net = MlpScore { dim: 4, hidden: vec![8], activation: Activation::Tanh };
     let net_params = vec![vec![0.0; 32], vec![0.0; 8], vec![0.0; 32], vec![0.0; 4]];
     let err = log_likelihood_model(&net, &net_params, &data, &LikelihoodConfig::default(), 1)
         .expect_err("score net");
@@ -304,25 +234,11 @@ fn exact_log_likelihood_of_a_gaussian_and_a_nice_flow() {
     let params = g.params();
     let mut field = CompiledScore::new(&model, &params, 64, 1).expect("compile");
     let l = exact_log_likelihood(&mut field, &data).expect("exact");
-    let hand = g
-        .truth
-        .log_density_batch(data.data())
-        .expect("log p")
-        .iter()
-        .sum::<f64>()
-        / 300.0;
-    assert!(
-        (l.mean_log_likelihood - hand).abs() < 1e-10 && l.log_z.is_none(),
-        "{l:?} vs {hand}"
-    );
+    let hand = g.truth.log_density_batch(data.data()).expect("log p").iter().sum::<f64>() / 300.0;
+    assert!((l.mean_log_likelihood - hand).abs() < 1e-10 && l.log_z.is_none(), "{l:?} vs {hand}");
     // NICE in D = 3 whose couplings output constants b₀ (added to x[1..3]) and b₁ (added to
     // x[0]): h = exp(s) ⊙ (x + shift), log p = −½‖h‖² − (3/2) log 2π + Σ s.
-    let nice = Nice {
-        dim: 3,
-        couplings: 2,
-        hidden: vec![4],
-        activation: Activation::Tanh,
-    };
+    let nice = Nice { dim: 3, couplings: 2, hidden: vec![4], activation: Activation::Tanh };
     let (b0, b1, s) = (vec![0.4, -0.3], vec![0.25], vec![0.2, -0.1, 0.3]);
     let nice_params = vec![
         vec![0.5, -0.2, 0.1, 0.3],
@@ -335,13 +251,7 @@ fn exact_log_likelihood_of_a_gaussian_and_a_nice_flow() {
         b1.clone(),
         s.clone(),
     ];
-    let x = g
-        .sample(300, 8)
-        .into_data()
-        .iter()
-        .take(297)
-        .map(|v| 0.7 * v)
-        .collect::<Vec<f64>>();
+    let x = g.sample(300, 8).into_data().iter().take(297).map(|v| 0.7 * v).collect::<Vec<f64>>();
     let data = Dataset::from_flat(99, 3, x).expect("data");
     let mut field = CompiledScore::new(&nice, &nice_params, 32, 1).expect("compile");
     let l = exact_log_likelihood(&mut field, &data).expect("exact");
@@ -349,9 +259,7 @@ fn exact_log_likelihood_of_a_gaussian_and_a_nice_flow() {
     let hand = data
         .rows()
         .map(|r| {
-            let q: f64 = (0..3)
-                .map(|i| (s[i].exp() * (r[i] + shift[i])).powi(2))
-                .sum();
+            let q: f64 = (0..3).map(|i| (s[i].exp() * (r[i] + shift[i])).powi(2)).sum();
             -0.5 * q - 1.5 * LN_2PI + s.iter().sum::<f64>()
         })
         .sum::<f64>()
@@ -370,12 +278,7 @@ fn ksd_is_near_zero_under_the_model_and_positive_under_a_shift() {
     let seed = 9;
     let same = g.sample(2000, seed);
     let null = ksd(&mut field, same.data(), &config).expect("ksd");
-    let shifted: Vec<f64> = g
-        .sample(2000, seed + 1)
-        .into_data()
-        .iter()
-        .map(|v| v + 0.75)
-        .collect();
+    let shifted: Vec<f64> = g.sample(2000, seed + 1).into_data().iter().map(|v| v + 0.75).collect();
     let alt = ksd(&mut field, &shifted, &config).expect("ksd");
     println!("null {null:?}\nshift {alt:?}");
     // Under the model KSD² = 0 and the degenerate U-statistic fluctuates at O(1/n): over
@@ -383,20 +286,9 @@ fn ksd_is_near_zero_under_the_model_and_positive_under_a_shift() {
     // KSD² ≈ 0.08 (0.035–0.045 at a shift of 0.5), far above it.
     let bound = 6.0 / 2000.0;
     assert!(null.ksd2.abs() < bound, "{null:?}");
-    assert!(
-        alt.ksd2 > 10.0 * bound && alt.ksd2 > 5.0 * alt.std_err,
-        "{alt:?}"
-    );
+    assert!(alt.ksd2 > 10.0 * bound && alt.ksd2 > 5.0 * alt.std_err, "{alt:?}");
     // More rows than the cap: a seeded subset of max_samples.
-    let capped = ksd(
-        &mut field,
-        &shifted,
-        &KsdConfig {
-            max_samples: 300,
-            ..config
-        },
-    )
-    .expect("ksd");
+    let capped = ksd(&mut field, &shifted, &KsdConfig { max_samples: 300, ..config }).expect("ksd");
     assert_eq!(capped.n, 300);
 }
 
@@ -408,12 +300,7 @@ fn esm_by_hand(g: &Gauss, data: &Dataset, rows: usize) -> f64 {
         .take(rows)
         .map(|r| {
             let s2: f64 = (0..d)
-                .map(|i| {
-                    (0..d)
-                        .map(|j| g.p[i * d + j] * (r[j] - g.mu[j]))
-                        .sum::<f64>()
-                        .powi(2)
-                })
+                .map(|i| (0..d).map(|j| g.p[i * d + j] * (r[j] - g.mu[j])).sum::<f64>().powi(2))
                 .sum();
             -tr + 0.5 * s2
         })
@@ -434,23 +321,14 @@ fn heldout_objective_is_exact_sm_in_low_and_sliced_in_high_dimension() {
     // D = 20 > 16: sliced SM-VR; with a diagonal P and Rademacher v, vᵀPv = tr P exactly.
     let d = 20;
     let l: Vec<f64> = (0..d * d)
-        .map(|k| {
-            if k / d == k % d {
-                0.5 + 0.05 * (k / d) as f64
-            } else {
-                0.0
-            }
-        })
+        .map(|k| if k / d == k % d { 0.5 + 0.05 * (k / d) as f64 } else { 0.0 })
         .collect();
     let g20 = Gauss::new((0..d).map(|i| 0.1 * i as f64).collect(), l);
     let data = g20.sample(300, 12);
     let model = GaussianEnergy { dim: d };
     let h = heldout_objective(&model, &g20.params(), &data, &config).expect("heldout");
     assert_eq!((h.objective.as_str(), h.rows), ("ssm-vr", 256));
-    assert!(
-        (h.value - esm_by_hand(&g20, &data, 256)).abs() < 1e-9,
-        "{h:?}"
-    );
+    assert!((h.value - esm_by_hand(&g20, &data, 256)).abs() < 1e-9, "{h:?}");
 }
 
 #[test]
@@ -459,37 +337,16 @@ fn evaluate_reports_what_applies() {
     let data = g.sample(300, 13);
     let model = GaussianEnergy { dim: 2 };
     let truth = |x: &[f64]| g.truth.score(x).expect("score");
-    let report = evaluate(
-        &model,
-        &g.params(),
-        &data,
-        None,
-        Some(&truth),
-        &EvalConfig::default(),
-    )
-    .expect("eval");
+    let report = evaluate(&model, &g.params(), &data, None, Some(&truth), &EvalConfig::default())
+        .expect("eval");
     println!("{}", serde_json::to_string(&report).expect("json"));
     assert!(report.heldout.is_some() && report.ksd.is_some() && report.notes.is_empty());
     assert!(report.fisher.expect("fisher").value < 1e-20);
-    assert_eq!(
-        report.log_likelihood.expect("ll").method,
-        LikelihoodMethod::Exact
-    );
-    let net = MlpScore {
-        dim: 2,
-        hidden: vec![8],
-        activation: Activation::Tanh,
-    };
+    assert_eq!(report.log_likelihood.expect("ll").method, LikelihoodMethod::Exact);
+    let net = MlpScore { dim: 2, hidden: vec![8], activation: Activation::Tanh };
     let net_params = vec![vec![0.1; 16], vec![0.0; 8], vec![0.1; 16], vec![0.0; 2]];
     let report =
         evaluate(&net, &net_params, &data, None, None, &EvalConfig::default()).expect("eval");
     assert!(report.log_likelihood.is_none() && report.ksd.is_some() && report.heldout.is_some());
-    assert!(
-        report
-            .notes
-            .iter()
-            .any(|n| n.contains("likelihood skipped")),
-        "{:?}",
-        report.notes
-    );
+    assert!(report.notes.iter().any(|n| n.contains("likelihood skipped")), "{:?}", report.notes);
 }

@@ -1,6 +1,8 @@
 //! The toolkit's own model and objective code against the PyTorch/JAX fixtures, in f64:
 //! every loss and every parameter gradient to 1e-9 relative.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::fixture::{ACTIVATIONS, Fixture, LOSSES};
@@ -12,7 +14,11 @@ use scorematch_graph::{DType, Graph, Tensor, evaluate, grad};
 fn objective(fx: &Fixture, name: &str) -> (Objective, Option<Vec<f64>>) {
     let sliced = |vr: bool| {
         let (projection, n_projections) = (Projection::Gaussian, 1);
-        if vr { Objective::SsmVr { projection, n_projections } } else { Objective::Ssm { projection, n_projections } }
+        if vr {
+            Objective::SsmVr { projection, n_projections }
+        } else {
+            Objective::Ssm { projection, n_projections }
+        }
     };
     match name {
         "ssm" => (sliced(false), Some(fx.v.clone())),
@@ -38,15 +44,18 @@ fn toolkit_objectives_match_pytorch_and_jax_fixtures() {
         for name in LOSSES {
             let g = Graph::new();
             let specs = model.param_specs();
-            let params: Vec<Tensor> = specs.iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
+            let params: Vec<Tensor> =
+                specs.iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
             let x = g.input("x", &[fx.batch, fx.dim], DType::F64);
             let (obj, draw) = objective(&fx, name);
-            let noise: Vec<Tensor> = draw.iter().map(|_| g.input("noise", &[fx.batch, fx.dim], DType::F64)).collect();
+            let noise: Vec<Tensor> =
+                draw.iter().map(|_| g.input("noise", &[fx.batch, fx.dim], DType::F64)).collect();
             let loss = obj.loss(&model, &params, &x, &noise).unwrap();
             let mut outs = vec![loss.clone()];
             outs.extend(grad(&loss, &params).unwrap());
             let values = fx.params();
-            let mut feeds: Vec<(&Tensor, &[f64])> = params.iter().zip(&values).map(|(p, v)| (p, v.as_slice())).collect();
+            let mut feeds: Vec<(&Tensor, &[f64])> =
+                params.iter().zip(&values).map(|(p, v)| (p, v.as_slice())).collect();
             feeds.push((&x, &fx.x));
             if let (Some(n), Some(d)) = (noise.first(), draw.as_ref()) {
                 feeds.push((n, d));
@@ -57,7 +66,11 @@ fn toolkit_objectives_match_pytorch_and_jax_fixtures() {
             for (k, want) in fx.grads(name).iter().enumerate() {
                 let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 for (a, b) in out[1 + k].data.iter().zip(want) {
-                    assert!((a - b).abs() <= 1e-9 * scale, "{act} {name} {}: {a} vs {b}", specs[k].name);
+                    assert!(
+                        (a - b).abs() <= 1e-9 * scale,
+                        "{act} {name} {}: {a} vs {b}",
+                        specs[k].name
+                    );
                 }
             }
         }

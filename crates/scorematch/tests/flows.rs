@@ -9,6 +9,8 @@
 //! score matching is blind to how mass splits between separated regions — so the test
 //! avoids it.)
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -47,7 +49,8 @@ fn train(config: &ModelConfig, objective: &Objective, data: &Dataset) -> Vec<Vec
         seed: 2,
         ..TrainConfig::default()
     };
-    fit(config.model(), objective, data, None, &train, &mut params, &mut |_| Control::Continue).unwrap();
+    fit(config.model(), objective, data, None, &train, &mut params, &mut |_| Control::Continue)
+        .unwrap();
     params
 }
 
@@ -57,8 +60,14 @@ fn nice_fitted_by_sliced_sm_matches_maximum_likelihood_on_test_data() {
     let all = Standardizer::fit(&raw).unwrap().transform(&raw).unwrap();
     let train_set = all.subset(&(0..10_000).collect::<Vec<_>>()).unwrap();
     let test_set = all.subset(&(10_000..12_000).collect::<Vec<_>>()).unwrap();
-    let config = ModelConfig::Nice(Nice { dim: 2, couplings: 4, hidden: vec![32, 32], activation: Activation::Softplus });
-    let ll_mle = mean_log_likelihood(&config, &train(&config, &Objective::Mle, &train_set), &test_set);
+    let config = ModelConfig::Nice(Nice {
+        dim: 2,
+        couplings: 4,
+        hidden: vec![32, 32],
+        activation: Activation::Softplus,
+    });
+    let ll_mle =
+        mean_log_likelihood(&config, &train(&config, &Objective::Mle, &train_set), &test_set);
     let sliced = Objective::SsmVr { projection: Projection::Rademacher, n_projections: 1 };
     let ll_ssm = mean_log_likelihood(&config, &train(&config, &sliced, &train_set), &test_set);
     eprintln!("test log-likelihood (standardised space): mle {ll_mle:.4}, ssm-vr {ll_ssm:.4}");

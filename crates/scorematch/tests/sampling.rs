@@ -15,12 +15,7 @@ const L: [f64; 4] = [1.25, 0.0, -0.9, 0.8];
 
 /// P = L Lᵀ and Σ = P⁻¹, row-major 2 × 2.
 fn precision_and_cov() -> ([f64; 4], [f64; 4]) {
-    let p = [
-        L[0] * L[0],
-        L[0] * L[2],
-        L[0] * L[2],
-        L[2] * L[2] + L[3] * L[3],
-    ];
+    let p = [L[0] * L[0], L[0] * L[2], L[0] * L[2], L[2] * L[2] + L[3] * L[3]];
     let det = p[0] * p[3] - p[1] * p[2];
     (p, [p[3] / det, -p[1] / det, -p[2] / det, p[0] / det])
 }
@@ -55,10 +50,7 @@ fn chain_stats(s: &scorematch::sample::Samples, mu: &[f64; 2]) -> Vec<(f64, f64)
 
 fn assert_close(name: &str, (est, se): (f64, f64), truth: f64) {
     println!("{name}: {est:.4} ± {se:.4} (truth {truth:.4})");
-    assert!(
-        (est - truth).abs() < 4.0 * se,
-        "{name}: {est} ± {se} vs {truth}"
-    );
+    assert!((est - truth).abs() < 4.0 * se, "{name}: {est} ± {se} vs {truth}");
 }
 
 #[test]
@@ -90,23 +82,13 @@ fn mala_reproduces_a_correlated_gaussian() {
     // The test can tell MALA from its unadjusted proposal: ULA's O(ε) covariance bias at
     // this step size is many standard errors.
     let ula = ula_cov(config.step_size);
-    assert!(
-        (ula[0] - cov[0]).abs() > 10.0 * st[2].1,
-        "bias {} vs se {}",
-        ula[0] - cov[0],
-        st[2].1
-    );
+    assert!((ula[0] - cov[0]).abs() > 10.0 * st[2].1, "bias {} vs se {}", ula[0] - cov[0], st[2].1);
 }
 
 /// The exact stationary covariance of unadjusted Langevin on N(μ, Σ): V = Σ(I − εP/2)⁻¹.
 fn ula_cov(eps: f64) -> [f64; 4] {
     let (p, cov) = precision_and_cov();
-    let m = [
-        1.0 - eps * p[0] / 2.0,
-        -eps * p[1] / 2.0,
-        -eps * p[2] / 2.0,
-        1.0 - eps * p[3] / 2.0,
-    ];
+    let m = [1.0 - eps * p[0] / 2.0, -eps * p[1] / 2.0, -eps * p[2] / 2.0, 1.0 - eps * p[3] / 2.0];
     let det = m[0] * m[3] - m[1] * m[2];
     let inv = [m[3] / det, -m[1] / det, -m[2] / det, m[0] / det];
     [
@@ -143,10 +125,7 @@ fn unadjusted_langevin_has_the_known_o_eps_bias() {
     assert_close("cov11", st[4], v[3]);
     // The bias is real at this ε (Σ itself is rejected by far) and O(ε): V − Σ = εI/2 + O(ε²).
     let (_, cov) = precision_and_cov();
-    println!(
-        "V - Σ = {:?}",
-        [v[0] - cov[0], v[1] - cov[1], v[3] - cov[3]]
-    );
+    println!("V - Σ = {:?}", [v[0] - cov[0], v[1] - cov[1], v[3] - cov[3]]);
     assert!((st[2].0 - cov[0]).abs() > 8.0 * st[2].1);
     assert!((st[4].0 - cov[3]).abs() > 8.0 * st[4].1);
     for (vi, ci) in v.iter().zip(cov) {
@@ -171,10 +150,7 @@ fn langevin_records_trajectories_and_keeps_thinned_states() {
         ..SamplerConfig::default()
     };
     let s = sample_model(&model, &params, &config, Some(&start)).expect("langevin");
-    assert_eq!(
-        (s.samples.len(), s.n_kept, s.trajectories.len()),
-        (18, 3, 2)
-    );
+    assert_eq!((s.samples.len(), s.n_kept, s.trajectories.len()), (18, 3, 2));
     // Initial state, steps 5 and 10; chain 2 starts at row 0 again.
     assert_eq!(s.trajectories[0].len(), 6);
     assert_eq!(&s.trajectories[0][..2], &start[..2]);
@@ -183,28 +159,13 @@ fn langevin_records_trajectories_and_keeps_thinned_states() {
     assert_eq!(&s.final_states()[..2], &s.trajectories[0][4..6]);
     assert_eq!(s.to_dataset().expect("dataset").n(), 9);
     // Too many kept states for the run, and MALA without an energy, are refused.
-    let bad = SamplerConfig {
-        keep_last: 4,
-        ..config.clone()
-    };
+    let bad = SamplerConfig { keep_last: 4, ..config.clone() };
     assert!(sample_model(&model, &params, &bad, None).is_err());
-    let net = MlpScore {
-        dim: 2,
-        hidden: vec![8],
-        activation: Activation::Tanh,
-    };
+    let net = MlpScore { dim: 2, hidden: vec![8], activation: Activation::Tanh };
     let net_params = vec![vec![0.0; 16], vec![0.0; 8], vec![0.0; 16], vec![0.0; 2]];
-    let mala_cfg = SamplerConfig {
-        kind: SamplerKind::Mala,
-        ..config
-    };
-    let err = sample_model(&net, &net_params, &mala_cfg, None)
-        .expect_err("no energy")
-        .to_string();
-    assert!(
-        err.contains("MALA needs an energy; use --sampler langevin"),
-        "{err}"
-    );
+    let mala_cfg = SamplerConfig { kind: SamplerKind::Mala, ..config };
+    let err = sample_model(&net, &net_params, &mala_cfg, None).expect_err("no energy").to_string();
+    assert!(err.contains("MALA needs an energy; use --sampler langevin"), "{err}");
 }
 
 /// The two-mode mixture 0.7·N(−3, 0.5²) + 0.3·N(3, 0.5²) and, for each σ of `ladder`, the
@@ -227,11 +188,7 @@ fn perturbed_mixtures(ladder: &Ladder) -> Vec<(f64, GaussianMixture)> {
 
 #[test]
 fn annealed_langevin_finds_both_modes_with_their_weights() {
-    let ladder = Ladder {
-        sigma_min: 0.1,
-        sigma_max: 6.0,
-        levels: 10,
-    };
+    let ladder = Ladder { sigma_min: 0.1, sigma_max: 6.0, levels: 10 };
     let mixtures = perturbed_mixtures(&ladder);
     let mut field = FnScore::new(1, |x: &[f64], sigma: Option<f64>, out: &mut [f64]| {
         let s = sigma.expect("conditional");
@@ -270,35 +227,18 @@ fn annealed_langevin_finds_both_modes_with_their_weights() {
         sd(&right, mr)
     );
     // Both modes are populated with about their weights (binomial se ≈ 0.01).
-    assert!(
-        (frac - 0.3).abs() < 0.06,
-        "fraction in the right mode {frac}"
-    );
-    assert!(
-        (ml + 3.0).abs() < 0.1 && (mr - 3.0).abs() < 0.1,
-        "{ml}, {mr}"
-    );
+    assert!((frac - 0.3).abs() < 0.06, "fraction in the right mode {frac}");
+    assert!((ml + 3.0).abs() < 0.1 && (mr - 3.0).abs() < 0.1, "{ml}, {mr}");
     assert!((sd(&left, ml) - 0.5).abs() < 0.1 && (sd(&right, mr) - 0.5).abs() < 0.1);
     // Unadjusted Langevin on the same field at σ_min is refused (it needs σ), and so is
     // annealed Langevin on a field without σ.
     assert!(
-        mala(
-            &mut field,
-            &SamplerConfig {
-                kind: SamplerKind::Mala,
-                ..config.clone()
-            },
-            None
-        )
-        .is_err()
+        mala(&mut field, &SamplerConfig { kind: SamplerKind::Mala, ..config.clone() }, None)
+            .is_err()
     );
-    let mut plain = FnScore::new(1, |x: &[f64], _: Option<f64>, out: &mut [f64]| {
-        out[0] = -x[0]
-    });
+    let mut plain = FnScore::new(1, |x: &[f64], _: Option<f64>, out: &mut [f64]| out[0] = -x[0]);
     assert!(!plain.is_noise_conditional());
-    let err = sample(&mut plain, &config, None)
-        .expect_err("not conditional")
-        .to_string();
+    let err = sample(&mut plain, &config, None).expect_err("not conditional").to_string();
     assert!(err.contains("noise-conditional"), "{err}");
 }
 
@@ -310,18 +250,12 @@ fn compiled_score_matches_the_closed_form_in_chunks() {
     let mut field = CompiledScore::new(&model, &params, 4, 1).expect("compile");
     let x: Vec<f64> = (0..14).map(|i| 0.3 * i as f64 - 2.0).collect();
     let (mut s, mut f) = (vec![0.0; 14], vec![0.0; 7]);
-    field
-        .evaluate(&x, None, Some(&mut s), Some(&mut f))
-        .expect("evaluate");
+    field.evaluate(&x, None, Some(&mut s), Some(&mut f)).expect("evaluate");
     for (r, (sr, fr)) in x.chunks(2).zip(s.chunks(2).zip(&f)) {
         let (a, b) = (r[0] - MU[0], r[1] - MU[1]);
         let pa = [p[0] * a + p[1] * b, p[2] * a + p[3] * b];
         assert!((sr[0] + pa[0]).abs() < 1e-12 && (sr[1] + pa[1]).abs() < 1e-12);
         assert!((fr - 0.5 * (a * pa[0] + b * pa[1])).abs() < 1e-12);
     }
-    assert!(
-        field
-            .evaluate(&x[..3], None, Some(&mut s[..3]), None)
-            .is_err()
-    );
+    assert!(field.evaluate(&x[..3], None, Some(&mut s[..3]), None).is_err());
 }

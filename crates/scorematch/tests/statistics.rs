@@ -1,6 +1,8 @@
 //! Statistical properties of the objectives, with fixed seeds: sliced SM is unbiased for
 //! exact SM, and score matching recovers a Gaussian's parameters.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::data::{Dataset, GaussianMixture};
@@ -11,13 +13,20 @@ use scorematch::train::{CompiledLoss, Control, TrainConfig, fit};
 
 /// Mean and standard error of `k` sliced-SM evaluations (each averaging `m` projections per
 /// sample) on one fixed batch, and exact SM on the same batch.
-fn sliced_vs_exact(model: &dyn Model, params: &[Vec<f64>], sliced: &Objective, x: &[f64], batch: usize) -> (f64, f64, f64) {
+fn sliced_vs_exact(
+    model: &dyn Model,
+    params: &[Vec<f64>],
+    sliced: &Objective,
+    x: &[f64],
+    batch: usize,
+) -> (f64, f64, f64) {
     let mut esm = CompiledLoss::<f64>::new(model, &Objective::Esm, batch, false, 1).unwrap();
     let exact = esm.evaluate(params, x).unwrap();
     let mut ssm = CompiledLoss::<f64>::new(model, sliced, batch, false, 1).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let k = 400;
-    let draws: Vec<f64> = (0..k).map(|_| ssm.evaluate_with_fresh_noise(params, x, &mut rng).unwrap()).collect();
+    let draws: Vec<f64> =
+        (0..k).map(|_| ssm.evaluate_with_fresh_noise(params, x, &mut rng).unwrap()).collect();
     let mean = draws.iter().sum::<f64>() / k as f64;
     let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
     (mean, (var / k as f64).sqrt(), exact)
@@ -26,21 +35,39 @@ fn sliced_vs_exact(model: &dyn Model, params: &[Vec<f64>], sliced: &Objective, x
 #[test]
 fn sliced_sm_expectation_equals_exact_sm() {
     let (d, batch) = (3, 8);
-    let energy = ModelConfig::MlpEnergy(MlpEnergy { dim: d, hidden: vec![16], activation: Activation::Softplus, base_sigma: None });
-    let score = ModelConfig::MlpScore(MlpScore { dim: d, hidden: vec![16], activation: Activation::Tanh });
+    let energy = ModelConfig::MlpEnergy(MlpEnergy {
+        dim: d,
+        hidden: vec![16],
+        activation: Activation::Softplus,
+        base_sigma: None,
+    });
+    let score =
+        ModelConfig::MlpScore(MlpScore { dim: d, hidden: vec![16], activation: Activation::Tanh });
     let mut rng = StdRng::seed_from_u64(3);
-    let x: Vec<f64> = GaussianMixture::gaussian(vec![0.0; d], identity(d)).unwrap().sample(batch, &mut rng).into_data();
+    let x: Vec<f64> = GaussianMixture::gaussian(vec![0.0; d], identity(d))
+        .unwrap()
+        .sample(batch, &mut rng)
+        .into_data();
     for config in [energy, score] {
         let params = config.init_params(&mut rng);
         for projection in [Projection::Gaussian, Projection::Rademacher, Projection::Sphere] {
             for vr in [false, true] {
                 let n_projections = 25;
-                let obj = if vr { Objective::SsmVr { projection, n_projections } } else { Objective::Ssm { projection, n_projections } };
+                let obj = if vr {
+                    Objective::SsmVr { projection, n_projections }
+                } else {
+                    Objective::Ssm { projection, n_projections }
+                };
                 let (mean, se, exact) = sliced_vs_exact(config.model(), &params, &obj, &x, batch);
                 let z = (mean - exact) / se;
                 eprintln!("{} {projection:?} vr={vr}: z = {z:+.2}", config.kind_name());
                 // Unbiasedness: |z| beyond 4 has probability < 1e-4 under the null.
-                assert!(z.abs() < 4.0, "{} {:?} vr={vr}: sliced {mean} ± {se} vs exact {exact} (z = {z:.2})", config.kind_name(), projection);
+                assert!(
+                    z.abs() < 4.0,
+                    "{} {:?} vr={vr}: sliced {mean} ± {se} vs exact {exact} (z = {z:.2})",
+                    config.kind_name(),
+                    projection
+                );
                 // And the estimator really is random (a test that could not fail otherwise).
                 assert!(se > 0.0);
             }
@@ -60,7 +87,8 @@ fn target() -> (Vec<f64>, Vec<f64>) {
     let cov: Vec<f64> = (0..d * d)
         .map(|i| {
             let (r, c) = (i / d, i % d);
-            (0..d).map(|k| a[r * d + k] * a[c * d + k]).sum::<f64>() + if r == c { 0.5 } else { 0.0 }
+            (0..d).map(|k| a[r * d + k] * a[c * d + k]).sum::<f64>()
+                + if r == c { 0.5 } else { 0.0 }
         })
         .collect();
     (mean, cov)
@@ -71,9 +99,13 @@ fn target() -> (Vec<f64>, Vec<f64>) {
 /// gives P Σ̂ + Σ̂ P = 2I).
 fn sample_moments(data: &Dataset) -> (Vec<f64>, Vec<f64>) {
     let (n, d) = (data.n(), data.d());
-    let mean: Vec<f64> = (0..d).map(|j| data.rows().map(|r| r[j]).sum::<f64>() / n as f64).collect();
+    let mean: Vec<f64> =
+        (0..d).map(|j| data.rows().map(|r| r[j]).sum::<f64>() / n as f64).collect();
     let cov: Vec<f64> = (0..d * d)
-        .map(|i| data.rows().map(|r| (r[i / d] - mean[i / d]) * (r[i % d] - mean[i % d])).sum::<f64>() / n as f64)
+        .map(|i| {
+            data.rows().map(|r| (r[i / d] - mean[i / d]) * (r[i % d] - mean[i % d])).sum::<f64>()
+                / n as f64
+        })
         .collect();
     (mean, invert(&cov, d))
 }
@@ -103,7 +135,8 @@ fn invert(m: &[f64], d: usize) -> Vec<f64> {
 fn fit_gaussian(objective: &Objective, data: &Dataset, steps: usize) -> (Vec<f64>, Vec<f64>) {
     let d = data.d();
     let model = GaussianEnergy { dim: d };
-    let mut params = ModelConfig::Gaussian(model.clone()).init_params(&mut StdRng::seed_from_u64(0));
+    let mut params =
+        ModelConfig::Gaussian(model.clone()).init_params(&mut StdRng::seed_from_u64(0));
     let config = TrainConfig {
         steps,
         batch_size: 500,
@@ -114,7 +147,8 @@ fn fit_gaussian(objective: &Objective, data: &Dataset, steps: usize) -> (Vec<f64
     };
     fit(&model, objective, data, None, &config, &mut params, &mut |_| Control::Continue).unwrap();
     let l: Vec<f64> = (0..d * d).map(|i| if i % d <= i / d { params[1][i] } else { 0.0 }).collect();
-    let p = (0..d * d).map(|i| (0..d).map(|k| l[(i / d) * d + k] * l[(i % d) * d + k]).sum()).collect();
+    let p =
+        (0..d * d).map(|i| (0..d).map(|k| l[(i / d) * d + k] * l[(i % d) * d + k]).sum()).collect();
     (params[0].clone(), p)
 }
 
@@ -141,11 +175,16 @@ fn exact_and_sliced_sm_recover_a_correlated_gaussian() {
     for objective in [Objective::Esm, sliced] {
         let (m, p) = fit_gaussian(&objective, &data, 3000);
         let name = objective.name();
-        assert!(max_abs_diff(&m, &sample_mean) < 0.03, "{name}: mean {m:?} vs sample mean {sample_mean:?}");
+        assert!(
+            max_abs_diff(&m, &sample_mean) < 0.03,
+            "{name}: mean {m:?} vs sample mean {sample_mean:?}"
+        );
         assert!(max_abs_diff(&m, &mean) < 0.05, "{name}: mean {m:?} vs {mean:?}");
         let to_sample = rel_frobenius(&p, &sample_precision);
         let to_truth = rel_frobenius(&p, &true_precision);
-        eprintln!("{name}: precision rel. error {to_sample:.4} to the sample optimum, {to_truth:.4} to the truth");
+        eprintln!(
+            "{name}: precision rel. error {to_sample:.4} to the sample optimum, {to_truth:.4} to the truth"
+        );
         assert!(to_sample < 0.015, "{name}: precision off the sample optimum by {to_sample:.4}");
         assert!(to_truth < 0.05, "{name}: precision off the truth by {to_truth:.4}");
     }
@@ -154,7 +193,8 @@ fn exact_and_sliced_sm_recover_a_correlated_gaussian() {
 #[test]
 fn denoising_sm_with_small_sigma_agrees_with_exact_sm() {
     let (mean, cov) = target();
-    let data = GaussianMixture::gaussian(mean, cov).unwrap().sample(20_000, &mut StdRng::seed_from_u64(6));
+    let data =
+        GaussianMixture::gaussian(mean, cov).unwrap().sample(20_000, &mut StdRng::seed_from_u64(6));
     let (m_esm, p_esm) = fit_gaussian(&Objective::Esm, &data, 3000);
     // DSM's optimum is the Gaussian smoothed by N(0, σ²I): precision (Σ + σ²I)⁻¹, within
     // σ²·‖P‖ ≈ 1e-2·‖P‖ relative of ESM's for σ = 0.1 and this Σ; the rest is DSM's

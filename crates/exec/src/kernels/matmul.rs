@@ -101,7 +101,14 @@ pub(crate) fn dot<T: Element>(p: &DotPlan, a: &[T], b: &[T], y: &mut [T], thread
 type One<F> = fn(&DotPlan, &[F], &[F], &mut [F], Par);
 
 /// Runs `one` over the batch, choosing where the threads go.
-fn batched<F: Send + Sync>(p: &DotPlan, a: &[F], b: &[F], y: &mut [F], threads: usize, one: One<F>) {
+fn batched<F: Send + Sync>(
+    p: &DotPlan,
+    a: &[F],
+    b: &[F],
+    y: &mut [F],
+    threads: usize,
+    one: One<F>,
+) {
     let (sa, sb, sy) = (p.m * p.k, p.k * p.n, p.m * p.n);
     if p.parallel_product(threads) {
         let par = Par::rayon(threads);

@@ -69,8 +69,11 @@ impl ReducePlan {
                 Some(ReducePlan::Block { outer, red: groups[*i].0, inner })
             }
             _ => {
-                let out: Vec<usize> =
-                    x.iter().enumerate().map(|(a, &d)| if axes.contains(&a) { 1 } else { d }).collect();
+                let out: Vec<usize> = x
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &d)| if axes.contains(&a) { 1 } else { d })
+                    .collect();
                 let os = strides(&out);
                 let dst: Vec<usize> =
                     (0..x.len()).map(|a| if axes.contains(&a) { 0 } else { os[a] }).collect();

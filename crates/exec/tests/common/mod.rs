@@ -51,9 +51,7 @@ pub fn assert_close(label: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{label}: length");
     let scale = want.iter().fold(1.0f64, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let ok = (g.is_nan() && w.is_nan())
-            || g == w
-            || (g - w).abs() <= tol * (w.abs() + scale);
+        let ok = (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= tol * (w.abs() + scale);
         assert!(ok, "{label}: element {i}: got {g}, want {w} (tol {tol})");
     }
 }
@@ -70,22 +68,22 @@ pub fn run_program<T: Element>(
         data.iter().map(|d| d.iter().map(|&v| T::from_f64(v)).collect()).collect();
     let refs: Vec<&[T]> = typed.iter().map(Vec::as_slice).collect();
     p.run(&refs).unwrap();
-    let out = (0..p.num_outputs()).map(|i| p.output(i).iter().map(|&v| Element::to_f64(v)).collect()).collect();
+    let out = (0..p.num_outputs())
+        .map(|i| p.output(i).iter().map(|&v| Element::to_f64(v)).collect())
+        .collect();
     (p, out)
 }
 
+/// Builds a test graph: (inputs in feeding order, outputs).
+pub type Build<'a> = &'a dyn Fn(&Graph, DType) -> (Vec<Tensor>, Vec<Tensor>);
+
 /// Checks the program against the interpreter for one graph, dtype and options.
-pub fn check_one(
-    label: &str,
-    build: &dyn Fn(&Graph, DType) -> (Vec<Tensor>, Vec<Tensor>),
-    dtype: DType,
-    options: &CompileOptions,
-    seed: u64,
-) {
+pub fn check_one(label: &str, build: Build<'_>, dtype: DType, options: &CompileOptions, seed: u64) {
     let g = Graph::new();
     let (ins, outs) = build(&g, dtype);
     let data = feeds(&ins, dtype, seed);
-    let pairs: Vec<(&Tensor, &[f64])> = ins.iter().zip(&data).map(|(t, d)| (t, d.as_slice())).collect();
+    let pairs: Vec<(&Tensor, &[f64])> =
+        ins.iter().zip(&data).map(|(t, d)| (t, d.as_slice())).collect();
     let want = evaluate(&outs, &pairs).unwrap();
     let (got, fallbacks) = match dtype {
         DType::F64 => {
@@ -99,7 +97,8 @@ pub fn check_one(
     };
     // Only cases labelled as fallbacks may use the reference kernel.
     assert!(label.starts_with("fallback") || fallbacks == 0, "{label}: {fallbacks} fallbacks");
-    let label = format!("{label} [{dtype}, threads {}, optimize {}]", options.threads, options.optimize);
+    let label =
+        format!("{label} [{dtype}, threads {}, optimize {}]", options.threads, options.optimize);
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_close(&format!("{label} output {k}"), g, &w.data, tol(dtype));
     }

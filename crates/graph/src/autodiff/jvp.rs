@@ -1,9 +1,9 @@
 //! Forward mode: push tangents from chosen nodes to outputs.
 
 use super::{check_seed, same_graph};
-use crate::graph::ancestors;
 use crate::error::{GraphError, Result};
 use crate::graph::Tensor;
+use crate::graph::ancestors;
 
 /// Jacobian-vector product: the tangents of `outputs` when each node of `primals` moves
 /// along the matching entry of `tangents` (ẏ = ∂y/∂x · ẋ). Primals may be inputs or any

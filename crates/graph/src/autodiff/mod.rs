@@ -33,13 +33,13 @@ pub fn hvp(y: &Tensor, x: &Tensor, v: &Tensor) -> Result<Tensor> {
 /// Checks that every tensor belongs to `outputs[0]`'s graph.
 fn same_graph(transform: &'static str, groups: &[&[Tensor]]) -> Result<()> {
     let mut all = groups.iter().flat_map(|g| g.iter());
-    if let Some(first) = all.next() {
-        if all.any(|t| !t.graph().same(first.graph())) {
-            return Err(GraphError::Transform {
-                transform,
-                message: "tensors from different graphs".into(),
-            });
-        }
+    if let Some(first) = all.next()
+        && all.any(|t| !t.graph().same(first.graph()))
+    {
+        return Err(GraphError::Transform {
+            transform,
+            message: "tensors from different graphs".into(),
+        });
     }
     Ok(())
 }

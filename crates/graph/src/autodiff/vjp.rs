@@ -1,8 +1,8 @@
 //! Reverse mode: pull cotangents from outputs back to chosen nodes.
 
 use super::{check_seed, same_graph};
-use crate::graph::ancestors;
 use crate::error::{GraphError, Result};
+use crate::graph::ancestors;
 use crate::graph::{NodeId, Tensor};
 
 /// Vector-Jacobian product: x̄ = Σ_k (∂y_k/∂x)ᵀ ȳ_k for each `wrt` node x, given output
@@ -60,10 +60,7 @@ pub fn vjp(outputs: &[Tensor], cotangents: &[Tensor], wrt: &[Tensor]) -> Result<
             }
         }
     }
-    Ok(wrt
-        .iter()
-        .map(|w| ct[w.id().index()].clone().unwrap_or_else(|| w.zeros_like()))
-        .collect())
+    Ok(wrt.iter().map(|w| ct[w.id().index()].clone().unwrap_or_else(|| w.zeros_like())).collect())
 }
 
 fn accumulate(slot: &mut Option<Tensor>, c: Tensor) {

@@ -62,11 +62,7 @@ impl BinaryOp {
             BinaryOp::Div => a / b,
             BinaryOp::Max => {
                 // NaN propagates from either side (as reduce_max, torch.maximum, lax.max).
-                if a >= b || a.is_nan() {
-                    a
-                } else {
-                    b
-                }
+                if a >= b || a.is_nan() { a } else { b }
             }
         }
     }

@@ -48,7 +48,12 @@ pub(crate) fn kernel<T: Element>(a: Operand<T>, b: Operand<T>, out_shape: &[usiz
 }
 
 /// JVP rule: ẏ = ȧ·b + a·ḃ, absent tangents skipped.
-pub(crate) fn jvp(a: &Tensor, b: &Tensor, ta: Option<&Tensor>, tb: Option<&Tensor>) -> Option<Tensor> {
+pub(crate) fn jvp(
+    a: &Tensor,
+    b: &Tensor,
+    ta: Option<&Tensor>,
+    tb: Option<&Tensor>,
+) -> Option<Tensor> {
     let da = ta.map(|t| t.dot(b));
     let db = tb.map(|t| a.dot(t));
     match (da, db) {

@@ -78,9 +78,9 @@ pub(crate) fn pad_shape(x: &[usize], lo: &[usize], hi: &[usize]) -> Result<Vec<u
 pub(crate) fn concat_shape(xs: &[&[usize]], axis: usize) -> Result<Vec<usize>> {
     let first = xs.first().ok_or_else(|| err("concat", &[], "no operands".into()))?;
     let ok = axis < first.len()
-        && xs.iter().all(|s| {
-            s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i])
-        });
+        && xs
+            .iter()
+            .all(|s| s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i]));
     if !ok {
         return Err(err("concat", xs, format!("operands do not fit along axis {axis}")));
     }

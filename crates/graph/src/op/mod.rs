@@ -224,7 +224,9 @@ impl Op {
             Op::Convert { dtype } => return Ok((shapes[0].to_vec(), *dtype)),
             Op::Unary(_) | Op::StopGradient => shapes[0].to_vec(),
             Op::Binary(_) | Op::Compare(_) | Op::Select => same(name)?,
-            Op::ReduceSum { axes } | Op::ReduceMax { axes } => reduce::shape(name, shapes[0], axes)?,
+            Op::ReduceSum { axes } | Op::ReduceMax { axes } => {
+                reduce::shape(name, shapes[0], axes)?
+            }
             Op::Reshape { shape } => layout::reshape_shape(shapes[0], shape)?,
             Op::Broadcast { shape } => layout::broadcast_shape(shapes[0], shape)?,
             Op::Transpose { perm } => layout::transpose_shape(shapes[0], perm)?,

@@ -54,9 +54,7 @@ pub(crate) fn sum_kernel<T: Element>(x: Operand<T>, out_shape: &[usize], out: &m
 /// ẏ = Σ(m·ẋ)/c, x̄ = m·ȳ/c.
 pub(crate) fn max_kernel<T: Element>(x: Operand<T>, out_shape: &[usize], out: &mut [T]) {
     debug_assert_eq!(numel(out_shape), out.len());
-    fold(x, out_shape, out, T::neg_infinity(), |a, b| {
-        if b > a || b.is_nan() { b } else { a }
-    });
+    fold(x, out_shape, out, T::neg_infinity(), |a, b| if b > a || b.is_nan() { b } else { a });
 }
 
 /// The tie-sharing weights m/c of reduce_max, as a tensor of x's shape.

@@ -27,8 +27,7 @@ pub fn fold_constants(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
         if operands.is_empty() || matches!(op, Op::StopGradient) {
             return Ok(None);
         }
-        let Some(values) = operands.iter().map(constant_values).collect::<Option<Vec<_>>>()
-        else {
+        let Some(values) = operands.iter().map(constant_values).collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
         let shapes: Vec<(&[usize], _)> = operands.iter().map(|t| (t.shape(), t.dtype())).collect();
@@ -81,8 +80,5 @@ fn is_rearrangement(op: &Op) -> bool {
 
 /// Ops that map elements one to one (or pairwise, triple-wise), position by position.
 fn is_elementwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Convert { .. }
-    )
+    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Convert { .. })
 }

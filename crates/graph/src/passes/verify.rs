@@ -21,8 +21,11 @@ pub fn verify(graph: &Graph) -> Result<()> {
             if let Some(x) = n.inputs.iter().find(|x| x.index() >= i) {
                 return fail(format!("{} uses later node {}", n.op.name(), x.0));
             }
-            let operands: Vec<_> =
-                n.inputs.iter().map(|x| (nodes[x.index()].shape.as_slice(), nodes[x.index()].dtype)).collect();
+            let operands: Vec<_> = n
+                .inputs
+                .iter()
+                .map(|x| (nodes[x.index()].shape.as_slice(), nodes[x.index()].dtype))
+                .collect();
             match n.op.infer(&operands) {
                 Ok((s, d)) if s == n.shape && d == n.dtype => {}
                 Ok((s, d)) => {
@@ -38,10 +41,10 @@ pub fn verify(graph: &Graph) -> Result<()> {
             if !seen.insert((&n.op, &n.inputs)) {
                 return fail(format!("duplicate {} node (hash-consing broken)", n.op.name()));
             }
-            if let Op::Input { index, .. } = n.op {
-                if inputs.get(index).map(|(_, t)| t.id().index()) != Some(i) {
-                    return fail(format!("input index {index} is not registered for this node"));
-                }
+            if let Op::Input { index, .. } = n.op
+                && inputs.get(index).map(|(_, t)| t.id().index()) != Some(i)
+            {
+                return fail(format!("input index {index} is not registered for this node"));
             }
         }
         Ok(())

@@ -91,13 +91,7 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Asserts |a − b| ≤ tol·(1 + max|b|) elementwise, with a message naming `what`.
 #[track_caller]
 pub fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "{what}: length {} vs {}",
-        a.len(),
-        b.len()
-    );
+    assert_eq!(a.len(), b.len(), "{what}: length {} vs {}", a.len(), b.len());
     let scale = 1.0 + max_abs(b);
     let err = max_abs_diff(a, b);
     assert!(

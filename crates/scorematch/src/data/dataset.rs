@@ -41,9 +41,7 @@ impl Dataset {
     /// Errors when `d = 0` or the lengths disagree.
     pub fn new(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Result<Self> {
         if d == 0 {
-            return Err(Error::Shape(
-                "a dataset needs at least one column (d = 0)".into(),
-            ));
+            return Err(Error::Shape("a dataset needs at least one column (d = 0)".into()));
         }
         let expected = n
             .checked_mul(d)
@@ -60,12 +58,7 @@ impl Dataset {
                 columns.len()
             )));
         }
-        Ok(Dataset {
-            n,
-            d,
-            data,
-            columns,
-        })
+        Ok(Dataset { n, d, data, columns })
     }
 
     /// A dataset with default column names (`x0, x1, …`); see [`Dataset::new`].
@@ -92,12 +85,7 @@ impl Dataset {
     /// Internal constructor for callers that already guarantee the invariants.
     pub(crate) fn from_parts(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Self {
         debug_assert!(d >= 1 && data.len() == n * d && columns.len() == d);
-        Dataset {
-            n,
-            d,
-            data,
-            columns,
-        }
+        Dataset { n, d, data, columns }
     }
 
     /// Number of samples (rows).
@@ -159,12 +147,7 @@ impl Dataset {
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
         let mut data = vec![0.0; indices.len() * self.d];
         self.gather_rows(indices, &mut data)?;
-        Ok(Dataset::from_parts(
-            indices.len(),
-            self.d,
-            data,
-            self.columns.clone(),
-        ))
+        Ok(Dataset::from_parts(indices.len(), self.d, data, self.columns.clone()))
     }
 
     /// Copies the rows at `indices` into `out` (row-major, `indices.len()·d` values) without
@@ -203,10 +186,7 @@ impl Dataset {
     /// next `round(n·validation_fraction)` to validation (capped at what is left), the rest to
     /// test. Fractions must be finite, in `[0, 1]`, and sum to at most 1.
     pub fn split(&self, train_fraction: f64, validation_fraction: f64, seed: u64) -> Result<Split> {
-        for (name, f) in [
-            ("train", train_fraction),
-            ("validation", validation_fraction),
-        ] {
+        for (name, f) in [("train", train_fraction), ("validation", validation_fraction)] {
             if !(0.0..=1.0).contains(&f) {
                 return Err(Error::InvalidArgument(format!(
                     "{name} fraction must be in [0, 1], got {f}"
@@ -226,11 +206,7 @@ impl Dataset {
         let n_val = ((n as f64 * validation_fraction).round() as usize).min(n - n_train);
         let (tr, rest) = idx.split_at(n_train);
         let (va, te) = rest.split_at(n_val);
-        Ok(Split {
-            train: self.subset(tr)?,
-            validation: self.subset(va)?,
-            test: self.subset(te)?,
-        })
+        Ok(Split { train: self.subset(tr)?, validation: self.subset(va)?, test: self.subset(te)? })
     }
 }
 

@@ -22,17 +22,11 @@ use super::toy::ToyDensity;
 use crate::{Error, Result};
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Io { path: path.to_path_buf(), source }
 }
 
 fn invalid_file(path: &Path, message: impl Into<String>) -> Error {
-    Error::InvalidFile {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    Error::InvalidFile { path: path.to_path_buf(), message: message.into() }
 }
 
 /// Writes a file atomically: `write` fills a temporary file in the same directory, which is
@@ -58,10 +52,7 @@ pub fn write_atomic(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| -> io::Result<()> {
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
@@ -74,10 +65,7 @@ pub fn write_atomic(
         Err(source) => {
             // Best effort: the temporary may not exist if creating it was what failed.
             let _ = fs::remove_file(&tmp);
-            Err(Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })
+            Err(Error::Io { path: path.to_path_buf(), source })
         }
     }
 }
@@ -204,11 +192,7 @@ fn parse_field(field: &str) -> std::result::Result<f64, String> {
 /// Formats a value with the shortest decimal that parses back to the same f64.
 fn format_f64(v: f64) -> String {
     let a = v.abs();
-    if v == 0.0 || (1e-5..1e16).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
+    if v == 0.0 || (1e-5..1e16).contains(&a) { format!("{v}") } else { format!("{v:e}") }
 }
 
 /// Saves a dataset as CSV (header = column names), atomically. Values round-trip exactly.
@@ -230,10 +214,7 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
     let bytes = fs::read(path).map_err(io_error(path))?;
     let mut rest: &[u8] = &bytes;
     let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
-        invalid_file(
-            path,
-            format!("not a readable .npy file ({e}); write arrays with numpy.save"),
-        )
+        invalid_file(path, format!("not a readable .npy file ({e}); write arrays with numpy.save"))
     })?;
     // `rest` now holds exactly the data section.
     let data_bytes = rest.len();

@@ -72,26 +72,17 @@ fn csv_accepts_whitespace_and_blank_lines() {
 #[test]
 fn csv_errors_name_line_column_and_fix() {
     let e = err_of("");
-    assert!(
-        e.contains("bad.csv") && e.contains("empty") && e.contains("header"),
-        "{e}"
-    );
+    assert!(e.contains("bad.csv") && e.contains("empty") && e.contains("header"), "{e}");
     let e = err_of("x,y\n");
     assert!(e.contains("no data rows"), "{e}");
     let e = err_of("1,2\n3,4\n");
     assert!(e.contains(":1:1:") && e.contains("looks like data"), "{e}");
     let e = err_of("x,y\n1,2\n3\n");
-    assert!(
-        e.contains(":3:2:") && e.contains("1 fields but the header has 2"),
-        "{e}"
-    );
+    assert!(e.contains(":3:2:") && e.contains("1 fields but the header has 2"), "{e}");
     let e = err_of("x,y\n1,2,5\n");
     assert!(e.contains(":2:3:") && e.contains("3 fields"), "{e}");
     let e = err_of("x,y\n1,2\n3,abc\n");
-    assert!(
-        e.contains(":3:2:") && e.contains("'abc' is not a number"),
-        "{e}"
-    );
+    assert!(e.contains(":3:2:") && e.contains("'abc' is not a number"), "{e}");
     let e = err_of("x,y\n1,NaN\n");
     assert!(e.contains(":2:2:") && e.contains("not finite"), "{e}");
     let e = err_of("x,y\ninf,1\n");
@@ -101,9 +92,7 @@ fn csv_errors_name_line_column_and_fix() {
     let e = err_of(",y\n0,1\n");
     assert!(e.contains(":1:1:") && e.contains("index=False"), "{e}");
     let dir = tempfile::tempdir().unwrap();
-    let missing = load_csv(dir.path().join("nope.csv"))
-        .unwrap_err()
-        .to_string();
+    let missing = load_csv(dir.path().join("nope.csv")).unwrap_err().to_string();
     assert!(missing.contains("nope.csv"), "{missing}");
 }
 
@@ -141,20 +130,13 @@ fn npy_errors_are_clear() {
     let p = dir.path().join("i.npy");
     fs::write(&p, npy_bytes(&[2, 2], npyz::Order::C, &[1i64, 2, 3, 4])).unwrap();
     let e = load_npy(&p).unwrap_err().to_string();
-    assert!(
-        e.contains("unsupported dtype") && e.contains("astype"),
-        "{e}"
-    );
+    assert!(e.contains("unsupported dtype") && e.contains("astype"), "{e}");
 
     fs::write(&p, npy_bytes(&[1, 2, 2], npyz::Order::C, &[1.0f64; 4])).unwrap();
     let e = load_npy(&p).unwrap_err().to_string();
     assert!(e.contains("2-D") && e.contains("[1, 2, 2]"), "{e}");
 
-    fs::write(
-        &p,
-        npy_bytes(&[2, 2], npyz::Order::C, &[1.0f64, f64::NAN, 3.0, 4.0]),
-    )
-    .unwrap();
+    fs::write(&p, npy_bytes(&[2, 2], npyz::Order::C, &[1.0f64, f64::NAN, 3.0, 4.0])).unwrap();
     let e = load_npy(&p).unwrap_err().to_string();
     assert!(e.contains("row 1, column 2"), "{e}");
 
@@ -178,14 +160,9 @@ fn load_any_dispatches() {
     assert_eq!(t, ToyDensity::TwoMoons.sample_seeded(50, 3));
     assert!(load_any("moons", 0, 3).is_err());
     let e = load_any("nonsense", 10, 0).unwrap_err().to_string();
-    assert!(
-        e.contains("nonsense") && e.contains("eight-gaussians"),
-        "{e}"
-    );
+    assert!(e.contains("nonsense") && e.contains("eight-gaussians"), "{e}");
     let other = write(dir.path(), "d.txt", "a\n1\n");
-    let e = load_any(other.to_str().unwrap(), 10, 0)
-        .unwrap_err()
-        .to_string();
+    let e = load_any(other.to_str().unwrap(), 10, 0).unwrap_err().to_string();
     assert!(e.contains("unrecognised file type"), "{e}");
 }
 

@@ -58,9 +58,7 @@ impl GaussianMixture {
         }
         let d = means[0].len();
         if d == 0 {
-            return Err(Error::Shape(
-                "Gaussian mixture means have dimension 0".into(),
-            ));
+            return Err(Error::Shape("Gaussian mixture means have dimension 0".into()));
         }
         let total: f64 = weights.iter().sum();
         let weights: Vec<f64> = weights.iter().map(|w| w / total).collect();
@@ -104,14 +102,7 @@ impl GaussianMixture {
             );
             chol.push(l);
         }
-        Ok(GaussianMixture {
-            d,
-            weights,
-            means,
-            covariances,
-            chol,
-            log_norm,
-        })
+        Ok(GaussianMixture { d, weights, means, covariances, chol, log_norm })
     }
 
     /// A single Gaussian `N(mean, covariance)`.
@@ -266,9 +257,7 @@ impl GaussianMixture {
     /// `log p` at each row of the row-major `n × D` array `x`.
     pub fn log_density_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
         self.check_batch(x)?;
-        x.chunks_exact(self.d)
-            .map(|r| self.log_density(r))
-            .collect()
+        x.chunks_exact(self.d).map(|r| self.log_density(r)).collect()
     }
 
     /// Scores at each row of the row-major `n × D` array `x`, row-major `n × D`.
@@ -358,10 +347,7 @@ mod tests {
         let g = GaussianMixture::gaussian(vec![0.5, -0.5], vec![2.0, 0.6, 0.6, 1.0]).unwrap();
         let x = [1.5, 0.25];
         let r = [1.0, 0.75];
-        let sr = [
-            (r[0] - 0.6 * r[1]) / 1.64,
-            (-0.6 * r[0] + 2.0 * r[1]) / 1.64,
-        ];
+        let sr = [(r[0] - 0.6 * r[1]) / 1.64, (-0.6 * r[0] + 2.0 * r[1]) / 1.64];
         let q = r[0] * sr[0] + r[1] * sr[1];
         let expected = -(2.0 * std::f64::consts::PI).ln() - 0.5 * 1.64f64.ln() - 0.5 * q;
         let (lp, s) = g.log_density_and_score(&x).unwrap();

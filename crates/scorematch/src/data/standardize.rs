@@ -55,11 +55,7 @@ impl Standardizer {
             .zip(&mean)
             .map(|(v, m)| {
                 let s = (v / n as f64).sqrt();
-                if s <= STD_FLOOR_RELATIVE * m.abs().max(1.0) {
-                    1.0
-                } else {
-                    s
-                }
+                if s <= STD_FLOOR_RELATIVE * m.abs().max(1.0) { 1.0 } else { s }
             })
             .collect();
         let st = Standardizer { mean, std };
@@ -69,10 +65,7 @@ impl Standardizer {
 
     /// The identity map in `d` dimensions (mean 0, std 1).
     pub fn identity(d: usize) -> Self {
-        Standardizer {
-            mean: vec![0.0; d],
-            std: vec![1.0; d],
-        }
+        Standardizer { mean: vec![0.0; d], std: vec![1.0; d] }
     }
 
     /// Dimension.
@@ -225,10 +218,7 @@ mod tests {
         let bad = Dataset::from_rows(&[vec![1.0]]).unwrap();
         assert!(st.transform(&bad).is_err());
         assert!(Standardizer::fit(&Dataset::from_flat(0, 2, vec![]).unwrap()).is_err());
-        let broken = Standardizer {
-            mean: vec![0.0],
-            std: vec![0.0],
-        };
+        let broken = Standardizer { mean: vec![0.0], std: vec![0.0] };
         assert!(broken.validate().is_err());
     }
 
@@ -236,10 +226,7 @@ mod tests {
     fn density_and_score_maps_match_change_of_variables() {
         // x ~ N(m, S) with S diagonal; in z-space the density is N((m-μ)/s, S/s²).
         let raw = GaussianMixture::gaussian(vec![1.0, -2.0], vec![4.0, 0.0, 0.0, 0.25]).unwrap();
-        let st = Standardizer {
-            mean: vec![0.5, -1.0],
-            std: vec![2.0, 0.3],
-        };
+        let st = Standardizer { mean: vec![0.5, -1.0], std: vec![2.0, 0.3] };
         let zm = vec![(1.0 - 0.5) / 2.0, (-2.0 + 1.0) / 0.3];
         let zc = vec![4.0 / 4.0, 0.0, 0.0, 0.25 / 0.09];
         let std_model = GaussianMixture::gaussian(zm, zc).unwrap();

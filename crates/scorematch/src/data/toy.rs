@@ -106,16 +106,7 @@ impl ToyDensity {
     /// All built-in densities.
     pub fn all() -> &'static [ToyDensity] {
         use ToyDensity::*;
-        &[
-            EightGaussians,
-            TwoMoons,
-            Rings,
-            Checkerboard,
-            SwissRoll,
-            Pinwheel,
-            TwoSpirals,
-            Gaussian,
-        ]
+        &[EightGaussians, TwoMoons, Rings, Checkerboard, SwissRoll, Pinwheel, TwoSpirals, Gaussian]
     }
 
     /// Canonical (kebab-case) name.
@@ -182,10 +173,7 @@ impl ToyDensity {
 
     /// Whether [`ToyDensity::log_density`] is available.
     pub fn has_true_density(self) -> bool {
-        matches!(
-            self,
-            ToyDensity::EightGaussians | ToyDensity::Gaussian | ToyDensity::Checkerboard
-        )
+        matches!(self, ToyDensity::EightGaussians | ToyDensity::Gaussian | ToyDensity::Checkerboard)
     }
 
     /// Whether [`ToyDensity::score`] is available.
@@ -272,10 +260,7 @@ impl ToyDensity {
             ToyDensity::Rings => {
                 let r = 0.75 * (1 + rng.random_range(0..4u32)) as f64;
                 let a = rng.random::<f64>() * 2.0 * PI;
-                [
-                    r * a.cos() + 0.08 * normal(rng),
-                    r * a.sin() + 0.08 * normal(rng),
-                ]
+                [r * a.cos() + 0.08 * normal(rng), r * a.sin() + 0.08 * normal(rng)]
             }
             ToyDensity::Checkerboard => {
                 let x1 = rng.random::<f64>() * 4.0 - 2.0;
@@ -302,10 +287,7 @@ impl ToyDensity {
                 let x = -r.cos() * r + 0.5 * rng.random::<f64>();
                 let y = r.sin() * r + 0.5 * rng.random::<f64>();
                 let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
-                [
-                    sign * x / 3.0 + 0.1 * normal(rng),
-                    sign * y / 3.0 + 0.1 * normal(rng),
-                ]
+                [sign * x / 3.0 + 0.1 * normal(rng), sign * y / 3.0 + 0.1 * normal(rng)]
             }
         }
     }
@@ -346,19 +328,10 @@ mod tests {
             assert_eq!(ToyDensity::from_name(t.name()).unwrap(), t);
             assert_eq!(t.to_string().parse::<ToyDensity>().unwrap(), t);
         }
-        assert_eq!(
-            ToyDensity::from_name("8gaussians").unwrap(),
-            ToyDensity::EightGaussians
-        );
-        assert_eq!(
-            ToyDensity::from_name("Swiss_Roll").unwrap(),
-            ToyDensity::SwissRoll
-        );
+        assert_eq!(ToyDensity::from_name("8gaussians").unwrap(), ToyDensity::EightGaussians);
+        assert_eq!(ToyDensity::from_name("Swiss_Roll").unwrap(), ToyDensity::SwissRoll);
         let msg = ToyDensity::from_name("banana").unwrap_err().to_string();
-        assert!(
-            msg.contains("banana") && msg.contains("two-spirals"),
-            "{msg}"
-        );
+        assert!(msg.contains("banana") && msg.contains("two-spirals"), "{msg}");
         assert_eq!(datasets_table().len(), ToyDensity::all().len());
     }
 

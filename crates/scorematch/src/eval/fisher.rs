@@ -94,9 +94,7 @@ fn fisher_with(
         )));
     }
     if n == 0 {
-        return Err(Error::InvalidArgument(
-            "no rows to estimate the Fisher divergence on".into(),
-        ));
+        return Err(Error::InvalidArgument("no rows to estimate the Fisher divergence on".into()));
     }
     let mut model = vec![0.0; n * d];
     field.score(data.data(), None, &mut model)?;
@@ -104,13 +102,7 @@ fn fisher_with(
     let mut terms = Vec::with_capacity(n);
     for (z, s) in data.rows().zip(model.chunks_exact(d)) {
         truth(z, &mut t)?;
-        terms.push(
-            0.5 * s
-                .iter()
-                .zip(&t)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>(),
-        );
+        terms.push(0.5 * s.iter().zip(&t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>());
     }
     let (value, std_err) = super::mean_and_std_err(&terms);
     if !value.is_finite() {

@@ -34,11 +34,7 @@ impl Bounds {
                 hi.len()
             )));
         }
-        if lo
-            .iter()
-            .zip(&hi)
-            .any(|(a, b)| !(a.is_finite() && b.is_finite() && a < b))
-        {
+        if lo.iter().zip(&hi).any(|(a, b)| !(a.is_finite() && b.is_finite() && a < b)) {
             return Err(Error::InvalidArgument(format!(
                 "box {lo:?}..{hi:?} must be finite with lo < hi"
             )));
@@ -50,14 +46,10 @@ impl Bounds {
     /// (at least by `margin`, so a constant column still gets a box).
     pub fn from_data(data: &Dataset, margin: f64) -> Result<Self> {
         if data.is_empty() {
-            return Err(Error::InvalidArgument(
-                "cannot fit a box to an empty dataset".into(),
-            ));
+            return Err(Error::InvalidArgument("cannot fit a box to an empty dataset".into()));
         }
         if !(margin >= 0.0 && margin.is_finite()) {
-            return Err(Error::InvalidArgument(format!(
-                "box margin must be ≥ 0, got {margin}"
-            )));
+            return Err(Error::InvalidArgument(format!("box margin must be ≥ 0, got {margin}")));
         }
         let d = data.d();
         let (mut lo, mut hi) = (vec![f64::INFINITY; d], vec![f64::NEG_INFINITY; d]);
@@ -107,9 +99,7 @@ pub struct Grid {
 pub fn cell_centers(bounds: &Bounds, nx: usize, ny: usize) -> Vec<f64> {
     let dx = (bounds.hi[0] - bounds.lo[0]) / nx as f64;
     if bounds.dim() == 1 {
-        return (0..nx)
-            .map(|i| bounds.lo[0] + (i as f64 + 0.5) * dx)
-            .collect();
+        return (0..nx).map(|i| bounds.lo[0] + (i as f64 + 0.5) * dx).collect();
     }
     let dy = (bounds.hi[1] - bounds.lo[1]) / ny as f64;
     let mut c = Vec::with_capacity(2 * nx * ny);
@@ -151,13 +141,9 @@ pub fn density_grid(
     let mut f = vec![0.0; nx * ny];
     field.energy(&centers, &mut f)?;
     if f.iter().any(|v| v.is_nan()) {
-        return Err(Error::NonFinite(
-            "the energy is NaN somewhere on the grid".into(),
-        ));
+        return Err(Error::NonFinite("the energy is NaN somewhere on the grid".into()));
     }
-    let volume: f64 = (0..d)
-        .map(|j| (bounds.hi[j] - bounds.lo[j]) / [nx, ny][j] as f64)
-        .product();
+    let volume: f64 = (0..d).map(|j| (bounds.hi[j] - bounds.lo[j]) / [nx, ny][j] as f64).product();
     let neg: Vec<f64> = f.iter().map(|v| -v).collect();
     let log_z = super::log_sum_exp(&neg) + volume.ln();
     if !log_z.is_finite() {
@@ -172,12 +158,5 @@ pub fn density_grid(
             }
         }
     }
-    Ok(Grid {
-        bounds: bounds.clone(),
-        nx,
-        ny,
-        values,
-        log_z,
-        edge_mass: edge,
-    })
+    Ok(Grid { bounds: bounds.clone(), nx, ny, values, log_z, edge_mass: edge })
 }

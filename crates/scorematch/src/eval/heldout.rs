@@ -73,14 +73,9 @@ impl HeldoutConfig {
             Ok(Objective::Esm)
         } else {
             if self.n_projections == 0 {
-                return Err(Error::InvalidArgument(
-                    "--n-projections must be at least 1".into(),
-                ));
+                return Err(Error::InvalidArgument("--n-projections must be at least 1".into()));
             }
-            Ok(Objective::SsmVr {
-                projection: self.projection,
-                n_projections: self.n_projections,
-            })
+            Ok(Objective::SsmVr { projection: self.projection, n_projections: self.n_projections })
         }
     }
 }
@@ -101,22 +96,14 @@ pub fn heldout_objective<T: Element>(
         )));
     }
     if data.is_empty() {
-        return Err(Error::InvalidArgument(
-            "no rows to evaluate the held-out objective on".into(),
-        ));
+        return Err(Error::InvalidArgument("no rows to evaluate the held-out objective on".into()));
     }
     if config.batch_size == 0 {
-        return Err(Error::InvalidArgument(
-            "--batch-size must be at least 1".into(),
-        ));
+        return Err(Error::InvalidArgument("--batch-size must be at least 1".into()));
     }
     let objective = config.objective_for(model)?;
     let b = config.batch_size.min(data.n());
     let mut loss = CompiledLoss::<T>::new(model, &objective, b, false, config.threads)?;
     let value = evaluate_objective(&mut loss, params, data, config.seed)?;
-    Ok(HeldoutEstimate {
-        objective: objective.name().into(),
-        value,
-        rows: data.n() / b * b,
-    })
+    Ok(HeldoutEstimate { objective: objective.name().into(), value, rows: data.n() / b * b })
 }

@@ -38,12 +38,7 @@ pub struct KsdConfig {
 
 impl Default for KsdConfig {
     fn default() -> Self {
-        Self {
-            max_samples: 2000,
-            seed: 0,
-            c: 1.0,
-            beta: -0.5,
-        }
+        Self { max_samples: 2000, seed: 0, c: 1.0, beta: -0.5 }
     }
 }
 
@@ -113,14 +108,10 @@ pub fn ksd_from_scores(
     }
     let n = x.len() / dim;
     if n < 2 {
-        return Err(Error::InvalidArgument(
-            "KSD needs at least 2 samples".into(),
-        ));
+        return Err(Error::InvalidArgument("KSD needs at least 2 samples".into()));
     }
     if x.iter().chain(scores).any(|v| !v.is_finite()) {
-        return Err(Error::NonFinite(
-            "KSD: a sample or score is NaN or Inf".into(),
-        ));
+        return Err(Error::NonFinite("KSD: a sample or score is NaN or Inf".into()));
     }
     let (c2, df) = (c * c, dim as f64);
     let mut row_sums = vec![0.0; n];
@@ -151,9 +142,5 @@ pub fn ksd_from_scores(
     let ksd2 = 2.0 * total / (n as f64 * (n - 1) as f64);
     let g: Vec<f64> = row_sums.iter().map(|r| r / (n - 1) as f64).collect();
     let (_, se_g) = super::mean_and_std_err(&g);
-    Ok(KsdEstimate {
-        ksd2,
-        std_err: 2.0 * se_g,
-        n,
-    })
+    Ok(KsdEstimate { ksd2, std_err: 2.0 * se_g, n })
 }

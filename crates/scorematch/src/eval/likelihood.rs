@@ -103,9 +103,7 @@ pub fn exact_log_likelihood(field: &mut dyn ScoreFn, data: &Dataset) -> Result<L
 pub fn fit_proposal(data: &Dataset, inflate: f64) -> Result<GaussianMixture> {
     let (n, d) = (data.n(), data.d());
     if n < 2 {
-        return Err(Error::InvalidArgument(
-            "fitting a proposal needs at least 2 rows".into(),
-        ));
+        return Err(Error::InvalidArgument("fitting a proposal needs at least 2 rows".into()));
     }
     if !(inflate > 0.0 && inflate.is_finite()) {
         return Err(Error::InvalidArgument(format!(
@@ -113,8 +111,7 @@ pub fn fit_proposal(data: &Dataset, inflate: f64) -> Result<GaussianMixture> {
         )));
     }
     let mut mean = vec![0.0; d];
-    data.rows()
-        .for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
+    data.rows().for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
     let mut cov = vec![0.0; d * d];
     for r in data.rows() {
         for i in 0..d {
@@ -147,9 +144,7 @@ pub fn importance_log_z(
         )));
     }
     if n < 2 {
-        return Err(Error::InvalidArgument(
-            "importance sampling needs at least 2 draws".into(),
-        ));
+        return Err(Error::InvalidArgument("importance sampling needs at least 2 draws".into()));
     }
     let x = proposal.sample(n, &mut StdRng::seed_from_u64(seed));
     let mut f = vec![0.0; n];
@@ -167,12 +162,7 @@ pub fn importance_log_z(
     let ess = (2.0 * lse - lse2).exp();
     // Var(w)/mean(w)² = N·Σw²/(Σw)² − 1 (plug-in); se(log Ẑ) ≈ √(that / N).
     let rel_var = (n as f64 * (lse2 - 2.0 * lse).exp() - 1.0).max(0.0);
-    Ok(LogZEstimate {
-        log_z: lse - (n as f64).ln(),
-        std_err: (rel_var / n as f64).sqrt(),
-        ess,
-        n,
-    })
+    Ok(LogZEstimate { log_z: lse - (n as f64).ln(), std_err: (rel_var / n as f64).sqrt(), ess, n })
 }
 
 /// The mean log-likelihood of `data` (model coordinates): exact when the model has a
@@ -213,16 +203,10 @@ pub fn log_likelihood(
         }
         let outside = data
             .rows()
-            .filter(|r| {
-                r.iter()
-                    .enumerate()
-                    .any(|(j, v)| *v < bounds.lo[j] || *v > bounds.hi[j])
-            })
+            .filter(|r| r.iter().enumerate().any(|(j, v)| *v < bounds.lo[j] || *v > bounds.hi[j]))
             .count();
         if outside > 0 {
-            out.warnings.push(format!(
-                "{outside} data rows lie outside the integration box"
-            ));
+            out.warnings.push(format!("{outside} data rows lie outside the integration box"));
         }
         return Ok(out);
     }
@@ -249,9 +233,7 @@ fn check_data(field: &dyn ScoreFn, data: &Dataset) -> Result<()> {
         )));
     }
     if data.is_empty() {
-        return Err(Error::InvalidArgument(
-            "no rows to evaluate the likelihood on".into(),
-        ));
+        return Err(Error::InvalidArgument("no rows to evaluate the likelihood on".into()));
     }
     Ok(())
 }

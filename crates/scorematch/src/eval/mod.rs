@@ -85,11 +85,8 @@ fn probe(model: &dyn Model) -> Probe {
         return Probe::Score;
     }
     let g = Graph::new();
-    let params: Vec<Tensor> = model
-        .param_specs()
-        .iter()
-        .map(|s| g.input(&s.name, &s.shape, DType::F64))
-        .collect();
+    let params: Vec<Tensor> =
+        model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
     let x = g.input("x", &[1, model.dim()], DType::F64);
     if model.log_density(&params, &x).is_some() {
         return Probe::Exact;
@@ -207,17 +204,11 @@ pub fn evaluate<T: Element>(
             data.n()
         )));
     }
-    let mut report = EvalReport {
-        dim: data.d(),
-        n: data.n(),
-        ..EvalReport::default()
-    };
+    let mut report = EvalReport { dim: data.d(), n: data.n(), ..EvalReport::default() };
     if let Some(h) = &config.heldout {
         match h.objective_for(model) {
             Ok(_) => report.heldout = Some(heldout_objective(model, params, data, h)?),
-            Err(e) => report
-                .notes
-                .push(format!("held-out objective skipped: {e}")),
+            Err(e) => report.notes.push(format!("held-out objective skipped: {e}")),
         }
     }
     if model.is_noise_conditional() {

@@ -80,7 +80,11 @@ impl<T: Element> CompiledField<T> {
             )));
         }
         if params.len() != self.n_params {
-            return Err(Error::Shape(format!("{} parameter tensors, expected {}", params.len(), self.n_params)));
+            return Err(Error::Shape(format!(
+                "{} parameter tensors, expected {}",
+                params.len(),
+                self.n_params
+            )));
         }
         let mut feeds: Vec<&[T]> = params.iter().map(Vec::as_slice).collect();
         feeds.push(x);

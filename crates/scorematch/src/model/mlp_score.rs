@@ -23,7 +23,12 @@ pub struct MlpScore {
 
 impl MlpScore {
     fn mlp(&self) -> Mlp {
-        Mlp { input: self.dim, hidden: self.hidden.clone(), output: self.dim, activation: self.activation }
+        Mlp {
+            input: self.dim,
+            hidden: self.hidden.clone(),
+            output: self.dim,
+            activation: self.activation,
+        }
     }
 }
 

@@ -23,7 +23,12 @@ pub struct NoiseConditionalScore {
 
 impl NoiseConditionalScore {
     fn mlp(&self) -> Mlp {
-        Mlp { input: self.dim + 1, hidden: self.hidden.clone(), output: self.dim, activation: self.activation }
+        Mlp {
+            input: self.dim + 1,
+            hidden: self.hidden.clone(),
+            output: self.dim,
+            activation: self.activation,
+        }
     }
 }
 
@@ -41,12 +46,16 @@ impl Model for NoiseConditionalScore {
         check_batch(self.dim, x)?;
         let sigma = sigma.ok_or_else(|| {
             Error::InvalidArgument(
-                "a noise-conditional score network needs a noise level σ; train it with ms-dsm".into(),
+                "a noise-conditional score network needs a noise level σ; train it with ms-dsm"
+                    .into(),
             )
         })?;
         let b = x.shape()[0];
         if sigma.shape() != [b, 1] {
-            return Err(Error::Shape(format!("σ must be (batch, 1) = [{b}, 1], got {:?}", sigma.shape())));
+            return Err(Error::Shape(format!(
+                "σ must be (batch, 1) = [{b}, 1], got {:?}",
+                sigma.shape()
+            )));
         }
         let input = scorematch_graph::Tensor::concat(&[x.clone(), sigma.log()], 1);
         Ok(Field::Score(self.mlp().forward(params, &input) / sigma))

@@ -34,7 +34,7 @@ impl Nice {
     /// Coupling k's MLP: from the conditioning half to the transformed half.
     fn coupling(&self, k: usize) -> Mlp {
         let (a, b) = (self.split(), self.dim - self.split());
-        let (input, output) = if k % 2 == 0 { (a, b) } else { (b, a) };
+        let (input, output) = if k.is_multiple_of(2) { (a, b) } else { (b, a) };
         Mlp { input, hidden: self.hidden.clone(), output, activation: self.activation }
     }
 
@@ -61,7 +61,7 @@ impl Nice {
             let m = self.coupling(k);
             let p = &params[offset..offset + m.num_params()];
             offset += m.num_params();
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 xb = &xb + m.forward(p, &xa);
             } else {
                 xa = &xa + m.forward(p, &xb);

@@ -119,28 +119,30 @@ impl Objective {
             Objective::Dsm { sigma } if !(*sigma > 0.0 && sigma.is_finite()) => {
                 return bad(format!("--sigma must be a positive number, got {sigma}"));
             }
-            Objective::MsDsm { sigma_min, sigma_max, levels } => {
-                if !(*sigma_min > 0.0 && sigma_max >= sigma_min && sigma_max.is_finite()) || *levels == 0 {
-                    return bad(format!(
-                        "ms-dsm needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {sigma_min}, {sigma_max}, {levels})"
-                    ));
-                }
+            Objective::MsDsm { sigma_min, sigma_max, levels }
+                if !(*sigma_min > 0.0 && sigma_max >= sigma_min && sigma_max.is_finite())
+                    || *levels == 0 =>
+            {
+                return bad(format!(
+                    "ms-dsm needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {sigma_min}, {sigma_max}, {levels})"
+                ));
             }
             _ => {}
         }
         let conditional = model.is_noise_conditional();
         match self {
-            Objective::MsDsm { .. } if !conditional => bad(
-                "ms-dsm needs a noise-conditional model: use --model ncsn-score".into(),
-            ),
+            Objective::MsDsm { .. } if !conditional => {
+                bad("ms-dsm needs a noise-conditional model: use --model ncsn-score".into())
+            }
             Objective::MsDsm { .. } => Ok(()),
             _ if conditional => bad(format!(
                 "a noise-conditional score network is trained with ms-dsm, not {}",
                 self.name()
             )),
-            Objective::Mle if !model.is_normalizable() || !has_log_density(model) => bad(
-                "mle needs a model with a closed-form density: use --model nice or gaussian".into(),
-            ),
+            Objective::Mle if !model.is_normalizable() || !has_log_density(model) => {
+                bad("mle needs a model with a closed-form density: use --model nice or gaussian"
+                    .into())
+            }
             _ => Ok(()),
         }
     }
@@ -155,7 +157,11 @@ impl Objective {
             Objective::Dsm { .. } => vec![("z", vec![batch, dim], NoiseDist::Gaussian)],
             Objective::MsDsm { sigma_min, sigma_max, levels } => vec![
                 ("z", vec![batch, dim], NoiseDist::Gaussian),
-                ("sigma", vec![batch, 1], NoiseDist::Ladder(Self::sigma_ladder(*sigma_min, *sigma_max, *levels))),
+                (
+                    "sigma",
+                    vec![batch, 1],
+                    NoiseDist::Ladder(Self::sigma_ladder(*sigma_min, *sigma_max, *levels)),
+                ),
             ],
             Objective::Esm | Objective::Mle => vec![],
         }
@@ -165,11 +171,8 @@ impl Objective {
     pub fn build(&self, model: &dyn Model, batch: usize, dtype: DType) -> Result<LossGraph> {
         self.validate(model)?;
         let g = Graph::new();
-        let params: Vec<Tensor> = model
-            .param_specs()
-            .iter()
-            .map(|s| g.input(&s.name, &s.shape, dtype))
-            .collect();
+        let params: Vec<Tensor> =
+            model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, dtype)).collect();
         let x = g.input("x", &[batch, model.dim()], dtype);
         let noise: Vec<NoiseInput> = self
             .noise_specs(batch, model.dim())
@@ -183,14 +186,21 @@ impl Objective {
 
     /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
     /// [`Objective::build`]'s `noise`: v for sliced SM; z for DSM; z, σ for ms-dsm).
-    pub fn loss(&self, model: &dyn Model, params: &[Tensor], x: &Tensor, noise: &[Tensor]) -> Result<Tensor> {
+    pub fn loss(
+        &self,
+        model: &dyn Model,
+        params: &[Tensor],
+        x: &Tensor,
+        noise: &[Tensor],
+    ) -> Result<Tensor> {
         let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
         match self {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
                 let s = field(&xr, None)?.score(&xr)?;
-                let jv = jvp(std::slice::from_ref(&s), &[xr.clone()], std::slice::from_ref(v))?.remove(0);
+                let jv = jvp(std::slice::from_ref(&s), std::slice::from_ref(&xr), std::slice::from_ref(v))?
+                    .remove(0);
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
                     _ => s.square().sum(&[-1]),
@@ -201,9 +211,12 @@ impl Objective {
                 let (b, d) = (x.shape()[0], x.shape()[1]);
                 let xr = replicate(x, d);
                 let s = field(&xr, None)?.score(&xr)?;
-                let basis: Vec<f64> = (0..d * b * d).map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 }).collect();
+                let basis: Vec<f64> = (0..d * b * d)
+                    .map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 })
+                    .collect();
                 let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
-                let je = jvp(std::slice::from_ref(&s), &[xr.clone()], std::slice::from_ref(&e))?.remove(0);
+                let je = jvp(std::slice::from_ref(&s), std::slice::from_ref(&xr), std::slice::from_ref(&e))?
+                    .remove(0);
                 let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
                 let s1 = s.narrow(0, 0, b);
                 Ok((trace + 0.5 * s1.square().sum(&[-1])).mean_all())
@@ -221,9 +234,9 @@ impl Objective {
                 Ok((0.5 * (s * sigma + z).square().sum(&[-1])).mean_all())
             }
             Objective::Mle => {
-                let lp = model
-                    .log_density(params, x)
-                    .ok_or_else(|| Error::InvalidArgument("mle needs a model with a closed-form density".into()))??;
+                let lp = model.log_density(params, x).ok_or_else(|| {
+                    Error::InvalidArgument("mle needs a model with a closed-form density".into())
+                })??;
                 Ok(-lp.mean_all())
             }
         }
@@ -232,7 +245,8 @@ impl Objective {
 
 fn has_log_density(model: &dyn Model) -> bool {
     let g = Graph::new();
-    let params: Vec<Tensor> = model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
+    let params: Vec<Tensor> =
+        model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
     let x = g.input("x", &[1, model.dim()], DType::F64);
     model.log_density(&params, &x).is_some()
 }

@@ -61,7 +61,8 @@ impl NoiseDist {
                 out.iter_mut().for_each(|o| *o = T::from_f64(StandardNormal.sample(rng)));
             }
             NoiseDist::Projection(Projection::Rademacher) => {
-                out.iter_mut().for_each(|o| *o = T::from_f64(if rng.random::<bool>() { 1.0 } else { -1.0 }));
+                out.iter_mut()
+                    .for_each(|o| *o = T::from_f64(if rng.random::<bool>() { 1.0 } else { -1.0 }));
             }
             NoiseDist::Projection(Projection::Sphere) => {
                 for r in out.chunks_mut(row.max(1)) {

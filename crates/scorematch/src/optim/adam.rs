@@ -41,19 +41,9 @@ impl<T: Float> AdamCore<T> {
         let (beta1, beta2, eps, weight_decay) =
             (self.beta1, self.beta2, self.eps, self.weight_decay);
         if self.decoupled {
-            OptimizerKind::AdamW {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            }
+            OptimizerKind::AdamW { beta1, beta2, eps, weight_decay }
         } else {
-            OptimizerKind::Adam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            }
+            OptimizerKind::Adam { beta1, beta2, eps, weight_decay }
         }
     }
 
@@ -110,10 +100,7 @@ impl<T: Float> AdamCore<T> {
             export_buffer(m, format!("{i}.exp_avg"), &mut tensors);
             export_buffer(v, format!("{i}.exp_avg_sq"), &mut tensors);
         }
-        OptimizerState {
-            step: self.step,
-            tensors,
-        }
+        OptimizerState { step: self.step, tensors }
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

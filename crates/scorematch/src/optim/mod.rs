@@ -154,12 +154,7 @@ impl Default for OptimizerKind {
 impl OptimizerKind {
     /// Plain SGD (no momentum, no decay).
     pub fn sgd() -> Self {
-        OptimizerKind::Sgd {
-            momentum: 0.0,
-            dampening: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-        }
+        OptimizerKind::Sgd { momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0 }
     }
 
     /// AdamW with PyTorch's defaults (β = (0.9, 0.999), ε = 1e-8, λ = 0.01).
@@ -195,12 +190,7 @@ impl OptimizerKind {
             }
         };
         match *self {
-            OptimizerKind::Sgd {
-                momentum,
-                dampening,
-                nesterov,
-                weight_decay,
-            } => {
+            OptimizerKind::Sgd { momentum, dampening, nesterov, weight_decay } => {
                 nonneg("momentum", momentum)?;
                 nonneg("weight_decay", weight_decay)?;
                 if !dampening.is_finite() {
@@ -214,18 +204,8 @@ impl OptimizerKind {
                     ));
                 }
             }
-            OptimizerKind::Adam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            }
-            | OptimizerKind::AdamW {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            } => {
+            OptimizerKind::Adam { beta1, beta2, eps, weight_decay }
+            | OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
                 for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
                         return Err(Error::InvalidArgument(format!(
@@ -245,24 +225,15 @@ impl OptimizerKind {
     pub fn build<T: Float + Send + 'static>(&self) -> Result<Box<dyn Optimizer<T>>> {
         self.validate()?;
         Ok(match *self {
-            OptimizerKind::Sgd {
-                momentum,
-                dampening,
-                nesterov,
-                weight_decay,
-            } => Box::new(Sgd::new(momentum, dampening, nesterov, weight_decay)?),
-            OptimizerKind::Adam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            } => Box::new(Adam::new(beta1, beta2, eps, weight_decay)?),
-            OptimizerKind::AdamW {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-            } => Box::new(AdamW::new(beta1, beta2, eps, weight_decay)?),
+            OptimizerKind::Sgd { momentum, dampening, nesterov, weight_decay } => {
+                Box::new(Sgd::new(momentum, dampening, nesterov, weight_decay)?)
+            }
+            OptimizerKind::Adam { beta1, beta2, eps, weight_decay } => {
+                Box::new(Adam::new(beta1, beta2, eps, weight_decay)?)
+            }
+            OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
+                Box::new(AdamW::new(beta1, beta2, eps, weight_decay)?)
+            }
         })
     }
 }
@@ -352,10 +323,7 @@ pub(crate) fn import_buffers<T: Float>(
             Some((k, idx.parse::<usize>().ok()?))
         });
         let (k, i) = parsed.ok_or_else(|| {
-            bad(format!(
-                "unexpected tensor '{}' (expected names like '0.{}')",
-                t.name, keys[0]
-            ))
+            bad(format!("unexpected tensor '{}' (expected names like '0.{}')", t.name, keys[0]))
         })?;
         if found[k].insert(i, &t.data).is_some() {
             return Err(bad(format!("tensor '{}' appears twice", t.name)));
@@ -374,9 +342,8 @@ pub(crate) fn import_buffers<T: Float>(
         }
         let mut bufs = Vec::with_capacity(count);
         for i in 0..count {
-            let data = map
-                .get(&i)
-                .ok_or_else(|| bad(format!("missing tensor '{i}.{}'", keys[k])))?;
+            let data =
+                map.get(&i).ok_or_else(|| bad(format!("missing tensor '{i}.{}'", keys[k])))?;
             let reference = found[0].get(&i).map_or(0, |d| d.len());
             if data.len() != reference {
                 return Err(bad(format!(

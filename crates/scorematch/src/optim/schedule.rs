@@ -47,11 +47,7 @@ impl Schedule {
     pub fn validate(&self) -> Result<()> {
         match *self {
             Schedule::Constant => Ok(()),
-            Schedule::Cosine {
-                total_steps,
-                warmup_steps,
-                min_lr,
-            } => {
+            Schedule::Cosine { total_steps, warmup_steps, min_lr } => {
                 if total_steps == 0 || warmup_steps > total_steps {
                     return Err(Error::InvalidArgument(format!(
                         "cosine schedule needs total_steps >= 1 and warmup_steps <= \
@@ -84,11 +80,7 @@ impl Schedule {
     pub fn lr_at(&self, step: u64, base_lr: f64) -> f64 {
         match *self {
             Schedule::Constant => base_lr,
-            Schedule::Cosine {
-                total_steps,
-                warmup_steps,
-                min_lr,
-            } => {
+            Schedule::Cosine { total_steps, warmup_steps, min_lr } => {
                 if step < warmup_steps {
                     return base_lr * (step + 1) as f64 / warmup_steps as f64;
                 }

@@ -32,21 +32,8 @@ impl<T: Float> Sgd<T> {
     /// SGD with the given momentum μ, dampening τ, Nesterov flag and L2 weight decay λ
     /// (validated as in [`OptimizerKind::validate`]).
     pub fn new(momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64) -> Result<Self> {
-        OptimizerKind::Sgd {
-            momentum,
-            dampening,
-            nesterov,
-            weight_decay,
-        }
-        .validate()?;
-        Ok(Sgd {
-            momentum,
-            dampening,
-            nesterov,
-            weight_decay,
-            step: 0,
-            buf: Vec::new(),
-        })
+        OptimizerKind::Sgd { momentum, dampening, nesterov, weight_decay }.validate()?;
+        Ok(Sgd { momentum, dampening, nesterov, weight_decay, step: 0, buf: Vec::new() })
     }
 
     /// Plain SGD: `θ ← θ − η g`.
@@ -82,11 +69,7 @@ impl<T: Float + Send> Optimizer<T> for Sgd<T> {
                 }
                 if use_momentum {
                     let b = &mut self.buf[i][j];
-                    *b = if first {
-                        d
-                    } else {
-                        *b * mu + one_minus_tau * d
-                    };
+                    *b = if first { d } else { *b * mu + one_minus_tau * d };
                     d = if self.nesterov { d + mu * *b } else { *b };
                 }
                 *pj = *pj + neg_lr * d;
@@ -105,10 +88,7 @@ impl<T: Float + Send> Optimizer<T> for Sgd<T> {
         for (i, b) in self.buf.iter().enumerate() {
             export_buffer(b, format!("{i}.momentum_buffer"), &mut tensors);
         }
-        OptimizerState {
-            step: self.step,
-            tensors,
-        }
+        OptimizerState { step: self.step, tensors }
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {

@@ -20,10 +20,7 @@ fn run<T: Float + Send + 'static>(opt: &mut dyn Optimizer<T>, lr: f64) -> Vec<T>
 
 fn assert_close(got: &[f64], want: &[f64], tol: f64) {
     for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{got:?} vs {want:?}"
-        );
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{got:?} vs {want:?}");
     }
 }
 
@@ -31,31 +28,19 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64) {
 fn adam_matches_pytorch_formula() {
     let mut opt = Adam::<f64>::new(0.9, 0.999, 1e-8, 0.1).unwrap();
     let p = run(&mut opt, 0.1);
-    assert_close(
-        &p,
-        &[0.40823945167846326, -0.898970522067504, 1.847634193530227],
-        1e-15,
-    );
+    assert_close(&p, &[0.40823945167846326, -0.898970522067504, 1.847634193530227], 1e-15);
     assert_eq!(opt.step_count(), 3);
     let st = opt.state();
     let names: Vec<&str> = st.tensors.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["0.exp_avg", "0.exp_avg_sq"]);
     assert_close(
         &st.tensors[0].data,
-        &[
-            0.0752498692470333,
-            -0.00546901524308325,
-            -0.11982615835578606,
-        ],
+        &[0.0752498692470333, -0.00546901524308325, -0.11982615835578606],
         1e-15,
     );
     assert_close(
         &st.tensors[1].data,
-        &[
-            0.0013258656878979886,
-            0.00019404869348705375,
-            0.0036167553601602963,
-        ],
+        &[0.0013258656878979886, 0.00019404869348705375, 0.0036167553601602963],
         1e-15,
     );
     // f32 follows the same formula to f32 precision.
@@ -70,45 +55,29 @@ fn adam_first_step_is_sign_like() {
     let mut opt = Adam::<f64>::new(0.5, 0.7, 1e-3, 0.0).unwrap();
     let mut p = vec![P0.to_vec()];
     opt.step(&mut p, &[G[0].to_vec()], 0.2).unwrap();
-    let want: Vec<f64> = (0..3)
-        .map(|j| P0[j] - 0.2 * G[0][j] / (G[0][j].abs() + 1e-3))
-        .collect();
+    let want: Vec<f64> = (0..3).map(|j| P0[j] - 0.2 * G[0][j] / (G[0][j].abs() + 1e-3)).collect();
     assert_close(&p[0], &want, 1e-14);
 }
 
 #[test]
 fn adamw_matches_pytorch_formula() {
     let p = run(&mut AdamW::<f64>::new(0.9, 0.999, 1e-8, 0.1).unwrap(), 0.1);
-    assert_close(
-        &p,
-        &[0.41046249035767257, -0.9368331605830035, 1.8191007408451039],
-        1e-15,
-    );
+    assert_close(&p, &[0.41046249035767257, -0.9368331605830035, 1.8191007408451039], 1e-15);
 }
 
 #[test]
 fn sgd_momentum_and_nesterov_match_pytorch_formula() {
     let mut opt = Sgd::<f64>::new(0.9, 0.1, false, 0.01).unwrap();
     let p = run(&mut opt, 0.1);
-    assert_close(
-        &p,
-        &[0.465735806495, -1.0089202129900001, 2.07962508408],
-        1e-15,
-    );
+    assert_close(&p, &[0.465735806495, -1.0089202129900001, 2.07962508408], 1e-15);
     let st = opt.state();
     assert_eq!(st.tensors[0].name, "0.momentum_buffer");
-    assert_close(
-        &st.tensors[0].data,
-        &[0.58873643505, 0.1370131299, -1.4669628408],
-        1e-14,
-    );
+    assert_close(&st.tensors[0].data, &[0.58873643505, 0.1370131299, -1.4669628408], 1e-14);
     let p = run(&mut Sgd::<f64>::new(0.9, 0.0, true, 0.0).unwrap(), 0.1);
     assert_close(&p, &[0.41111, -1.03962, 2.26328], 1e-14);
     // Plain SGD: θ₃ = θ₀ − η Σ g.
     let p = run(&mut Sgd::<f64>::plain(), 0.1);
-    let want: Vec<f64> = (0..3)
-        .map(|j| P0[j] - 0.1 * (G[0][j] + G[1][j] + G[2][j]))
-        .collect();
+    let want: Vec<f64> = (0..3).map(|j| P0[j] - 0.1 * (G[0][j] + G[1][j] + G[2][j])).collect();
     assert_close(&p, &want, 1e-15);
 }
 
@@ -125,12 +94,8 @@ fn adam_minimises_a_quadratic() {
             grads[0][j] = 2.0 * a[j] * (params[0][j] - c[j]);
         }
         grads[1][0] = 2.0 * (params[1][0] + 1.0);
-        let lr = Schedule::Cosine {
-            total_steps: 3000,
-            warmup_steps: 10,
-            min_lr: 0.0,
-        }
-        .lr_at(t, 0.05);
+        let lr =
+            Schedule::Cosine { total_steps: 3000, warmup_steps: 10, min_lr: 0.0 }.lr_at(t, 0.05);
         opt.step(&mut params, &grads, lr).unwrap();
     }
     assert_close(&params[0], &c, 1e-3);
@@ -172,10 +137,7 @@ fn state_round_trips_and_resumes_identically() {
     // A state for other parameter shapes fails at the next step, changing nothing.
     b.load_state(&st).unwrap();
     let mut other = vec![vec![0.0f32; 3]];
-    let e = b
-        .step(&mut other, &[vec![1.0; 3]], 0.1)
-        .unwrap_err()
-        .to_string();
+    let e = b.step(&mut other, &[vec![1.0; 3]], 0.1).unwrap_err().to_string();
     assert!(e.contains("parameter"), "{e}");
     assert_eq!(other, vec![vec![0.0f32; 3]]);
     b.reset();
@@ -201,31 +163,15 @@ fn kinds_validate_serialize_and_build() {
     assert!(Adam::<f64>::new(1.0, 0.999, 1e-8, 0.0).is_err());
     assert!(AdamW::<f32>::new(0.9, 0.999, -1.0, 0.0).is_err());
     let k: OptimizerKind = serde_json::from_str(r#"{"kind":"adamw","beta1":0.8}"#).unwrap();
-    assert_eq!(
-        k,
-        OptimizerKind::AdamW {
-            beta1: 0.8,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.01
-        }
-    );
+    assert_eq!(k, OptimizerKind::AdamW { beta1: 0.8, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 });
     let k2: OptimizerKind = serde_json::from_str(&serde_json::to_string(&k).unwrap()).unwrap();
     assert_eq!(k, k2);
     assert!(serde_json::from_str::<OptimizerKind>(r#"{"kind":"adam","betaa":0.8}"#).is_err());
     let built = k.build::<f32>().unwrap();
     assert_eq!(built.kind(), k);
-    assert_eq!(
-        OptimizerKind::sgd().build::<f64>().unwrap().kind().name(),
-        "sgd"
-    );
+    assert_eq!(OptimizerKind::sgd().build::<f64>().unwrap().kind().name(), "sgd");
     assert_eq!(OptimizerKind::adamw().name(), "adamw");
-    let bad = OptimizerKind::Adam {
-        beta1: 0.9,
-        beta2: f64::NAN,
-        eps: 1e-8,
-        weight_decay: 0.0,
-    };
+    let bad = OptimizerKind::Adam { beta1: 0.9, beta2: f64::NAN, eps: 1e-8, weight_decay: 0.0 };
     assert!(bad.build::<f64>().is_err());
 }
 
@@ -256,19 +202,12 @@ fn clipping_scales_to_max_norm() {
 #[test]
 fn schedules_at_boundaries() {
     assert_eq!(Schedule::Constant.lr_at(123, 0.3), 0.3);
-    let s = Schedule::Step {
-        step_size: 10,
-        gamma: 0.5,
-    };
+    let s = Schedule::Step { step_size: 10, gamma: 0.5 };
     assert_eq!(s.lr_at(0, 1.0), 1.0);
     assert_eq!(s.lr_at(9, 1.0), 1.0);
     assert_eq!(s.lr_at(10, 1.0), 0.5);
     assert_eq!(s.lr_at(25, 1.0), 0.25);
-    let c = Schedule::Cosine {
-        total_steps: 110,
-        warmup_steps: 10,
-        min_lr: 0.1,
-    };
+    let c = Schedule::Cosine { total_steps: 110, warmup_steps: 10, min_lr: 0.1 };
     assert!((c.lr_at(0, 1.0) - 0.1).abs() < 1e-15);
     assert!((c.lr_at(4, 1.0) - 0.5).abs() < 1e-15);
     assert_eq!(c.lr_at(9, 1.0), 1.0);
@@ -280,46 +219,16 @@ fn schedules_at_boundaries() {
     );
     assert_eq!(c.lr_at(110, 1.0), 0.1);
     assert_eq!(c.lr_at(10_000, 1.0), 0.1);
-    let no_warm = Schedule::Cosine {
-        total_steps: 4,
-        warmup_steps: 0,
-        min_lr: 0.0,
-    };
+    let no_warm = Schedule::Cosine { total_steps: 4, warmup_steps: 0, min_lr: 0.0 };
     assert_eq!(no_warm.lr_at(0, 2.0), 2.0);
     assert!((no_warm.lr_at(2, 2.0) - 1.0).abs() < 1e-15);
-    let all_warm = Schedule::Cosine {
-        total_steps: 4,
-        warmup_steps: 4,
-        min_lr: 0.0,
-    };
+    let all_warm = Schedule::Cosine { total_steps: 4, warmup_steps: 4, min_lr: 0.0 };
     assert_eq!(all_warm.lr_at(3, 2.0), 2.0);
     assert_eq!(all_warm.lr_at(4, 2.0), 0.0);
     assert!(c.validate().is_ok() && s.validate().is_ok());
-    assert!(
-        Schedule::Step {
-            step_size: 0,
-            gamma: 0.5
-        }
-        .validate()
-        .is_err()
-    );
-    assert_eq!(
-        Schedule::Step {
-            step_size: 0,
-            gamma: 0.5
-        }
-        .lr_at(7, 1.0),
-        1.0
-    );
-    assert!(
-        Schedule::Cosine {
-            total_steps: 5,
-            warmup_steps: 6,
-            min_lr: 0.0
-        }
-        .validate()
-        .is_err()
-    );
+    assert!(Schedule::Step { step_size: 0, gamma: 0.5 }.validate().is_err());
+    assert_eq!(Schedule::Step { step_size: 0, gamma: 0.5 }.lr_at(7, 1.0), 1.0);
+    assert!(Schedule::Cosine { total_steps: 5, warmup_steps: 6, min_lr: 0.0 }.validate().is_err());
     let json = serde_json::to_string(&c).unwrap();
     assert_eq!(serde_json::from_str::<Schedule>(&json).unwrap(), c);
     let parsed: Schedule = serde_json::from_str(r#"{"kind":"cosine","total_steps":5}"#).unwrap();

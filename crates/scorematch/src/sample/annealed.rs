@@ -48,9 +48,7 @@ pub fn annealed(
             if config.denoise && rec.wants_keep(t) {
                 field.score(&x, Some(sigma_last), &mut tmp)?;
                 let var = sigma_last * sigma_last;
-                tmp.iter_mut()
-                    .zip(&x)
-                    .for_each(|(o, xi)| *o = xi + var * *o);
+                tmp.iter_mut().zip(&x).for_each(|(o, xi)| *o = xi + var * *o);
                 rec.keep_slot().copy_from_slice(&tmp);
                 rec.after_step_trace_only(t, &x);
             } else {

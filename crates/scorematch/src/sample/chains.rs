@@ -27,12 +27,7 @@ pub(crate) fn init_chains(
             if s.iter().any(|v| !v.is_finite()) {
                 return Err(Error::NonFinite("start points contain NaN or Inf".into()));
             }
-            Ok(s.chunks_exact(dim)
-                .cycle()
-                .take(n)
-                .flatten()
-                .copied()
-                .collect())
+            Ok(s.chunks_exact(dim).cycle().take(n).flatten().copied().collect())
         }
         None => Ok((0..n * dim)
             .map(|_| {
@@ -91,9 +86,7 @@ impl Recorder {
             samples: vec![0.0; config.keep_last * config.n_chains * dim],
             kept: 0,
             trace_every: every,
-            trajectories: (0..n_traced)
-                .map(|_| Vec::with_capacity(points * dim))
-                .collect(),
+            trajectories: (0..n_traced).map(|_| Vec::with_capacity(points * dim)).collect(),
         };
         r.trace(initial);
         r

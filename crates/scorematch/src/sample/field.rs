@@ -84,10 +84,7 @@ pub(crate) fn check_rows(
         )));
     }
     if let Some(e) = energy.filter(|e| e.len() != n) {
-        return Err(Error::Shape(format!(
-            "energy buffer has {} values, expected {n}",
-            e.len()
-        )));
+        return Err(Error::Shape(format!("energy buffer has {} values, expected {n}", e.len())));
     }
     Ok(n)
 }
@@ -151,11 +148,7 @@ impl<'p, T: Element> CompiledScore<'p, T> {
 
     /// Runs chunk `rows` (at most one batch) of `x`; the outputs stay in the program.
     fn run_chunk(&mut self, rows: &[f64], sigma: Option<f64>) -> Result<()> {
-        for (o, v) in self
-            .x
-            .iter_mut()
-            .zip(rows.iter().chain(std::iter::repeat(&0.0)))
-        {
+        for (o, v) in self.x.iter_mut().zip(rows.iter().chain(std::iter::repeat(&0.0))) {
             *o = T::from_f64(*v);
         }
         let sigma = match (self.conditional, sigma) {
@@ -169,9 +162,7 @@ impl<'p, T: Element> CompiledScore<'p, T> {
                 ));
             }
             (false, Some(_)) => {
-                return Err(Error::InvalidArgument(
-                    "this model takes no noise level σ".into(),
-                ));
+                return Err(Error::InvalidArgument("this model takes no noise level σ".into()));
             }
             (false, None) => None,
         };
@@ -216,9 +207,7 @@ impl<T: Element> ScoreFn for CompiledScore<'_, T> {
             self.run_chunk(&x[start * d..(start + rows) * d], sigma)?;
             if let Some(s) = score.as_deref_mut() {
                 let dst = &mut s[start * d..(start + rows) * d];
-                dst.iter_mut()
-                    .zip(self.field.score())
-                    .for_each(|(o, v)| *o = Element::to_f64(*v));
+                dst.iter_mut().zip(self.field.score()).for_each(|(o, v)| *o = Element::to_f64(*v));
             }
             if let (Some(e), Some(src)) = (energy.as_deref_mut(), self.field.energy()) {
                 e[start..start + rows]
@@ -271,13 +260,7 @@ impl<'a> FnScore<'a> {
     /// A score-only evaluator in `dim` dimensions; `score(x, σ, out)` writes s(x) (or
     /// s(x, σ)) for one row `x` into `out`.
     pub fn new(dim: usize, score: impl FnMut(&[f64], Option<f64>, &mut [f64]) + 'a) -> Self {
-        Self {
-            dim,
-            conditional: false,
-            score: Box::new(score),
-            energy: None,
-            log_density: None,
-        }
+        Self { dim, conditional: false, score: Box::new(score), energy: None, log_density: None }
     }
 
     /// Adds the energy f(x) (p ∝ exp(−f)); its gradient must be −score.

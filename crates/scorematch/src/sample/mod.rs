@@ -89,11 +89,7 @@ pub struct Ladder {
 
 impl Default for Ladder {
     fn default() -> Self {
-        Self {
-            sigma_min: 0.01,
-            sigma_max: 1.0,
-            levels: 10,
-        }
+        Self { sigma_min: 0.01, sigma_max: 1.0, levels: 10 }
     }
 }
 
@@ -191,26 +187,18 @@ impl SamplerConfig {
             return bad("--n-chains must be at least 1".into());
         }
         if !positive(self.step_size) {
-            return bad(format!(
-                "--step-size must be a positive number, got {}",
-                self.step_size
-            ));
+            return bad(format!("--step-size must be a positive number, got {}", self.step_size));
         }
         if let Some(e) = self.step_size_final {
             if self.kind == SamplerKind::Annealed {
                 return bad("--step-size-final applies to langevin and mala; annealed Langevin scales its step with σ".into());
             }
             if !positive(e) {
-                return bad(format!(
-                    "--step-size-final must be a positive number, got {e}"
-                ));
+                return bad(format!("--step-size-final must be a positive number, got {e}"));
             }
         }
         if !(self.noise_scale >= 0.0 && self.noise_scale.is_finite()) {
-            return bad(format!(
-                "--noise-scale must be ≥ 0, got {}",
-                self.noise_scale
-            ));
+            return bad(format!("--noise-scale must be ≥ 0, got {}", self.noise_scale));
         }
         if self.kind == SamplerKind::Mala && self.noise_scale != 1.0 {
             return bad("MALA samples the model itself; --noise-scale must be 1 (use --sampler langevin for a temperature)".into());
@@ -227,11 +215,7 @@ impl SamplerConfig {
                 "keeping {} states {} steps apart needs more than {last_level} steps{}",
                 self.keep_last,
                 self.thin,
-                if self.kind == SamplerKind::Annealed {
-                    " per level"
-                } else {
-                    ""
-                }
+                if self.kind == SamplerKind::Annealed { " per level" } else { "" }
             ));
         }
         if self.kind == SamplerKind::Annealed {
@@ -298,11 +282,7 @@ impl Samples {
 
     /// The kept states as a dataset (default column names).
     pub fn to_dataset(&self) -> Result<Dataset> {
-        Dataset::from_flat(
-            self.samples.len() / self.dim.max(1),
-            self.dim,
-            self.samples.clone(),
-        )
+        Dataset::from_flat(self.samples.len() / self.dim.max(1), self.dim, self.samples.clone())
     }
 }
 

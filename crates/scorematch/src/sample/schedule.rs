@@ -15,21 +15,13 @@ pub struct StepSchedule {
 impl StepSchedule {
     /// ε₀ at every step.
     pub fn constant(step_size: f64) -> Self {
-        Self {
-            start: step_size,
-            ratio: 1.0,
-            steps: 1,
-        }
+        Self { start: step_size, ratio: 1.0, steps: 1 }
     }
 
     /// Geometric decay from `start` (step 0) to `end` (step `steps − 1`); both must be
     /// positive (checked by [`super::SamplerConfig::validate`]).
     pub fn geometric(start: f64, end: f64, steps: usize) -> Self {
-        Self {
-            start,
-            ratio: end / start,
-            steps,
-        }
+        Self { start, ratio: end / start, steps }
     }
 
     /// ε_t.

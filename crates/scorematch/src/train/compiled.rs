@@ -100,7 +100,12 @@ impl<T: Element> CompiledLoss<T> {
     }
 
     /// Draws fresh noise, then evaluates.
-    pub fn evaluate_with_fresh_noise(&mut self, params: &[Vec<T>], x: &[T], rng: &mut impl Rng) -> Result<f64> {
+    pub fn evaluate_with_fresh_noise(
+        &mut self,
+        params: &[Vec<T>],
+        x: &[T],
+        rng: &mut impl Rng,
+    ) -> Result<f64> {
         self.draw_noise(rng);
         self.evaluate(params, x)
     }

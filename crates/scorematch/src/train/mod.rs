@@ -182,9 +182,10 @@ pub fn fit<T: Element>(
     let total = config.epochs.map_or(config.steps, |e| e * steps_per_epoch);
     let mut loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
     let mut val_loss = match validation {
-        Some(v) if v.n() > 0 => {
-            Some((CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?, v))
-        }
+        Some(v) if v.n() > 0 => Some((
+            CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?,
+            v,
+        )),
         _ => None,
     };
     let mut optimizer = config.optimizer.build::<T>()?;
@@ -194,7 +195,8 @@ pub fn fit<T: Element>(
     let mut batch = vec![T::zero(); b * train.d()];
     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
     let mut last_good: Vec<Vec<T>> = params.to_vec();
-    let mut best: Option<(usize, f64, Vec<Vec<T>>)> = None;
+    let mut best: Option<(usize, f64)> = None;
+    let mut best_params: Vec<Vec<T>> = params.to_vec();
     let mut since_best = 0;
     let mut history = Vec::with_capacity(total);
     let start = Instant::now();
@@ -216,7 +218,7 @@ pub fn fit<T: Element>(
         loss.copy_grads(&mut grads);
         let norm = grad_norm(&grads);
         if !value.is_finite() || !norm.is_finite() {
-            params.iter_mut().zip(&last_good).for_each(|(p, g)| p.copy_from_slice(g));
+            copy_into(params, &last_good);
             stop = StopReason::NonFinite { step };
             break;
         }
@@ -224,7 +226,7 @@ pub fn fit<T: Element>(
             clip_grad_norm(&mut grads, max)?;
         }
         let lr = config.schedule.lr_at(step as u64 - 1, config.lr);
-        last_good.iter_mut().zip(params.iter()).for_each(|(g, p)| g.copy_from_slice(p));
+        copy_into(&mut last_good, params);
         optimizer.step(params, &grads, lr)?;
         steps_done = step;
         let mut metrics = StepMetrics {
@@ -238,17 +240,18 @@ pub fn fit<T: Element>(
             val_loss: None,
         };
         let mut early = false;
-        if let Some((vl, vdata)) = val_loss.as_mut() {
-            if step % config.eval_every.max(1) == 0 || step == total {
-                let v = evaluate_objective(vl, params, vdata, config.seed.wrapping_add(1))?;
-                metrics.val_loss = Some(v);
-                if best.as_ref().is_none_or(|(_, bv, _)| v < *bv) {
-                    best = Some((step, v, params.to_vec()));
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                    early = config.patience.is_some_and(|p| since_best >= p);
-                }
+        if let Some((vl, vdata)) = val_loss.as_mut()
+            && (step % config.eval_every.max(1) == 0 || step == total)
+        {
+            let v = evaluate_objective(vl, params, vdata, config.seed.wrapping_add(1))?;
+            metrics.val_loss = Some(v);
+            if best.is_none_or(|(_, bv)| v < bv) {
+                best = Some((step, v));
+                copy_into(&mut best_params, params);
+                since_best = 0;
+            } else {
+                since_best += 1;
+                early = config.patience.is_some_and(|p| since_best >= p);
             }
         }
         let control = hook(&metrics);
@@ -262,24 +265,31 @@ pub fn fit<T: Element>(
             break;
         }
     }
-    if config.keep_best && stop != StopReason::Interrupted {
-        if let Some((_, _, p)) = &best {
-            params.iter_mut().zip(p).for_each(|(dst, src)| dst.copy_from_slice(src));
-        }
+    if config.keep_best && stop != StopReason::Interrupted && best.is_some() {
+        copy_into(params, &best_params);
     }
     Ok(TrainReport {
         history,
         stop,
         steps_done,
-        best: best.map(|(s, v, _)| (s, v)),
+        best,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Copies parameter values tensor by tensor (no allocation).
+fn copy_into<T: Copy>(dst: &mut [Vec<T>], src: &[Vec<T>]) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| d.copy_from_slice(s));
 }
 
 fn validate(config: &TrainConfig, model: &dyn Model, train: &Dataset) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidArgument(m));
     if train.d() != model.dim() {
-        return bad(format!("data has {} columns but the model expects {}", train.d(), model.dim()));
+        return bad(format!(
+            "data has {} columns but the model expects {}",
+            train.d(),
+            model.dim()
+        ));
     }
     if config.batch_size == 0 {
         return bad("--batch-size must be at least 1".into());

@@ -1,6 +1,6 @@
 //! Loader for the PyTorch/JAX reference fixtures in `fixtures/` (repository root).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use serde_json::Value;
 
@@ -24,7 +24,8 @@ pub struct Fixture {
 pub const ACTIVATIONS: [&str; 3] = ["softplus", "tanh", "swish"];
 
 /// The six losses of every fixture.
-pub const LOSSES: [&str; 6] = ["ssm", "ssm_vr", "esm", "dsm", "ssm_rademacher", "ssm_vr_rademacher"];
+pub const LOSSES: [&str; 6] =
+    ["ssm", "ssm_vr", "esm", "dsm", "ssm_rademacher", "ssm_vr_rademacher"];
 
 pub fn path(activation: &str) -> String {
     format!("{}/../../fixtures/ssm_fixture_D3_H8_L2_{activation}.json", env!("CARGO_MANIFEST_DIR"))
@@ -44,12 +45,18 @@ pub fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 
 impl Fixture {
     pub fn load(activation: &str) -> Self {
-        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path(activation)).unwrap()).unwrap();
+        let raw: Value =
+            serde_json::from_str(&std::fs::read_to_string(path(activation)).unwrap()).unwrap();
         let dim = raw["D"].as_u64().unwrap() as usize;
         let mut hidden = vec![];
         let mut layers = vec![];
         for layer in raw["params"].as_array().unwrap() {
-            let shape: Vec<usize> = layer["W_shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> = layer["W_shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
             let w = transpose(&flat(&layer["W"]), shape[0], shape[1]);
             layers.push((w, vec![shape[1], shape[0]], flat(&layer["b"])));
             hidden.push(shape[1]);
@@ -83,7 +90,9 @@ impl Fixture {
             .unwrap()
             .iter()
             .zip(&self.layers)
-            .flat_map(|(g, (_, shape, _))| [transpose(&flat(&g["W"]), shape[1], shape[0]), flat(&g["b"])])
+            .flat_map(|(g, (_, shape, _))| {
+                [transpose(&flat(&g["W"]), shape[1], shape[0]), flat(&g["b"])]
+            })
             .collect()
     }
 
