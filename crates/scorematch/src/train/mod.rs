@@ -112,8 +112,8 @@ pub enum StopReason {
     EarlyStopped,
     /// The hook asked to stop.
     Interrupted,
-    /// The loss or gradient became non-finite at this step; the parameters are those
-    /// before it.
+    /// The loss, the gradient or the updated parameters became non-finite at this step;
+    /// the parameters are those of the last completed step (all finite).
     NonFinite {
         /// The step whose loss or gradient was not finite.
         step: usize,
@@ -217,8 +217,9 @@ pub fn fit<T: Element>(
         let value = loss.evaluate_with_fresh_noise(params, &batch, &mut noise_rng)?;
         loss.copy_grads(&mut grads);
         let norm = grad_norm(&grads);
+        // Invariant: `params` are finite here (the previous update was checked), so a
+        // non-finite loss or gradient leaves them as the last completed step's.
         if !value.is_finite() || !norm.is_finite() {
-            copy_into(params, &last_good);
             stop = StopReason::NonFinite { step };
             break;
         }
@@ -228,6 +229,11 @@ pub fn fit<T: Element>(
         let lr = config.schedule.lr_at(step as u64 - 1, config.lr);
         copy_into(&mut last_good, params);
         optimizer.step(params, &grads, lr)?;
+        if params.iter().flatten().any(|v| !v.is_finite()) {
+            copy_into(params, &last_good);
+            stop = StopReason::NonFinite { step };
+            break;
+        }
         steps_done = step;
         let mut metrics = StepMetrics {
             step,
@@ -268,13 +274,7 @@ pub fn fit<T: Element>(
     if config.keep_best && stop != StopReason::Interrupted && best.is_some() {
         copy_into(params, &best_params);
     }
-    Ok(TrainReport {
-        history,
-        stop,
-        steps_done,
-        best,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(TrainReport { history, stop, steps_done, best, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Copies parameter values tensor by tensor (no allocation).
