@@ -49,13 +49,7 @@ impl Progress {
             }
             bar
         });
-        Self {
-            bar,
-            verbosity,
-            log_every,
-            total: total_steps,
-            last_logged: None,
-        }
+        Self { bar, verbosity, log_every, total: total_steps, last_logged: None }
     }
 
     /// Reports that `step` steps (1-based) are done, with the latest training loss, the
@@ -69,10 +63,7 @@ impl Progress {
             bar.set_message(format_stats(loss, val_loss, steps_per_sec));
         } else if should_log(step, self.total, self.log_every, self.last_logged) {
             self.last_logged = Some(step);
-            eprintln!(
-                "{}",
-                format_line(step, self.total, loss, val_loss, steps_per_sec)
-            );
+            eprintln!("{}", format_line(step, self.total, loss, val_loss, steps_per_sec));
         }
     }
 
@@ -135,10 +126,7 @@ pub fn format_line(
     val_loss: Option<f64>,
     steps_per_sec: f64,
 ) -> String {
-    format!(
-        "step {step}/{total}  {}",
-        format_stats(loss, val_loss, steps_per_sec)
-    )
+    format!("step {step}/{total}  {}", format_stats(loss, val_loss, steps_per_sec))
 }
 
 /// The losses and speed: `loss 0.1234  val 0.1300  310 steps/s` (no `val` part without a
@@ -183,10 +171,7 @@ mod tests {
             format_line(200, 2000, 0.12341, Some(0.13), 310.4),
             "step 200/2000  loss 0.1234  val 0.1300  310 steps/s"
         );
-        assert_eq!(
-            format_line(1, 10, -2.5, None, 3.04),
-            "step 1/10  loss -2.5000  3.0 steps/s"
-        );
+        assert_eq!(format_line(1, 10, -2.5, None, 3.04), "step 1/10  loss -2.5000  3.0 steps/s");
     }
 
     #[test]
@@ -220,10 +205,7 @@ mod tests {
         assert_eq!(logged(1..=25, 25, 10), vec![10, 20, 25]);
         assert_eq!(logged([5, 10, 10, 10, 11].into_iter(), 25, 10), vec![10]);
         // updates every 7 steps still log once per 10 steps, and at the end
-        assert_eq!(
-            logged((7..=30).step_by(7).chain([30]), 30, 10),
-            vec![14, 21, 30]
-        );
+        assert_eq!(logged((7..=30).step_by(7).chain([30]), 30, 10), vec![14, 21, 30]);
         assert_eq!(logged(1..=25, 25, 0), Vec::<usize>::new());
         assert!(!should_log(25, 25, 10, Some(usize::MAX)));
     }

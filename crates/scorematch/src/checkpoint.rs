@@ -185,8 +185,10 @@ impl Checkpoint {
         let metadata: Option<HashMap<String, String>> = (!self.metadata.is_empty())
             .then(|| self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         let views = self.tensors.iter().map(|t| t.name.as_str()).zip(raw.iter());
-        safetensors::serialize(views, metadata)
-            .map_err(|e| Error::InvalidArgument(format!("cannot serialise checkpoint: {e}")))
+        let mut bytes = safetensors::serialize(views, metadata)
+            .map_err(|e| Error::InvalidArgument(format!("cannot serialise checkpoint: {e}")))?;
+        sort_metadata(&mut bytes, &self.metadata);
+        Ok(bytes)
     }
 
     /// Parses safetensors bytes; `path` is only used in error messages.
@@ -256,6 +258,32 @@ impl Checkpoint {
     /// Loads; see [`load`].
     pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
         load(path)
+    }
+}
+
+/// Rewrites the header's `__metadata__` object with its keys sorted, so that equal
+/// checkpoints are equal files: safetensors encodes it from a `HashMap`, whose order changes
+/// from process to process. The header starts `{"__metadata__":{…}`; the sorted encoding has
+/// the same entries, hence the same length, and is written over it in place. Should the
+/// layout ever differ (checked by decoding the original object), the bytes are left as they
+/// are: still a valid file, only not byte-reproducible.
+fn sort_metadata(bytes: &mut [u8], metadata: &BTreeMap<String, String>) {
+    const PREFIX: &[u8] = br#"{"__metadata__":"#;
+    if metadata.is_empty() {
+        return;
+    }
+    let Ok(sorted) = serde_json::to_vec(metadata) else {
+        return;
+    };
+    let start = 8 + PREFIX.len();
+    let end = start + sorted.len();
+    let matches = bytes.get(8..start) == Some(PREFIX)
+        && bytes
+            .get(start..end)
+            .and_then(|old| serde_json::from_slice::<BTreeMap<String, String>>(old).ok())
+            .is_some_and(|old| &old == metadata);
+    if matches {
+        bytes[start..end].copy_from_slice(&sorted);
     }
 }
 
@@ -403,6 +431,24 @@ mod tests {
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let v = st.tensor("layers.0.bias").unwrap();
         assert_eq!((v.dtype(), v.data().len()), (Dtype::F32, 12));
+    }
+
+    #[test]
+    fn equal_checkpoints_are_equal_files() {
+        // safetensors encodes the metadata from a HashMap; each HashMap has its own random
+        // order, so without sorting these bytes would differ.
+        let mut c = sample(DTypeTag::F32);
+        for k in 0..12 {
+            c.metadata.insert(format!("key{k}"), format!("value \"{k}\" ünïcode"));
+        }
+        let first = c.to_bytes().unwrap();
+        for _ in 0..8 {
+            assert_eq!(c.to_bytes().unwrap(), first);
+        }
+        let back = Checkpoint::from_bytes(&first, Path::new("m")).unwrap();
+        assert_eq!(back.metadata, c.metadata);
+        let header = String::from_utf8_lossy(&first[8..200]).to_string();
+        assert!(header.starts_with(r#"{"__metadata__":{"key0":"#), "{header}");
     }
 
     #[test]

@@ -58,9 +58,7 @@ mod tests {
         let luma = |c: RGBColor| {
             0.2126 * f64::from(c.0) + 0.7152 * f64::from(c.1) + 0.0722 * f64::from(c.2)
         };
-        let l: Vec<f64> = (0..=20)
-            .map(|k| luma(viridis(f64::from(k) / 20.0)))
-            .collect();
+        let l: Vec<f64> = (0..=20).map(|k| luma(viridis(f64::from(k) / 20.0))).collect();
         assert!(l.windows(2).all(|w| w[1] > w[0]), "{l:?}");
     }
 

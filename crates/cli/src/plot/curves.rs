@@ -35,20 +35,11 @@ pub fn loss_curves(
     let finite: Vec<(&str, Vec<(f64, f64)>)> = series
         .iter()
         .map(|(name, pts)| {
-            (
-                *name,
-                pts.iter()
-                    .copied()
-                    .filter(|(x, y)| x.is_finite() && y.is_finite())
-                    .collect(),
-            )
+            (*name, pts.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect())
         })
         .collect();
     let all = finite.iter().flat_map(|(_, p)| p.iter());
-    let (xs, ys) = (
-        range(all.clone().map(|p| p.0), 0.0),
-        range(all.map(|p| p.1), 0.05),
-    );
+    let (xs, ys) = (range(all.clone().map(|p| p.0), 0.0), range(all.map(|p| p.1), 0.05));
     ensure!(
         (xs.1 - xs.0).is_finite() && (ys.1 - ys.0).is_finite(),
         "the loss values span too wide a range to plot"
@@ -106,9 +97,8 @@ pub fn loss_curves(
 /// The range of `values` padded by `pad` of its width on each side; a single value gets a
 /// window around it, no value gives `[0, 1]`.
 fn range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) =
+        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return (0.0, 1.0);
     }
@@ -139,16 +129,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("loss.png");
         let train: Vec<(f64, f64)> = (0..2000)
-            .map(|s| {
-                (
-                    s as f64,
-                    -1.0 + 2.0 * (-(s as f64) / 300.0).exp() + 0.05 * (s as f64).sin(),
-                )
-            })
+            .map(|s| (s as f64, -1.0 + 2.0 * (-(s as f64) / 300.0).exp() + 0.05 * (s as f64).sin()))
             .collect();
-        let val: Vec<(f64, f64)> = (0..=20)
-            .map(|k| (k as f64 * 100.0, -0.9 + 2.0 * (-(k as f64) / 3.0).exp()))
-            .collect();
+        let val: Vec<(f64, f64)> =
+            (0..=20).map(|k| (k as f64 * 100.0, -0.9 + 2.0 * (-(k as f64) / 3.0).exp())).collect();
         loss_curves(
             &path,
             &[("train", &train), ("validation", &val)],

@@ -34,10 +34,7 @@ pub fn density_vs_data(path: &Path, grid: &Grid2, data: &[(f64, f64)], title: &s
         let caption = if counted == data.len() {
             format!("data histogram ({counted} points)")
         } else {
-            format!(
-                "data histogram ({counted} of {} points in view)",
-                data.len()
-            )
+            format!("data histogram ({counted} of {} points in view)", data.len())
         };
         let mut chart = xy_chart(&right, &extent, &caption, false)?;
         draw_cells(
@@ -113,15 +110,8 @@ pub(crate) fn draw_cells(
             if x0 >= x1 || y0 >= y1 {
                 continue;
             }
-            let t = if max > 0.0 {
-                shown(value(i, j)) / max
-            } else {
-                0.0
-            };
-            rects.push(Rectangle::new(
-                [(x0, y0), (x1, y1)],
-                tint(viridis(t)).filled(),
-            ));
+            let t = if max > 0.0 { shown(value(i, j)) / max } else { 0.0 };
+            rects.push(Rectangle::new([(x0, y0), (x1, y1)], tint(viridis(t)).filled()));
         }
     }
     chart.draw_series(rects)?;
@@ -164,12 +154,7 @@ mod tests {
         let path = dir.path().join("density.png");
         // all the mass in the top-right quadrant
         let e = Extent::new(-1.0, 1.0, -1.0, 1.0);
-        let grid = Grid2::from_fn(
-            &e,
-            40,
-            40,
-            |x, y| if x > 0.0 && y > 0.0 { 1.0 } else { 0.0 },
-        );
+        let grid = Grid2::from_fn(&e, 40, 40, |x, y| if x > 0.0 && y > 0.0 { 1.0 } else { 0.0 });
         // one data point in each cell of the same quadrant
         let data: Vec<(f64, f64)> = Grid2::cell_centers(&e, 40, 40)
             .into_iter()
@@ -183,14 +168,8 @@ mod tests {
         for panel_x in [0, 600] {
             // the panels' plot areas span roughly x 70..590 (within the panel), y 75..545
             assert_eq!(img.get_pixel(panel_x + 470, 180).0, [top.0, top.1, top.2]);
-            assert_eq!(
-                img.get_pixel(panel_x + 180, 450).0,
-                [bottom.0, bottom.1, bottom.2]
-            );
-            assert_eq!(
-                img.get_pixel(panel_x + 470, 450).0,
-                [bottom.0, bottom.1, bottom.2]
-            );
+            assert_eq!(img.get_pixel(panel_x + 180, 450).0, [bottom.0, bottom.1, bottom.2]);
+            assert_eq!(img.get_pixel(panel_x + 470, 450).0, [bottom.0, bottom.1, bottom.2]);
         }
         let smooth = dir.path().join("bumps.png");
         let pts: Vec<(f64, f64)> = (0..500)
@@ -213,36 +192,16 @@ mod tests {
         g.values[0] = f64::NAN;
         g.values[1] = f64::INFINITY;
         g.values[2] = -1.0;
-        density_vs_data(
-            &path,
-            &g,
-            &[(f64::NAN, 0.0), (0.0, f64::INFINITY)],
-            "bad values",
-        )
-        .expect("plot");
+        density_vs_data(&path, &g, &[(f64::NAN, 0.0), (0.0, f64::INFINITY)], "bad values")
+            .expect("plot");
         // all-NaN grid, a 1×1 grid, a zero-width extent
-        density_vs_data(
-            &path,
-            &Grid2::from_fn(&e, 5, 5, |_, _| f64::NAN),
-            &[(0.0, 0.0)],
-            "nan",
-        )
-        .expect("plot");
-        density_vs_data(
-            &path,
-            &Grid2::from_fn(&e, 1, 1, |_, _| 1.0),
-            &[(0.0, 0.0)],
-            "one",
-        )
-        .expect("plot");
+        density_vs_data(&path, &Grid2::from_fn(&e, 5, 5, |_, _| f64::NAN), &[(0.0, 0.0)], "nan")
+            .expect("plot");
+        density_vs_data(&path, &Grid2::from_fn(&e, 1, 1, |_, _| 1.0), &[(0.0, 0.0)], "one")
+            .expect("plot");
         let flat = Extent::new(0.0, 0.0, -1.0, 1.0);
-        density_vs_data(
-            &path,
-            &Grid2::from_fn(&flat, 3, 3, |_, _| 1.0),
-            &[(0.0, 0.0)],
-            "flat",
-        )
-        .expect("plot");
+        density_vs_data(&path, &Grid2::from_fn(&flat, 3, 3, |_, _| 1.0), &[(0.0, 0.0)], "flat")
+            .expect("plot");
         // invalid shapes are errors
         let mut short = two_bumps();
         short.values.pop();

@@ -25,10 +25,7 @@ fn gallery() {
     // deterministic pseudo-samples near the two bumps
     let data: Vec<(f64, f64)> = (0..3000)
         .map(|k| {
-            let (u, v) = (
-                (k as f64 * 0.618_034).fract(),
-                (k as f64 * 0.414_214).fract(),
-            );
+            let (u, v) = ((k as f64 * 0.618_034).fract(), (k as f64 * 0.414_214).fract());
             let r = (-2.0 * (1.0 - u).ln()).sqrt();
             let (s, c) = (std::f64::consts::TAU * v).sin_cos();
             if k % 8 < 5 {
@@ -38,13 +35,8 @@ fn gallery() {
             }
         })
         .collect();
-    density_vs_data(
-        &dir.join("density.png"),
-        &grid,
-        &data,
-        "two-bump mixture: model vs data",
-    )
-    .expect("density");
+    density_vs_data(&dir.join("density.png"), &grid, &data, "two-bump mixture: model vs data")
+        .expect("density");
     let arrows: Vec<Arrow> = Grid2::cell_centers(&e, 24, 24)
         .into_iter()
         .map(|(x, y)| {
@@ -52,52 +44,23 @@ fn gallery() {
             Arrow { x, y, sx, sy }
         })
         .collect();
-    score_field(
-        &dir.join("score.png"),
-        &e,
-        &arrows,
-        Some(&grid),
-        "score of the mixture",
-    )
-    .expect("score");
-    score_field(
-        &dir.join("score_plain.png"),
-        &e,
-        &arrows,
-        None,
-        "score, no background",
-    )
-    .expect("score");
-    let samples: Vec<(f64, f64)> = data
-        .iter()
-        .map(|&(x, y)| (x + 0.1 * (y * 7.0).sin(), y))
-        .collect();
-    samples_vs_data(
-        &dir.join("samples.png"),
-        &samples,
-        &data,
-        &e,
-        "Langevin samples vs data",
-    )
-    .expect("samples");
-    scatter(
-        &dir.join("scatter.png"),
-        &samples,
-        &Extent::covering(&[&samples], 0.05),
-        "samples",
-    )
-    .expect("scatter");
+    score_field(&dir.join("score.png"), &e, &arrows, Some(&grid), "score of the mixture")
+        .expect("score");
+    score_field(&dir.join("score_plain.png"), &e, &arrows, None, "score, no background")
+        .expect("score");
+    let samples: Vec<(f64, f64)> =
+        data.iter().map(|&(x, y)| (x + 0.1 * (y * 7.0).sin(), y)).collect();
+    samples_vs_data(&dir.join("samples.png"), &samples, &data, &e, "Langevin samples vs data")
+        .expect("samples");
+    scatter(&dir.join("scatter.png"), &samples, &Extent::covering(&[&samples], 0.05), "samples")
+        .expect("scatter");
     let train: Vec<(f64, f64)> = (0..2000)
         .map(|s| {
-            (
-                s as f64,
-                -1.0 + 2.0 * (-(s as f64) / 300.0).exp() + 0.05 * (s as f64 * 0.7).sin(),
-            )
+            (s as f64, -1.0 + 2.0 * (-(s as f64) / 300.0).exp() + 0.05 * (s as f64 * 0.7).sin())
         })
         .collect();
-    let val: Vec<(f64, f64)> = (0..=20)
-        .map(|k| (k as f64 * 100.0, -0.9 + 2.0 * (-(k as f64) / 3.0).exp()))
-        .collect();
+    let val: Vec<(f64, f64)> =
+        (0..=20).map(|k| (k as f64 * 100.0, -0.9 + 2.0 * (-(k as f64) / 3.0).exp())).collect();
     loss_curves(
         &dir.join("loss.png"),
         &[("train", &train), ("validation", &val)],
@@ -107,13 +70,7 @@ fn gallery() {
     .expect("loss");
     // degenerate inputs
     let one = [(5.0, 0.25)];
-    let gappy = [
-        (0.0, 1.0),
-        (1.0, f64::NAN),
-        (2.0, 0.5),
-        (3.0, f64::INFINITY),
-        (4.0, 0.4),
-    ];
+    let gappy = [(0.0, 1.0), (1.0, f64::NAN), (2.0, 0.5), (3.0, f64::INFINITY), (4.0, 0.4)];
     loss_curves(
         &dir.join("loss_degenerate.png"),
         &[("one point", &one), ("with NaN", &gappy)],

@@ -18,31 +18,21 @@ pub struct Extent {
 impl Extent {
     /// The rectangle `[x_min, x_max] × [y_min, y_max]`.
     pub fn new(x_min: f64, x_max: f64, y_min: f64, y_max: f64) -> Self {
-        Self {
-            x_min,
-            x_max,
-            y_min,
-            y_max,
-        }
+        Self { x_min, x_max, y_min, y_max }
     }
 
     /// The bounding box of the finite points of all `sets`, each side padded by `pad` times
     /// the box's width (or height); `[-1, 1]²` when there is no finite point at all.
     pub fn covering(sets: &[&[(f64, f64)]], pad: f64) -> Self {
-        let finite = sets
-            .iter()
-            .flat_map(|s| s.iter())
-            .filter(|(x, y)| x.is_finite() && y.is_finite());
+        let finite =
+            sets.iter().flat_map(|s| s.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
         let mut b: Option<Extent> = None;
         for &(x, y) in finite {
             b = Some(match b {
                 None => Extent::new(x, x, y, y),
-                Some(e) => Extent::new(
-                    e.x_min.min(x),
-                    e.x_max.max(x),
-                    e.y_min.min(y),
-                    e.y_max.max(y),
-                ),
+                Some(e) => {
+                    Extent::new(e.x_min.min(x), e.x_max.max(x), e.y_min.min(y), e.y_max.max(y))
+                }
             });
         }
         let Some(b) = b else {
@@ -62,19 +52,12 @@ impl Extent {
     /// single point or a constant column still gets a usable axis.
     pub(crate) fn checked(&self) -> Result<Extent> {
         let all = [self.x_min, self.x_max, self.y_min, self.y_max];
-        ensure!(
-            all.iter().all(|v| v.is_finite()),
-            "plot extent {self:?} is not finite"
-        );
+        ensure!(all.iter().all(|v| v.is_finite()), "plot extent {self:?} is not finite");
         if self.x_min > self.x_max || self.y_min > self.y_max {
             bail!("plot extent {self:?} has min > max");
         }
         let widen = |lo: f64, hi: f64| {
-            if lo == hi {
-                (lo - 0.5, hi + 0.5)
-            } else {
-                (lo, hi)
-            }
+            if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) }
         };
         let (x_min, x_max) = widen(self.x_min, self.x_max);
         let (y_min, y_max) = widen(self.y_min, self.y_max);
@@ -115,26 +98,22 @@ impl Grid2 {
         (0..ny)
             .flat_map(|j| {
                 (0..nx).map(move |i| {
-                    (
-                        extent.x_min + (i as f64 + 0.5) * dx,
-                        extent.y_min + (j as f64 + 0.5) * dy,
-                    )
+                    (extent.x_min + (i as f64 + 0.5) * dx, extent.y_min + (j as f64 + 0.5) * dy)
                 })
             })
             .collect()
     }
 
     /// A grid over `extent` whose cell values are `f` at the cell centres.
+    // The commands fill grids from compiled models; tests and the gallery use closures.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn from_fn(
         extent: &Extent,
         nx: usize,
         ny: usize,
         mut f: impl FnMut(f64, f64) -> f64,
     ) -> Self {
-        let values = Self::cell_centers(extent, nx, ny)
-            .into_iter()
-            .map(|(x, y)| f(x, y))
-            .collect();
+        let values = Self::cell_centers(extent, nx, ny).into_iter().map(|(x, y)| f(x, y)).collect();
         Self {
             x_min: extent.x_min,
             x_max: extent.x_max,
@@ -193,19 +172,13 @@ pub struct Arrow {
 
 /// The first two columns of a row-major `n × cols` matrix as `(x, y)` points.
 pub fn points_from_rows<T: Copy + Into<f64>>(flat: &[T], cols: usize) -> Result<Vec<(f64, f64)>> {
-    ensure!(
-        cols >= 2,
-        "a 2-D plot needs at least 2 columns, the data has {cols}"
-    );
+    ensure!(cols >= 2, "a 2-D plot needs at least 2 columns, the data has {cols}");
     ensure!(
         flat.chunks_exact(cols).remainder().is_empty(),
         "{} values do not fill rows of {cols} columns",
         flat.len()
     );
-    Ok(flat
-        .chunks_exact(cols)
-        .map(|r| (r[0].into(), r[1].into()))
-        .collect())
+    Ok(flat.chunks_exact(cols).map(|r| (r[0].into(), r[1].into())).collect())
 }
 
 #[cfg(test)]
@@ -245,9 +218,7 @@ mod tests {
     fn extent_checks_and_widens() {
         assert!(Extent::new(0.0, f64::NAN, 0.0, 1.0).checked().is_err());
         assert!(Extent::new(1.0, 0.0, 0.0, 1.0).checked().is_err());
-        let e = Extent::new(2.0, 2.0, 0.0, 1.0)
-            .checked()
-            .expect("valid extent");
+        let e = Extent::new(2.0, 2.0, 0.0, 1.0).checked().expect("valid extent");
         assert_eq!(e, Extent::new(1.5, 2.5, 0.0, 1.0));
     }
 
@@ -257,10 +228,7 @@ mod tests {
         let b = [(1.0, 4.0), (f64::INFINITY, 0.0)];
         let e = Extent::covering(&[&a, &b], 0.5);
         assert_eq!(e, Extent::new(-1.0, 3.0, -2.0, 6.0));
-        assert_eq!(
-            Extent::covering(&[], 0.1),
-            Extent::new(-1.0, 1.0, -1.0, 1.0)
-        );
+        assert_eq!(Extent::covering(&[], 0.1), Extent::new(-1.0, 1.0, -1.0, 1.0));
     }
 
     #[test]

@@ -54,11 +54,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
         .file_name()
         .ok_or_else(|| anyhow!("plot path {} does not name a file", path.display()))?;
     let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-    let tmp_name = format!(
-        ".{}.{}-{n}.tmp.png",
-        name.to_string_lossy(),
-        std::process::id()
-    );
+    let tmp_name = format!(".{}.{}-{n}.tmp.png", name.to_string_lossy(), std::process::id());
     Ok(path.with_file_name(tmp_name))
 }
 

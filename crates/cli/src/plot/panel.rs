@@ -72,11 +72,7 @@ pub(crate) fn tick_label(v: &f64) -> String {
     }
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
+    if s == "-0" { "0".to_string() } else { s.to_string() }
 }
 
 #[cfg(test)]

@@ -45,14 +45,9 @@ pub fn score_field(
         let area = below_title(root, title)?;
         let mut chart = xy_chart(&area, &extent, "score field ∇ₓ log p", background.is_none())?;
         if let Some(g) = background {
-            draw_cells(
-                &mut chart,
-                &g.extent(),
-                g.nx,
-                g.ny,
-                |i, j| g.drawn_value(i, j),
-                &|c| lighten(c, 0.55),
-            )?;
+            draw_cells(&mut chart, &g.extent(), g.nx, g.ny, |i, j| g.drawn_value(i, j), &|c| {
+                lighten(c, 0.55)
+            })?;
         }
         draw_arrows(&chart, &extent, &shown)
     })
@@ -77,11 +72,7 @@ fn draw_arrows(chart: &XyChart<'_, '_>, extent: &Extent, arrows: &[Arrow]) -> Re
         .collect();
     let lengths: Vec<f64> = px.iter().map(|(_, (vx, vy))| vx.hypot(*vy)).collect();
     let reference = percentile(&lengths, 0.9);
-    let scale = if reference > 0.0 && reference.is_finite() {
-        0.9 * cell / reference
-    } else {
-        0.0
-    };
+    let scale = if reference > 0.0 && reference.is_finite() { 0.9 * cell / reference } else { 0.0 };
     let canvas = chart.plotting_area().strip_coord_spec();
     let base = chart.plotting_area().get_base_pixel();
     let origin = (f64::from(base.0), f64::from(base.1));
@@ -110,11 +101,7 @@ fn draw_arrow(canvas: &Root<'_>, p: (f64, f64), v: (f64, f64), len: f64, drawn: 
     let (nx, ny) = (-uy * 0.45 * head, ux * 0.45 * head);
     let shaft = vec![px(tail), px(back)];
     canvas.draw(&PathElement::new(shaft, ARROW_COLOUR.stroke_width(1)))?;
-    let wings = vec![
-        px(tip),
-        px((back.0 + nx, back.1 + ny)),
-        px((back.0 - nx, back.1 - ny)),
-    ];
+    let wings = vec![px(tip), px((back.0 + nx, back.1 + ny)), px((back.0 - nx, back.1 - ny))];
     canvas.draw(&Polygon::new(wings, ARROW_COLOUR.filled()))?;
     Ok(())
 }
@@ -131,10 +118,7 @@ fn spacing(arrows: &[Arrow], w_px: f64, h_px: f64) -> f64 {
     };
     let nx = distinct(arrows.iter().map(|a| a.x).collect()) as f64;
     let ny = distinct(arrows.iter().map(|a| a.y).collect()) as f64;
-    (w_px / nx)
-        .min(h_px / ny)
-        .min(0.25 * w_px.min(h_px))
-        .max(1.0)
+    (w_px / nx).min(h_px / ny).min(0.25 * w_px.min(h_px)).max(1.0)
 }
 
 /// The `q`-quantile (nearest rank) of the finite `values`; 0 when there is none.
@@ -157,12 +141,7 @@ mod tests {
     fn gaussian_score(e: &Extent, n: usize) -> Vec<Arrow> {
         Grid2::cell_centers(e, n, n)
             .into_iter()
-            .map(|(x, y)| Arrow {
-                x,
-                y,
-                sx: -x,
-                sy: -y,
-            })
+            .map(|(x, y)| Arrow { x, y, sx: -x, sy: -y })
             .collect()
     }
 
@@ -199,47 +178,14 @@ mod tests {
         let e = Extent::new(-1.0, 1.0, -1.0, 1.0);
         score_field(&path, &e, &[], None, "no arrows").expect("plot");
         read_png(&path, SINGLE_SIZE, 5);
-        let zero = vec![
-            Arrow {
-                x: 0.0,
-                y: 0.0,
-                sx: 0.0,
-                sy: 0.0
-            };
-            3
-        ];
+        let zero = vec![Arrow { x: 0.0, y: 0.0, sx: 0.0, sy: 0.0 }; 3];
         score_field(&path, &e, &zero, None, "zero field").expect("plot");
         let bad = [
-            Arrow {
-                x: f64::NAN,
-                y: 0.0,
-                sx: 1.0,
-                sy: 0.0,
-            },
-            Arrow {
-                x: 0.0,
-                y: 0.0,
-                sx: f64::INFINITY,
-                sy: 0.0,
-            },
-            Arrow {
-                x: 5.0,
-                y: 0.0,
-                sx: 1.0,
-                sy: 0.0,
-            },
-            Arrow {
-                x: 0.5,
-                y: 0.5,
-                sx: 1e300,
-                sy: -1e300,
-            },
-            Arrow {
-                x: -0.5,
-                y: 0.5,
-                sx: 1e-300,
-                sy: 0.0,
-            },
+            Arrow { x: f64::NAN, y: 0.0, sx: 1.0, sy: 0.0 },
+            Arrow { x: 0.0, y: 0.0, sx: f64::INFINITY, sy: 0.0 },
+            Arrow { x: 5.0, y: 0.0, sx: 1.0, sy: 0.0 },
+            Arrow { x: 0.5, y: 0.5, sx: 1e300, sy: -1e300 },
+            Arrow { x: -0.5, y: 0.5, sx: 1e-300, sy: 0.0 },
         ];
         let nan_bg = Grid2::from_fn(&e, 4, 4, |_, _| f64::NAN);
         score_field(&path, &e, &bad, Some(&nan_bg), "bad arrows").expect("plot");

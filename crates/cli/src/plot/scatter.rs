@@ -64,11 +64,7 @@ fn scatter_panel(
     } else {
         format!("{} of {} points in view", shown.len(), points.len())
     };
-    let caption = if what.is_empty() {
-        count
-    } else {
-        format!("{what} ({count})")
-    };
+    let caption = if what.is_empty() { count } else { format!("{what} ({count})") };
     let mut chart = xy_chart(area, extent, &caption, true)?;
     // big clouds get small translucent dots so their density stays readable
     let (radius, alpha) = match shown.len() {
@@ -90,10 +86,7 @@ mod tests {
         (0..n)
             .map(|k| {
                 let t = k as f64 * 0.7;
-                (
-                    (r + 0.2 * (t * 3.1).sin()) * t.cos(),
-                    (r + 0.2 * (t * 1.7).cos()) * t.sin(),
-                )
+                ((r + 0.2 * (t * 3.1).sin()) * t.cos(), (r + 0.2 * (t * 1.7).cos()) * t.sin())
             })
             .collect()
     }
@@ -103,14 +96,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("samples.png");
         let e = Extent::new(-3.0, 3.0, -3.0, 3.0);
-        samples_vs_data(
-            &path,
-            &ring(3000, 1.5),
-            &ring(1000, 2.0),
-            &e,
-            "samples vs data",
-        )
-        .expect("plot");
+        samples_vs_data(&path, &ring(3000, 1.5), &ring(1000, 2.0), &e, "samples vs data")
+            .expect("plot");
         let img = read_png(&path, WIDE_SIZE, 30);
         assert_has_text_in_title(&img);
         // data is drawn in blue on the left, samples in orange on the right
@@ -143,30 +130,11 @@ mod tests {
         let e = Extent::new(-1.0, 1.0, -1.0, 1.0);
         scatter(&path, &[], &e, "empty").expect("plot");
         read_png(&path, SINGLE_SIZE, 5);
-        let bad = [
-            (f64::NAN, 0.0),
-            (0.0, f64::NEG_INFINITY),
-            (9.0, 9.0),
-            (0.0, 0.0),
-        ];
+        let bad = [(f64::NAN, 0.0), (0.0, f64::NEG_INFINITY), (9.0, 9.0), (0.0, 0.0)];
         scatter(&path, &bad, &e, "bad points").expect("plot");
         samples_vs_data(&path, &bad, &[], &e, "").expect("plot");
         let single = [(2.0, 3.0)];
-        scatter(
-            &path,
-            &single,
-            &Extent::covering(&[&single], 0.1),
-            "one point",
-        )
-        .expect("plot");
-        assert!(
-            scatter(
-                &path,
-                &single,
-                &Extent::new(0.0, f64::INFINITY, 0.0, 1.0),
-                ""
-            )
-            .is_err()
-        );
+        scatter(&path, &single, &Extent::covering(&[&single], 0.1), "one point").expect("plot");
+        assert!(scatter(&path, &single, &Extent::new(0.0, f64::INFINITY, 0.0, 1.0), "").is_err());
     }
 }

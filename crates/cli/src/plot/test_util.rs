@@ -11,12 +11,7 @@ pub(crate) fn read_png(path: &Path, size: (u32, u32), min_colours: usize) -> Rgb
     let img = image::open(path).expect("a decodable PNG").to_rgb8();
     assert_eq!(img.dimensions(), size, "{}", path.display());
     let colours: HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
-    assert!(
-        colours.len() > min_colours,
-        "{}: only {} colours",
-        path.display(),
-        colours.len()
-    );
+    assert!(colours.len() > min_colours, "{}: only {} colours", path.display(), colours.len());
     img
 }
 
@@ -28,14 +23,8 @@ pub(crate) fn assert_has_text_in_title(img: &RgbImage) {
         .map(|(x, y)| img.get_pixel(x, y).0)
         .collect();
     let dark = strip.iter().filter(|p| p.iter().all(|&c| c < 80)).count();
-    let grey: HashSet<&[u8; 3]> = strip
-        .iter()
-        .filter(|p| p[0] == p[1] && p[1] == p[2] && p[0] > 0 && p[0] < 255)
-        .collect();
+    let grey: HashSet<&[u8; 3]> =
+        strip.iter().filter(|p| p[0] == p[1] && p[1] == p[2] && p[0] > 0 && p[0] < 255).collect();
     assert!(dark > 50, "title strip has {dark} dark pixels");
-    assert!(
-        grey.len() > 5,
-        "title text is not anti-aliased ({} grey levels)",
-        grey.len()
-    );
+    assert!(grey.len() > 5, "title text is not anti-aliased ({} grey levels)", grey.len());
 }

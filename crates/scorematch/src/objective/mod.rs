@@ -199,8 +199,7 @@ impl Objective {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
                 let s = field(&xr, None)?.score(&xr)?;
-                let jv = jvp(std::slice::from_ref(&s), std::slice::from_ref(&xr), std::slice::from_ref(v))?
-                    .remove(0);
+                let jv = jvp(&[s.clone()], &[xr.clone()], &[v.clone()])?.remove(0);
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
                     _ => s.square().sum(&[-1]),
@@ -215,8 +214,7 @@ impl Objective {
                     .map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 })
                     .collect();
                 let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
-                let je = jvp(std::slice::from_ref(&s), std::slice::from_ref(&xr), std::slice::from_ref(&e))?
-                    .remove(0);
+                let je = jvp(&[s.clone()], &[xr.clone()], &[e.clone()])?.remove(0);
                 let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
                 let s1 = s.narrow(0, 0, b);
                 Ok((trace + 0.5 * s1.square().sum(&[-1])).mean_all())

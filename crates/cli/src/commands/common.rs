@@ -1,0 +1,137 @@
+//! Pieces several commands share: messages, a checkpoint's training record, the
+//! integration box of log Z, parsers of flag values.
+
+use scorematch::data::Dataset;
+use scorematch::eval::Bounds;
+use scorematch::objective::Objective;
+use scorematch::saved::SavedModel;
+
+use crate::progress::Verbosity;
+
+/// Half-width of the default box over which log Z is integrated (model coordinates;
+/// standardised data lies well inside).
+pub const QUADRATURE_HALF_WIDTH: f64 = 8.0;
+/// Cells per axis of log Z quadrature in two dimensions (2000 in one).
+pub const QUADRATURE_CELLS_2D: usize = 400;
+/// Cells of log Z quadrature in one dimension.
+pub const QUADRATURE_CELLS_1D: usize = 4000;
+
+/// Prints `text` on stderr unless quiet.
+pub fn say(verbosity: Verbosity, text: &str) {
+    if verbosity != Verbosity::Quiet {
+        eprintln!("{text}");
+    }
+}
+
+/// Prints `text` on stderr in verbose mode only.
+pub fn detail(verbosity: Verbosity, text: &str) {
+    if verbosity == Verbosity::Verbose {
+        eprintln!("{text}");
+    }
+}
+
+/// Prints each note as `note: …` unless quiet.
+pub fn notes(verbosity: Verbosity, notes: &[String]) {
+    for n in notes {
+        say(verbosity, &format!("note: {n}"));
+    }
+}
+
+/// The objective the checkpoint was trained with, from its training record.
+pub fn training_objective(saved: &SavedModel) -> Option<Objective> {
+    let value = saved.training.as_ref()?.get("objective")?.clone();
+    serde_json::from_value(value).ok()
+}
+
+/// The σ ladder (min, max, levels) of a checkpoint trained by multi-scale DSM.
+pub fn training_ladder(saved: &SavedModel) -> Option<(f64, f64, usize)> {
+    match training_objective(saved)? {
+        Objective::MsDsm { sigma_min, sigma_max, levels } => Some((sigma_min, sigma_max, levels)),
+        _ => None,
+    }
+}
+
+/// The box over which log Z of a 1-D or 2-D energy is integrated, in model coordinates:
+/// [−8, 8]ᴰ, widened to cover `data` (padded by half its range) where it reaches further.
+/// For standardised data this is the same box whatever rows are scored, so `score` and
+/// `eval` agree.
+pub fn quadrature_box(data: &Dataset) -> anyhow::Result<Bounds> {
+    let d = data.d();
+    let h = QUADRATURE_HALF_WIDTH;
+    let (mut lo, mut hi) = (vec![-h; d], vec![h; d]);
+    if !data.is_empty() {
+        let b = Bounds::from_data(data, 0.5)?;
+        for j in 0..d {
+            lo[j] = lo[j].min(b.lo[j]);
+            hi[j] = hi[j].max(b.hi[j]);
+        }
+    }
+    Ok(Bounds::new(lo, hi)?)
+}
+
+/// Cells per axis of log Z quadrature in `dim` dimensions.
+pub fn quadrature_cells(dim: usize) -> usize {
+    if dim == 1 { QUADRATURE_CELLS_1D } else { QUADRATURE_CELLS_2D }
+}
+
+/// Hidden widths as one flag value, `128,128` (a newtype so clap takes one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widths(pub Vec<usize>);
+
+/// Parses widths like `128,128` (for `--hidden`).
+pub fn parse_widths(text: &str) -> Result<Widths, String> {
+    let widths: Result<Vec<usize>, _> =
+        text.split(',').map(|w| w.trim().parse::<usize>()).collect();
+    match widths {
+        Ok(w) if !w.is_empty() && !w.contains(&0) => Ok(Widths(w)),
+        _ => Err(format!("'{text}' is not a list of positive widths like 64,64")),
+    }
+}
+
+/// Parses the MLP energy's base scale: a positive number, or `none`/`inf` for no base term.
+pub fn parse_base_sigma(text: &str) -> Result<f64, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(f64::INFINITY);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a positive number (or 'none' for no base term)")),
+    }
+}
+
+/// A short description of a checkpoint's model: kind, dimension, precision.
+pub fn describe(saved: &SavedModel) -> String {
+    let n: usize = saved.params.iter().map(Vec::len).sum();
+    format!(
+        "{} model, {}-D data, {} parameters, {}{}",
+        saved.config.kind_name(),
+        saved.config.model().dim(),
+        n,
+        saved.dtype,
+        if saved.standardizer.is_some() { ", standardised inputs" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_value_parsers() {
+        assert_eq!(parse_widths("128, 64"), Ok(Widths(vec![128, 64])));
+        assert!(
+            parse_widths("").is_err() && parse_widths("3,0").is_err() && parse_widths("a").is_err()
+        );
+        assert_eq!(parse_base_sigma("none"), Ok(f64::INFINITY));
+        assert_eq!(parse_base_sigma("2.5"), Ok(2.5));
+        assert!(parse_base_sigma("-1").is_err());
+    }
+
+    #[test]
+    fn quadrature_box_covers_far_data() {
+        let data = Dataset::from_rows(&[vec![0.0, 20.0], vec![1.0, 30.0]]).expect("data");
+        let b = quadrature_box(&data).expect("box");
+        assert_eq!(b.lo, vec![-8.0, -8.0]);
+        assert_eq!(b.hi, vec![8.0, 35.0]);
+    }
+}

@@ -1,0 +1,262 @@
+//! `scorematch loss`: one objective on data exactly as given — no standardisation, the
+//! projections and noise as given — and optionally its gradient in every parameter. For
+//! checking the toolkit against other implementations (the PyTorch/JAX fixtures).
+//!
+//! Row b of `--projections` is v_b (M·B rows for M projections per sample, copy k in rows
+//! k·B … (k+1)·B − 1); row b of `--noise` is z_b. Draws not given come from `--seed`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use scorematch::checkpoint::{Checkpoint, DTypeTag};
+use scorematch::data::Dataset;
+use scorematch::objective::Objective;
+use scorematch::saved::SavedModel;
+use scorematch::train::CompiledLoss;
+use scorematch_graph::{DType, Element};
+
+use super::common;
+use crate::config::{DTypeName, ProjectionName, defaults};
+use crate::error::usage;
+use crate::files::{check_dim, load_checkpoint, load_data};
+use crate::progress::Verbosity;
+
+const EXAMPLES: &str = "\
+Examples:
+  scorematch loss --checkpoint m.safetensors --data x.npy --objective ssm --projections v.npy --json
+  scorematch loss --checkpoint m.safetensors --data x.npy --objective dsm --noise z.npy --sigma 0.1 \\
+      --dtype f64 --grad-out grads.safetensors --json
+  scorematch loss --checkpoint m.safetensors --data x.csv --objective esm
+
+Prints {\"objective\": …, \"loss\": …, \"n\": …} with --json. With --grad-out, writes d loss / d θ
+for every parameter under the parameter's own name (safetensors).";
+
+/// The objectives `loss` evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossObjective {
+    /// Exact score matching.
+    Esm,
+    /// Sliced score matching.
+    Ssm,
+    /// Variance-reduced sliced score matching.
+    #[value(alias = "ssm_vr")]
+    SsmVr,
+    /// Denoising score matching.
+    Dsm,
+}
+
+/// Flags of `scorematch loss`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct LossArgs {
+    /// The checkpoint (its standardisation, if any, is not applied).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// The batch: .npy or .csv file (or a built-in dataset name), used as given.
+    #[arg(long, value_name = "FILE")]
+    pub data: String,
+    /// The objective.
+    #[arg(long, value_enum)]
+    pub objective: LossObjective,
+    /// Projection vectors of ssm / ssm-vr (.npy or .csv), one row per sample.
+    #[arg(long, value_name = "FILE")]
+    pub projections: Option<String>,
+    /// Noise z of dsm (.npy or .csv), one row per sample.
+    #[arg(long, value_name = "FILE")]
+    pub noise: Option<String>,
+    /// Noise level σ of dsm.
+    #[arg(long, value_name = "S")]
+    pub sigma: Option<f64>,
+    /// Projections per sample when --projections is not given.
+    #[arg(long, value_name = "M")]
+    pub n_projections: Option<usize>,
+    /// Distribution of drawn projections.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    pub projection: ProjectionName,
+    /// Precision [default: the checkpoint's].
+    #[arg(long, value_enum)]
+    pub dtype: Option<DTypeName>,
+    /// Seed of projections or noise that are not given (and of built-in data).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Samples to draw when --data is a built-in dataset.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub n_samples: usize,
+    /// Write the gradient of the loss in every parameter to this safetensors file.
+    #[arg(long, value_name = "FILE")]
+    pub grad_out: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// The objective and its given draw (row-major), checked against the batch.
+struct Setup {
+    objective: Objective,
+    draw: Option<Vec<f64>>,
+}
+
+/// Runs `scorematch loss`.
+pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
+    if args.threads == 0 {
+        return Err(usage("--threads must be at least 1"));
+    }
+    let saved = load_checkpoint(&args.checkpoint)?;
+    common::detail(
+        verbosity,
+        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
+    );
+    let data = load_data(&args.data, args.n_samples, args.seed)?;
+    check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
+    let setup = setup(args, &data)?;
+    let dtype = args.dtype.map_or(saved.dtype, DType::from);
+    let loss = match dtype {
+        DType::F32 => loss_typed::<f32>(args, &saved, &data, &setup)?,
+        DType::F64 => loss_typed::<f64>(args, &saved, &data, &setup)?,
+    };
+    let name = setup.objective.name();
+    if args.json {
+        println!("{}", json!({ "objective": name, "loss": loss, "n": data.n() }));
+    } else {
+        println!("{name} loss {loss} over {} rows ({dtype})", data.n());
+    }
+    Ok(())
+}
+
+/// Loads a draw file and checks that it has `dim` columns.
+fn load_draw(spec: &str, flag: &str, dim: usize) -> Result<Dataset> {
+    let d = scorematch::data::load_any(spec, 0, 0)
+        .with_context(|| format!("cannot load {flag} '{spec}'"))?;
+    if d.d() != dim {
+        return Err(usage(format!("{flag} {spec} has {} columns, the data {dim}", d.d())));
+    }
+    Ok(d)
+}
+
+/// The objective from the flags, with the given projections or noise.
+fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
+    let (b, d) = (data.n(), data.d());
+    let sliced = matches!(args.objective, LossObjective::Ssm | LossObjective::SsmVr);
+    if args.projections.is_some() && !sliced {
+        return Err(usage("--projections applies to --objective ssm and ssm-vr only"));
+    }
+    if args.n_projections.is_some() && !sliced {
+        return Err(usage("--n-projections applies to --objective ssm and ssm-vr only"));
+    }
+    if args.objective != LossObjective::Dsm && (args.noise.is_some() || args.sigma.is_some()) {
+        return Err(usage("--noise and --sigma apply to --objective dsm only"));
+    }
+    let projection = args.projection.into();
+    Ok(match args.objective {
+        LossObjective::Esm => Setup { objective: Objective::Esm, draw: None },
+        LossObjective::Ssm | LossObjective::SsmVr => {
+            let (n_projections, draw) = match &args.projections {
+                Some(spec) => {
+                    let v = load_draw(spec, "--projections", d)?;
+                    if v.n() % b != 0 {
+                        return Err(usage(format!(
+                            "--projections {spec} has {} rows: it needs M × {b} (M projections for each of the {b} data rows)",
+                            v.n()
+                        )));
+                    }
+                    let m = v.n() / b;
+                    if args.n_projections.is_some_and(|n| n != m) {
+                        return Err(usage(format!(
+                            "--n-projections {} disagrees with --projections {spec} ({m} per row)",
+                            args.n_projections.unwrap_or(m)
+                        )));
+                    }
+                    (m, Some(v.into_data()))
+                }
+                None => (args.n_projections.unwrap_or(defaults::N_PROJECTIONS), None),
+            };
+            if n_projections == 0 {
+                return Err(usage("--n-projections must be at least 1"));
+            }
+            let objective = if args.objective == LossObjective::Ssm {
+                Objective::Ssm { projection, n_projections }
+            } else {
+                Objective::SsmVr { projection, n_projections }
+            };
+            Setup { objective, draw }
+        }
+        LossObjective::Dsm => {
+            let sigma = args.sigma.unwrap_or(defaults::SIGMA);
+            if !(sigma > 0.0 && sigma.is_finite()) {
+                return Err(usage(format!("--sigma must be a positive number, got {sigma}")));
+            }
+            let draw = match &args.noise {
+                Some(spec) => {
+                    let z = load_draw(spec, "--noise", d)?;
+                    if z.n() != b {
+                        return Err(usage(format!(
+                            "--noise {spec} has {} rows, the data {b}",
+                            z.n()
+                        )));
+                    }
+                    Some(z.into_data())
+                }
+                None => None,
+            };
+            Setup { objective: Objective::Dsm { sigma }, draw }
+        }
+    })
+}
+
+/// Evaluates the loss (and writes the gradient) in precision `T`.
+fn loss_typed<T: Element>(
+    args: &LossArgs,
+    saved: &SavedModel,
+    data: &Dataset,
+    setup: &Setup,
+) -> Result<f64> {
+    let model = saved.config.model();
+    let mut loss = CompiledLoss::<T>::new(
+        model,
+        &setup.objective,
+        data.n(),
+        args.grad_out.is_some(),
+        args.threads,
+    )?;
+    match &setup.draw {
+        Some(draw) => {
+            let buffer =
+                loss.noise_buffers_mut().next().context("the objective takes no random input")?;
+            if buffer.len() != draw.len() {
+                return Err(usage(format!(
+                    "the given draw has {} values, the objective needs {}",
+                    draw.len(),
+                    buffer.len()
+                )));
+            }
+            buffer.iter_mut().zip(draw).for_each(|(o, &v)| *o = T::from_f64(v));
+        }
+        None => loss.draw_noise(&mut StdRng::seed_from_u64(args.seed)),
+    }
+    let params = saved.params_as::<T>();
+    let x: Vec<T> = data.data().iter().map(|&v| T::from_f64(v)).collect();
+    let value = loss.evaluate(&params, &x)?;
+    if let Some(path) = &args.grad_out {
+        let tag = match T::DTYPE {
+            DType::F32 => DTypeTag::F32,
+            DType::F64 => DTypeTag::F64,
+        };
+        let mut ck = Checkpoint::new(tag);
+        for (i, spec) in model.param_specs().iter().enumerate() {
+            let g: Vec<f64> = loss.grad(i).iter().map(|&v| Element::to_f64(v)).collect();
+            ck.push(spec.name.clone(), spec.shape.clone(), g)?;
+        }
+        ck.metadata.insert("objective".into(), setup.objective.name().into());
+        ck.metadata.insert("loss".into(), value.to_string());
+        ck.save(path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(value)
+}

@@ -1,0 +1,223 @@
+//! `scorematch sample`: draw samples from a checkpoint and write them (raw coordinates).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use scorematch::data::Dataset;
+use scorematch::sample::{Ladder, SamplerConfig, SamplerKind};
+use scorematch::saved::SavedModel;
+use scorematch_graph::{DType, Element};
+
+use super::common;
+use crate::config::defaults;
+use crate::error::usage;
+use crate::figures::ModelView;
+use crate::files::{load_checkpoint, save_table, table_format};
+use crate::plot::{Extent, points_from_rows, scatter};
+use crate::progress::Verbosity;
+
+const EXAMPLES: &str = "\
+Examples:
+  scorematch sample --checkpoint runs/x/checkpoint.safetensors --out samples.csv --plot samples.png
+  scorematch sample --checkpoint model.safetensors --sampler mala --n 5000 --step-size 0.01 --out s.npy
+  scorematch sample --checkpoint ncsn.safetensors --sampler annealed --steps 200 --out s.csv
+
+Step sizes are in the model's (standardised) coordinates. The default sampler is annealed
+Langevin for ncsn-score checkpoints (on the sigma ladder they were trained with) and
+unadjusted Langevin otherwise; MALA needs an energy model.";
+
+/// A sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SamplerName {
+    /// Unadjusted Langevin dynamics.
+    Langevin,
+    /// Metropolis-adjusted Langevin (energy models).
+    Mala,
+    /// Annealed Langevin over a σ ladder (ncsn-score).
+    Annealed,
+}
+
+/// Flags of `scorematch sample`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct SampleArgs {
+    /// The checkpoint to sample from.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Where to write the samples: .csv (header x0,x1,…) or .npy.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also draw a scatter plot of the first two coordinates to this PNG.
+    #[arg(long, value_name = "PNG")]
+    pub plot: Option<PathBuf>,
+    /// Sampler [default: annealed for ncsn-score, else langevin].
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerName>,
+    /// Number of samples (chains run in parallel).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub n: usize,
+    /// Steps (per noise level for annealed) [default: 500; annealed 100].
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+    /// Step size ε [default: 0.002; annealed 2e-5, the step at the smallest σ].
+    #[arg(long, value_name = "EPS")]
+    pub step_size: Option<f64>,
+    /// Decay the step size geometrically to this value over the run (langevin, mala).
+    #[arg(long, value_name = "EPS")]
+    pub step_size_final: Option<f64>,
+    /// Standard deviation of the Gaussian starting points [default: 1; annealed: σ_max].
+    #[arg(long, value_name = "S")]
+    pub init_std: Option<f64>,
+    /// Temperature τ scaling the injected noise (langevin, annealed).
+    #[arg(long, value_name = "T", default_value_t = 1.0)]
+    pub noise_scale: f64,
+    /// Smallest σ of annealed Langevin [default: the checkpoint's ms-dsm ladder].
+    #[arg(long, value_name = "S")]
+    pub sigma_min: Option<f64>,
+    /// Largest σ of annealed Langevin [default: the checkpoint's ms-dsm ladder].
+    #[arg(long, value_name = "S")]
+    pub sigma_max: Option<f64>,
+    /// Noise levels of annealed Langevin [default: the checkpoint's ms-dsm ladder].
+    #[arg(long, value_name = "L")]
+    pub levels: Option<usize>,
+    /// Skip annealed Langevin's final denoising step.
+    #[arg(long)]
+    pub no_denoise: bool,
+    /// Seed of the starting points and the noise.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Runs `scorematch sample`.
+pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
+    table_format(&args.out, "--out")?;
+    let saved = load_checkpoint(&args.checkpoint)?;
+    common::detail(
+        verbosity,
+        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
+    );
+    let config = sampler_config(args, &saved)?;
+    match saved.dtype {
+        DType::F32 => sample_typed::<f32>(args, &saved, &config, verbosity),
+        DType::F64 => sample_typed::<f64>(args, &saved, &config, verbosity),
+    }
+}
+
+/// The sampler settings from the flags and the checkpoint.
+fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig> {
+    let conditional = saved.config.model().is_noise_conditional();
+    let kind = match args.sampler.unwrap_or(if conditional {
+        SamplerName::Annealed
+    } else {
+        SamplerName::Langevin
+    }) {
+        SamplerName::Langevin => SamplerKind::Langevin,
+        SamplerName::Mala => SamplerKind::Mala,
+        SamplerName::Annealed => SamplerKind::Annealed,
+    };
+    let annealed = kind == SamplerKind::Annealed;
+    let mut c = SamplerConfig {
+        kind,
+        n_chains: args.n,
+        seed: args.seed,
+        threads: args.threads.max(1),
+        noise_scale: args.noise_scale,
+        step_size_final: args.step_size_final,
+        denoise: !args.no_denoise,
+        steps: args.steps.unwrap_or(if annealed {
+            defaults::ANNEALED_STEPS
+        } else {
+            defaults::SAMPLE_STEPS
+        }),
+        step_size: args.step_size.unwrap_or(if annealed {
+            defaults::ANNEALED_STEP_SIZE
+        } else {
+            defaults::SAMPLE_STEP_SIZE
+        }),
+        ..SamplerConfig::default()
+    };
+    if args.threads == 0 {
+        return Err(usage("--threads must be at least 1"));
+    }
+    if annealed {
+        let trained = common::training_ladder(saved);
+        let (lo, hi, levels) =
+            trained.unwrap_or((defaults::SIGMA_MIN, defaults::SIGMA_MAX, defaults::LEVELS));
+        c.ladder = Ladder {
+            sigma_min: args.sigma_min.unwrap_or(lo),
+            sigma_max: args.sigma_max.unwrap_or(hi),
+            levels: args.levels.unwrap_or(levels),
+        };
+        c.init_std = args.init_std.unwrap_or(c.ladder.sigma_max);
+    } else {
+        if args.sigma_min.is_some() || args.sigma_max.is_some() || args.levels.is_some() {
+            return Err(usage(
+                "--sigma-min, --sigma-max and --levels apply to --sampler annealed only",
+            ));
+        }
+        c.init_std = args.init_std.unwrap_or(1.0);
+    }
+    c.validate().map_err(|e| usage(e.to_string()))?;
+    Ok(c)
+}
+
+/// Samples in precision `T` and writes the results.
+fn sample_typed<T: Element>(
+    args: &SampleArgs,
+    saved: &SavedModel,
+    config: &SamplerConfig,
+    verbosity: Verbosity,
+) -> Result<()> {
+    let params = saved.params_as::<T>();
+    let view = ModelView {
+        model: &saved.config,
+        params: &params,
+        standardizer: saved.standardizer.as_ref(),
+        sigma: None,
+        threads: config.threads,
+    };
+    let started = std::time::Instant::now();
+    let (samples, rate) = view.samples(config)?;
+    let dim = saved.config.model().dim();
+    let data = Dataset::from_flat(samples.len() / dim, dim, samples)?;
+    save_table(&args.out, &data)?;
+    let mut line = format!(
+        "wrote {} samples ({} steps of {}) to {} in {:.1} s",
+        data.n(),
+        config.total_steps(),
+        config.kind.name(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(r) = rate {
+        line.push_str(&format!("; MALA acceptance rate {r:.3}"));
+        if r < 0.2 {
+            line.push_str(" (low: lower --step-size)");
+        }
+    }
+    common::say(verbosity, &line);
+    if let Some(png) = &args.plot {
+        if dim < 2 {
+            common::notes(
+                verbosity,
+                &["--plot skipped: a scatter plot needs at least 2 columns".into()],
+            );
+        } else {
+            let points = points_from_rows(data.data(), dim)?;
+            let extent = Extent::covering(&[&points], 0.05);
+            let mut title =
+                format!("{} samples from {}", config.kind.name(), saved.config.kind_name());
+            if dim > 2 {
+                title.push_str(" (first two coordinates)");
+            }
+            scatter(png, &points, &extent, &title)?;
+            common::say(verbosity, &format!("wrote {}", png.display()));
+        }
+    }
+    Ok(())
+}

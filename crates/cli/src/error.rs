@@ -1,0 +1,111 @@
+//! How a command fails: the exit status and the message.
+//!
+//! Commands return `anyhow::Result`; `main` maps the error to an exit status:
+//!
+//! - [`UsageError`] (impossible flags, an invalid configuration file): status 2, like
+//!   clap's own usage errors;
+//! - [`Exit`] (a run that stopped early but left something useful, e.g. an interrupted or
+//!   diverged training): its own status, its message printed as is;
+//! - anything else (unreadable files, toolkit errors): status 1, printed with its chain of
+//!   causes.
+
+use std::fmt;
+
+/// Exit status of a usage error (clap's own).
+pub const USAGE: u8 = 2;
+/// Exit status of a runtime error.
+pub const FAILURE: u8 = 1;
+/// Exit status after Ctrl-C (128 + SIGINT, the shell's convention).
+pub const INTERRUPTED: u8 = 130;
+
+/// Flags or configuration values that cannot work together; the message names the flag and
+/// says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Builds an `anyhow` error from a [`UsageError`] message.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// A command that ends with a given status after reporting what it left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The process exit status.
+    pub code: u8,
+    /// What happened and where the results are.
+    pub message: String,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// The exit status and the text to print for `error`.
+pub fn report(error: &anyhow::Error) -> (u8, String) {
+    if let Some(e) = error.downcast_ref::<Exit>() {
+        return (e.code, e.message.clone());
+    }
+    if let Some(e) = error.downcast_ref::<UsageError>() {
+        return (USAGE, format!("error: {e}"));
+    }
+    // A toolkit InvalidArgument is a bad flag value that only the toolkit could check.
+    let code = match error.downcast_ref::<scorematch::Error>() {
+        Some(scorematch::Error::InvalidArgument(_)) => USAGE,
+        _ => FAILURE,
+    };
+    (code, format!("error: {}", chain(error)))
+}
+
+/// The error and its causes joined by `: `, leaving out a cause whose text the message
+/// before it already ends with (the toolkit's I/O errors quote their source).
+fn chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !previous.is_empty() && previous.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        previous = text;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(report(&usage("bad --x")), (2, "error: bad --x".into()));
+        let e = anyhow::Error::new(Exit { code: 130, message: "stopped".into() });
+        assert_eq!(report(&e), (130, "stopped".into()));
+        let e = anyhow::anyhow!("disk full").context("cannot write x");
+        assert_eq!(report(&e), (1, "error: cannot write x: disk full".into()));
+        let e = anyhow::Error::new(scorematch::Error::InvalidArgument("--lr".into()));
+        assert_eq!(report(&e).0, 2);
+        let io = scorematch::Error::Io {
+            path: "m.safetensors".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        let e = anyhow::Error::new(io).context("cannot load m.safetensors");
+        assert_eq!(report(&e).1, "error: cannot load m.safetensors: m.safetensors: no such file");
+    }
+}

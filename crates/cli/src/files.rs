@@ -1,0 +1,191 @@
+//! Files the commands read and write: data by name or extension, tables out by
+//! extension, checkpoints, run folders. Every write is atomic (the toolkit's
+//! `write_atomic`): a file a user had is replaced whole or not at all.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use scorematch::data::{Dataset, ToyDensity, save_csv, save_npy, write_atomic_bytes};
+use scorematch::saved::SavedModel;
+
+use crate::config::is_builtin_name;
+use crate::error::usage;
+
+/// XORed into the seed when a command other than `train` draws a built-in dataset, so that
+/// its samples are independent of the ones training drew with the same seed.
+pub const HELD_OUT_STREAM: u64 = 0x5EED_0F4E_1D0C_7A11;
+
+/// A table file format, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A 2-D float64 NumPy array.
+    Npy,
+}
+
+/// The format of an output table `path` (`.csv` or `.npy`), checked before any work is done.
+pub fn table_format(path: &Path, flag: &str) -> Result<TableFormat> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("csv") => Ok(TableFormat::Csv),
+        Some("npy") => Ok(TableFormat::Npy),
+        _ => Err(usage(format!(
+            "{flag} {}: the file name must end in .csv or .npy (the format follows the extension)",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes `data` to `path` as CSV or .npy (by extension), atomically.
+pub fn save_table(path: &Path, data: &Dataset) -> Result<()> {
+    match table_format(path, "output")? {
+        TableFormat::Csv => save_csv(path, data),
+        TableFormat::Npy => save_npy(path, data),
+    }
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `text` to `path` atomically.
+pub fn save_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic_bytes(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Data named by `spec`: a built-in dataset (drawn `n` times with `seed`), a .csv file with a
+/// header row or a .npy file. Errors name the file, line and column.
+pub fn load_data(spec: &str, n: usize, seed: u64) -> Result<Dataset> {
+    scorematch::data::load_any(spec, n, seed)
+        .with_context(|| format!("cannot load the data '{spec}'"))
+}
+
+/// The built-in dataset `spec` names, if it names one (and not a file).
+pub fn builtin(spec: &str) -> Option<ToyDensity> {
+    is_builtin_name(spec).then(|| ToyDensity::from_name(spec).ok()).flatten()
+}
+
+/// Reads a checkpoint written by `scorematch train` or `scorematch init`.
+pub fn load_checkpoint(path: &Path) -> Result<SavedModel> {
+    SavedModel::load(path).with_context(|| format!("cannot load the checkpoint {}", path.display()))
+}
+
+/// Errors unless `data` has the checkpoint model's dimension.
+pub fn check_dim(data: &Dataset, saved: &SavedModel, what: &str) -> Result<()> {
+    let dim = saved.config.model().dim();
+    if data.d() != dim {
+        return Err(usage(format!(
+            "{what} has {} column{} but the checkpoint's {} model takes {dim}-dimensional data; \
+             pass data with {dim} columns",
+            data.d(),
+            if data.d() == 1 { "" } else { "s" },
+            saved.config.kind_name(),
+        )));
+    }
+    Ok(())
+}
+
+/// `data` in the model's coordinates: standardised with the checkpoint's map, if it has one.
+pub fn to_model_coordinates(data: &Dataset, saved: &SavedModel) -> Result<Dataset> {
+    match &saved.standardizer {
+        Some(s) => Ok(s.transform(data)?),
+        None => Ok(data.clone()),
+    }
+}
+
+/// The folder of a training run: `out`, else `runs/<name>`, else `runs/<UTC timestamp>`
+/// (with a numeric suffix if that exists). An existing folder that already holds a run is
+/// refused unless `force`.
+pub fn run_dir(out: Option<&Path>, name: Option<&str>, force: bool) -> Result<PathBuf> {
+    let dir = match (out, name) {
+        (Some(o), _) => o.to_path_buf(),
+        (None, Some(n)) => {
+            if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
+                return Err(usage(format!(
+                    "--name '{n}' must be a plain folder name (use --out for a path)"
+                )));
+            }
+            Path::new("runs").join(n)
+        }
+        (None, None) => {
+            let stamp = timestamp(SystemTime::now());
+            let base = Path::new("runs").join(&stamp);
+            let mut dir = base.clone();
+            let mut k = 2;
+            while dir.exists() {
+                dir = Path::new("runs").join(format!("{stamp}-{k}"));
+                k += 1;
+            }
+            dir
+        }
+    };
+    if !force && ["checkpoint.safetensors", "config.toml"].iter().any(|f| dir.join(f).exists()) {
+        return Err(usage(format!(
+            "{} already holds a run; choose another --out or --name, or pass --force to \
+             overwrite it",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `YYYY-MM-DDTHH-MM-SS` in UTC (no colons, so it is a valid file name everywhere).
+pub fn timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00-00-00");
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29 12:34:56 UTC
+        assert_eq!(timestamp(t), "2024-02-29T12-34-56");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(timestamp(t), "2000-02-29T00-00-00");
+    }
+
+    #[test]
+    fn output_formats_follow_the_extension() {
+        assert_eq!(table_format(Path::new("a.CSV"), "--out").ok(), Some(TableFormat::Csv));
+        assert_eq!(table_format(Path::new("a.npy"), "--out").ok(), Some(TableFormat::Npy));
+        let e = table_format(Path::new("a.txt"), "--out").expect_err("bad").to_string();
+        assert!(e.contains("--out a.txt") && e.contains(".csv or .npy"), "{e}");
+    }
+
+    #[test]
+    fn run_folders_refuse_to_overwrite_a_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("run");
+        assert_eq!(run_dir(Some(&out), None, false).expect("fresh"), out);
+        std::fs::write(out.join("config.toml"), "").expect("write");
+        let e = run_dir(Some(&out), None, false).expect_err("taken").to_string();
+        assert!(e.contains("--force"), "{e}");
+        assert!(run_dir(Some(&out), None, true).is_ok());
+        assert!(run_dir(None, Some("a/b"), false).is_err());
+    }
+}
