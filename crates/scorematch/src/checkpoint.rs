@@ -1,6 +1,6 @@
 //! Checkpoints: named tensors plus string metadata in a safetensors file.
 //!
-//! A [`Checkpoint`] holds tensors as `f64` in memory and a storage dtype ([`DTypeTag`]): an
+//! A [`Checkpoint`] holds tensors as `f64` in memory and a storage dtype ([`DType`]): an
 //! `F32` checkpoint stores `f32` on disk (a model trained in f32 round-trips bit-exactly,
 //! since f32 → f64 → f32 is exact), an `F64` one stores `f64`. Tensor names and shapes are
 //! whatever the model code chooses (PyTorch's `layers.{i}.weight` `[out, in]` /
@@ -16,34 +16,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
-use serde::{Deserialize, Serialize};
+use scorematch_graph::DType;
 
 use crate::data::write_atomic_bytes;
 use crate::{Error, Result};
 
-/// The on-disk element type of a checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum DTypeTag {
-    /// 32-bit IEEE floats (`F32` in safetensors).
-    F32,
-    /// 64-bit IEEE floats (`F64` in safetensors).
-    F64,
-}
-
-impl DTypeTag {
-    fn to_safetensors(self) -> Dtype {
-        match self {
-            DTypeTag::F32 => Dtype::F32,
-            DTypeTag::F64 => Dtype::F64,
-        }
-    }
-
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            DTypeTag::F32 => 4,
-            DTypeTag::F64 => 8,
-        }
+/// The safetensors dtype that stores elements of `dtype`.
+fn to_safetensors(dtype: DType) -> Dtype {
+    match dtype {
+        DType::F32 => Dtype::F32,
+        DType::F64 => Dtype::F64,
     }
 }
 
@@ -64,7 +46,7 @@ pub struct Checkpoint {
     /// The tensors; order does not matter (a loaded checkpoint lists them sorted by name).
     pub tensors: Vec<NamedTensor>,
     /// The on-disk element type.
-    pub dtype: DTypeTag,
+    pub dtype: DType,
     /// String → string metadata (safetensors `__metadata__`); the model code stores JSON here.
     pub metadata: BTreeMap<String, String>,
 }
@@ -92,7 +74,7 @@ impl View for &RawTensor {
 
 impl Checkpoint {
     /// An empty checkpoint with the given storage dtype.
-    pub fn new(dtype: DTypeTag) -> Self {
+    pub fn new(dtype: DType) -> Self {
         Checkpoint { tensors: Vec::new(), dtype, metadata: BTreeMap::new() }
     }
 
@@ -164,7 +146,7 @@ impl Checkpoint {
                 )));
             }
             check_len(&t.name, &t.shape, t.data.len())?;
-            if self.dtype == DTypeTag::F32
+            if self.dtype == DType::F32
                 && let Some(v) = t.data.iter().find(|v| v.is_finite() && !(**v as f32).is_finite())
             {
                 return Err(Error::InvalidArgument(format!(
@@ -173,11 +155,11 @@ impl Checkpoint {
                 )));
             }
             let bytes = match self.dtype {
-                DTypeTag::F32 => t.data.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
-                DTypeTag::F64 => t.data.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+                DType::F32 => t.data.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+                DType::F64 => t.data.iter().flat_map(|&v| v.to_le_bytes()).collect(),
             };
             raw.push(RawTensor {
-                dtype: self.dtype.to_safetensors(),
+                dtype: to_safetensors(self.dtype),
                 shape: t.shape.clone(),
                 bytes,
             });
@@ -203,11 +185,11 @@ impl Checkpoint {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         let mut tensors = Vec::with_capacity(st.len());
-        let mut dtype: Option<(DTypeTag, String)> = None;
+        let mut dtype: Option<(DType, String)> = None;
         for (name, view) in st.tensors() {
             let tag = match view.dtype() {
-                Dtype::F32 => DTypeTag::F32,
-                Dtype::F64 => DTypeTag::F64,
+                Dtype::F32 => DType::F32,
+                Dtype::F64 => DType::F64,
                 other => {
                     return Err(fail(format!(
                         "tensor '{name}' has dtype {other:?}; only F32 and F64 checkpoints are \
@@ -228,11 +210,11 @@ impl Checkpoint {
             }
             let raw = view.data();
             let data: Vec<f64> = match tag {
-                DTypeTag::F32 => raw
+                DType::F32 => raw
                     .chunks_exact(4)
                     .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
                     .collect(),
-                DTypeTag::F64 => raw
+                DType::F64 => raw
                     .chunks_exact(8)
                     .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                     .collect(),
@@ -245,7 +227,7 @@ impl Checkpoint {
         Ok(Checkpoint {
             tensors,
             // A checkpoint with no tensors has no dtype on disk; it reads back as F64.
-            dtype: dtype.map_or(DTypeTag::F64, |(t, _)| t),
+            dtype: dtype.map_or(DType::F64, |(t, _)| t),
             metadata,
         })
     }
@@ -378,7 +360,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
 mod tests {
     use super::*;
 
-    fn sample(dtype: DTypeTag) -> Checkpoint {
+    fn sample(dtype: DType) -> Checkpoint {
         let mut c = Checkpoint::new(dtype);
         let w: Vec<f64> = (0..6).map(|i| (i as f64 * 0.37 - 1.0).sin()).collect();
         c.push("layers.0.weight", vec![3, 2], w).unwrap();
@@ -398,7 +380,7 @@ mod tests {
     fn round_trip_f64_bit_exact() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.safetensors");
-        let c = sample(DTypeTag::F64);
+        let c = sample(DType::F64);
         save(&p, &c).unwrap();
         let back = load(&p).unwrap();
         assert_eq!(back, sorted(c));
@@ -410,14 +392,14 @@ mod tests {
     fn round_trip_f32_bit_exact() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.safetensors");
-        let mut c = sample(DTypeTag::F32);
+        let mut c = sample(DType::F32);
         // Values representable in f32 round-trip exactly; others are rounded to f32 once.
         for t in &mut c.tensors {
             t.data.iter_mut().for_each(|v| *v = f64::from(*v as f32));
         }
         c.save(&p).unwrap();
         let back = Checkpoint::load(&p).unwrap();
-        assert_eq!(back.dtype, DTypeTag::F32);
+        assert_eq!(back.dtype, DType::F32);
         let bits = |c: &Checkpoint| -> Vec<(String, Vec<u64>)> {
             sorted(c.clone())
                 .tensors
@@ -437,7 +419,7 @@ mod tests {
     fn equal_checkpoints_are_equal_files() {
         // safetensors encodes the metadata from a HashMap; each HashMap has its own random
         // order, so without sorting these bytes would differ.
-        let mut c = sample(DTypeTag::F32);
+        let mut c = sample(DType::F32);
         for k in 0..12 {
             c.metadata.insert(format!("key{k}"), format!("value \"{k}\" ünïcode"));
         }
@@ -453,7 +435,7 @@ mod tests {
 
     #[test]
     fn get_and_expect_shape_errors() {
-        let c = sample(DTypeTag::F64);
+        let c = sample(DType::F64);
         assert_eq!(c.get("layers.0.bias").unwrap().data.len(), 3);
         let e = c.get("layers.2.weight").unwrap_err().to_string();
         assert!(
@@ -467,7 +449,7 @@ mod tests {
         let mut c2 = c.clone();
         assert!(c2.push("scale", vec![], vec![1.0]).is_err());
         assert!(c2.push("x", vec![2, 2], vec![1.0]).is_err());
-        let mut big = Checkpoint::new(DTypeTag::F32);
+        let mut big = Checkpoint::new(DType::F32);
         big.push("w", vec![1], vec![1e300]).unwrap();
         assert!(big.to_bytes().unwrap_err().to_string().contains("f32 range"));
         c2.tensors[0].data.pop();
@@ -481,7 +463,7 @@ mod tests {
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("m.safetensors"), "{e}");
 
-        let good = sample(DTypeTag::F32).to_bytes().unwrap();
+        let good = sample(DType::F32).to_bytes().unwrap();
         std::fs::write(&p, &good[..good.len() - 5]).unwrap();
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");
@@ -520,7 +502,7 @@ mod tests {
 
     #[test]
     fn empty_checkpoint_and_mixed_dtypes() {
-        let c = Checkpoint::new(DTypeTag::F64);
+        let c = Checkpoint::new(DType::F64);
         let back = Checkpoint::from_bytes(&c.to_bytes().unwrap(), Path::new("e")).unwrap();
         assert_eq!(back, c);
         let a = RawTensor { dtype: Dtype::F32, shape: vec![1], bytes: vec![0; 4] };

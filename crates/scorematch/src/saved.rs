@@ -11,7 +11,7 @@ use std::path::Path;
 use scorematch_graph::{DType, Element};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, DTypeTag};
+use crate::checkpoint::Checkpoint;
 use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
@@ -44,13 +44,6 @@ struct Header {
     training: Option<serde_json::Value>,
 }
 
-fn tag(dtype: DType) -> DTypeTag {
-    match dtype {
-        DType::F32 => DTypeTag::F32,
-        DType::F64 => DTypeTag::F64,
-    }
-}
-
 impl SavedModel {
     /// Parameters converted to `T`.
     pub fn params_as<T: Element>(&self) -> Vec<Vec<T>> {
@@ -73,7 +66,7 @@ impl SavedModel {
                 specs.len()
             )));
         }
-        let mut ck = Checkpoint::new(tag(self.dtype));
+        let mut ck = Checkpoint::new(self.dtype);
         for (spec, values) in specs.iter().zip(&self.params) {
             ck.push(spec.name.clone(), spec.shape.clone(), values.clone())?;
         }
@@ -130,10 +123,7 @@ impl SavedModel {
                 )));
             }
         }
-        let dtype = match ck.dtype {
-            DTypeTag::F32 => DType::F32,
-            DTypeTag::F64 => DType::F64,
-        };
+        let dtype = ck.dtype;
         Ok(SavedModel {
             config: header.model,
             params,

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use scorematch::checkpoint::{Checkpoint, DTypeTag};
+use scorematch::checkpoint::Checkpoint;
 use scorematch::data::Dataset;
 use scorematch::objective::Objective;
 use scorematch::saved::SavedModel;
@@ -245,11 +245,7 @@ fn loss_typed<T: Element>(
     let x: Vec<T> = data.data().iter().map(|&v| T::from_f64(v)).collect();
     let value = loss.evaluate(&params, &x)?;
     if let Some(path) = &args.grad_out {
-        let tag = match T::DTYPE {
-            DType::F32 => DTypeTag::F32,
-            DType::F64 => DTypeTag::F64,
-        };
-        let mut ck = Checkpoint::new(tag);
+        let mut ck = Checkpoint::new(T::DTYPE);
         for (i, spec) in model.param_specs().iter().enumerate() {
             let g: Vec<f64> = loss.grad(i).iter().map(|&v| Element::to_f64(v)).collect();
             ck.push(spec.name.clone(), spec.shape.clone(), g)?;
