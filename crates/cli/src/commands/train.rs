@@ -249,7 +249,12 @@ struct Plan {
     validation: Option<Dataset>,
     standardizer: Option<Standardizer>,
     dir: PathBuf,
+    /// Columns of the data that look discrete, with their distinct counts.
+    raw_columns_discrete: Vec<(String, usize)>,
 }
+
+/// A column with at most this many distinct values is flagged as discrete.
+const DISCRETE_MAX_DISTINCT: usize = 20;
 
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
@@ -261,6 +266,14 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     config.validate()?;
     common::notes(verbosity, &notes);
     let plan = prepare(config, args)?;
+    let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
+        format!(
+            "column '{name}' takes only {k} distinct values; score matching assumes continuous \
+             data and its loss can fall without bound on such a column: drop it, or add \
+             dequantisation noise"
+        )
+    });
+    common::notes(verbosity, &discrete.collect::<Vec<_>>());
     match plan.config.dtype() {
         DType::F32 => train_typed::<f32>(&plan, args, verbosity),
         DType::F64 => train_typed::<f64>(&plan, args, verbosity),
@@ -274,6 +287,7 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
     let d = &config.data;
     let source = d.source.clone().unwrap_or_default();
     let data = load_data(&source, d.n_samples.unwrap_or(0), seed)?;
+    let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
     let val_fraction = d.val_fraction.unwrap_or(0.0);
     let split = data.split(1.0 - val_fraction, val_fraction, seed.wrapping_add(1))?;
     let standardizer = if d.standardize.unwrap_or(true) {
@@ -307,6 +321,7 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
         validation,
         standardizer,
         dir,
+        raw_columns_discrete,
     })
 }
 

@@ -123,6 +123,24 @@ impl Dataset {
         &self.columns
     }
 
+    /// Columns that look discrete: at most `max_distinct` distinct values over at least
+    /// `10 × max_distinct` rows, as `(column name, distinct count)`. Score matching assumes
+    /// a continuous density; on a discrete column the objective is unbounded below (the
+    /// model can sharpen without limit around the repeated values).
+    pub fn discrete_columns(&self, max_distinct: usize) -> Vec<(String, usize)> {
+        if self.n < 10 * max_distinct {
+            return vec![];
+        }
+        (0..self.d)
+            .filter_map(|j| {
+                let mut values: Vec<u64> = self.rows().map(|r| r[j].to_bits()).collect();
+                values.sort_unstable();
+                values.dedup();
+                (values.len() <= max_distinct).then(|| (self.columns[j].clone(), values.len()))
+            })
+            .collect()
+    }
+
     /// Sample `i` (`d` values).
     ///
     /// # Panics
@@ -231,6 +249,15 @@ mod tests {
         assert_eq!(d.columns(), &["x0".to_string(), "x1".to_string()]);
         assert!(d.get_row(2).is_none());
         assert_eq!(d.rows().count(), 2);
+    }
+
+    #[test]
+    fn discrete_columns_are_flagged() {
+        let rows: Vec<Vec<f64>> = (0..200).map(|i| vec![i as f64 * 0.37, (i % 3) as f64]).collect();
+        let d = Dataset::from_rows(&rows).unwrap();
+        assert_eq!(d.discrete_columns(20), vec![(d.columns()[1].clone(), 3)]);
+        // Too few rows to judge.
+        assert!(d.subset(&[0, 1, 2, 3]).unwrap().discrete_columns(20).is_empty());
     }
 
     #[test]
