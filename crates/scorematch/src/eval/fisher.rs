@@ -31,16 +31,7 @@ pub fn fisher_divergence(
     true_score: &dyn Fn(&[f64]) -> Vec<f64>,
 ) -> Result<FisherEstimate> {
     fisher_with(field, data, &mut |z, out| {
-        let s = true_score(z);
-        if s.len() != out.len() {
-            return Err(Error::Shape(format!(
-                "true score has {} values, expected {}",
-                s.len(),
-                out.len()
-            )));
-        }
-        out.copy_from_slice(&s);
-        Ok(())
+        copy_true_score(&true_score(z), out)
     })
 }
 
@@ -65,17 +56,22 @@ pub fn fisher_divergence_standardized(
     fisher_with(field, data, &mut |z, out| {
         raw.copy_from_slice(z);
         standardizer.inverse_transform_in_place(&mut raw)?;
-        let s = true_score_raw(&raw);
-        if s.len() != out.len() {
-            return Err(Error::Shape(format!(
-                "true score has {} values, expected {}",
-                s.len(),
-                out.len()
-            )));
-        }
-        out.copy_from_slice(&s);
+        copy_true_score(&true_score_raw(&raw), out)?;
         standardizer.score_to_std_in_place(out)
     })
+}
+
+/// Copies a true score into `out`, checking its length.
+fn copy_true_score(s: &[f64], out: &mut [f64]) -> Result<()> {
+    if s.len() != out.len() {
+        return Err(Error::Shape(format!(
+            "true score has {} values, expected {}",
+            s.len(),
+            out.len()
+        )));
+    }
+    out.copy_from_slice(s);
+    Ok(())
 }
 
 /// Writes the true score at a row (model coordinates) into the buffer.
