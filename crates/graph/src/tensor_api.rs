@@ -129,27 +129,27 @@ impl Tensor {
         let (a, b) = ok(self.try_broadcast_pair(other));
         a.apply(Op::Compare(c), &[&b])
     }
-    /// Mask [a < b] (1 or 0).
+    /// Mask 𝟙(a < b) (1 or 0).
     pub fn lt(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Lt, other)
     }
-    /// Mask [a ≤ b].
+    /// Mask 𝟙(a ≤ b).
     pub fn le(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Le, other)
     }
-    /// Mask [a > b].
+    /// Mask 𝟙(a > b).
     pub fn gt(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Gt, other)
     }
-    /// Mask [a ≥ b].
+    /// Mask 𝟙(a ≥ b).
     pub fn ge(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Ge, other)
     }
-    /// Mask [a = b].
+    /// Mask 𝟙(a = b).
     pub fn eq(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Eq, other)
     }
-    /// Mask [a ≠ b].
+    /// Mask 𝟙(a ≠ b).
     pub fn ne(&self, other: &Tensor) -> Tensor {
         self.compare(CmpOp::Ne, other)
     }

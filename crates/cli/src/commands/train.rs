@@ -172,7 +172,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, help_heading = "Run")]
     pub dtype: Option<DTypeName>,
 
-    /// Run folder [default: runs/<name> or runs/<UTC timestamp>].
+    /// Run folder [default: runs/NAME with --name, else runs/TIMESTAMP (UTC)].
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub out: Option<PathBuf>,
     /// Name of the run folder under runs/.

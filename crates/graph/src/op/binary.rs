@@ -19,7 +19,7 @@ pub enum BinaryOp {
     Mul,
     /// y = a/b; ∂ₐ = 1/b, ∂_b = −y/b. Domain b ≠ 0.
     Div,
-    /// y = max(a, b), NaN if either is; ∂ₐ = [a ≥ b], ∂_b = [a < b] (ties go to a).
+    /// y = max(a, b), NaN if either is; ∂ₐ = 𝟙(a ≥ b), ∂_b = 𝟙(a < b) (ties go to a).
     /// Smooth where a ≠ b.
     Max,
 }

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | reshape(s) | same elements, shape s | reshape back |
 //! | broadcast(s) | same rank, size-1 axes repeated to s | reduce_sum over the repeated axes |
-//! | transpose(p) | y[i_p0, …] = x[i_0, …], yᵢ axis = x axis p[i] | transpose by p⁻¹ |
+//! | transpose(p) | y[i_p0, …] = x[i_0, …], yᵢ axis = x axis p\[i\] | transpose by p⁻¹ |
 //! | slice(lo, hi) | x[lo..hi] per axis (stride 1) | pad with lo, dim − hi zeros |
 //! | pad(lo, hi) | zeros around x | slice lo..lo+dim |
 //! | concat(axis) | operands joined along axis | one slice per operand |

@@ -50,7 +50,7 @@ pub(crate) fn sum_kernel<T: Element>(x: Operand<T>, out_shape: &[usize], out: &m
 }
 
 /// reduce_max: y = max over `axes` of x (−∞ for an empty reduction). With the mask
-/// m = [x = y] and count c = Σ m (ties share the derivative equally):
+/// m = 𝟙(x = y) and count c = Σ m (ties share the derivative equally):
 /// ẏ = Σ(m·ẋ)/c, x̄ = m·ȳ/c.
 pub(crate) fn max_kernel<T: Element>(x: Operand<T>, out_shape: &[usize], out: &mut [T]) {
     debug_assert_eq!(numel(out_shape), out.len());

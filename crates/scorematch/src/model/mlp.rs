@@ -1,7 +1,7 @@
 //! The multilayer perceptron shared by the MLP energy, the MLP score network and the
 //! noise-conditional score network.
 //!
-//! Layer i computes h ← a(h·Wᵢᵀ + bᵢ) with Wᵢ of shape [out, in] (PyTorch's `nn.Linear`
+//! Layer i computes h ← a(h·Wᵢᵀ + bᵢ) with Wᵢ of shape \[out, in\] (PyTorch's `nn.Linear`
 //! layout); the last layer has no activation.
 
 use scorematch_graph::Tensor;
@@ -31,7 +31,7 @@ impl Mlp {
         w
     }
 
-    /// `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] for every layer, with
+    /// `layers.{i}.weight` \[out, in\] and `layers.{i}.bias` \[out\] for every layer, with
     /// PyTorch's default U(−1/√in, 1/√in) initialisation, names prefixed by `prefix`.
     pub fn param_specs(&self, prefix: &str) -> Vec<ParamSpec> {
         let w = self.widths();

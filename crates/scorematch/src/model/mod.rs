@@ -7,7 +7,7 @@
 //! model the maths allows.
 //!
 //! Parameters are plain tensors named and shaped as PyTorch would (`layers.{i}.weight` of
-//! shape [out, in], `layers.{i}.bias` of shape [out]), so checkpoints load into
+//! shape \[out, in\], `layers.{i}.bias` of shape \[out\]), so checkpoints load into
 //! `torch.nn.Linear` stacks unchanged.
 
 mod activation;
@@ -80,7 +80,7 @@ pub enum Init {
 pub struct ParamSpec {
     /// PyTorch-style name, e.g. `layers.0.weight`.
     pub name: String,
-    /// Shape; linear weights are [out, in].
+    /// Shape; linear weights are \[out, in\].
     pub shape: Vec<usize>,
     /// Initialiser.
     pub init: Init,

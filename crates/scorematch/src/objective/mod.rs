@@ -7,14 +7,14 @@
 //! | objective | per-sample loss |
 //! |---|---|
 //! | `esm` (Hyvärinen 2005) | tr J + ½‖s‖² |
-//! | `ssm` (Song et al. 2019) | vᵀJv + ½(vᵀs)², E[vvᵀ] = I |
+//! | `ssm` (Song et al. 2019) | vᵀJv + ½(vᵀs)², E\[vvᵀ\] = I |
 //! | `ssm-vr` | vᵀJv + ½‖s‖² |
 //! | `dsm` (Vincent 2011) | ½‖s(x + σz) + z/σ‖², z ~ N(0, I) |
 //! | `ms-dsm` (NCSN) | λ(σ)·½‖s(x + σz, σ) + z/σ‖² with λ(σ) = σ², σ from a geometric ladder |
 //! | `mle` | −log p(x) (flows and Gaussians) |
 //!
 //! Conventions users trip over: the score is +∇ₓ log p = −∇ₓf; DSM's target is −z/σ =
-//! −(x̃ − x)/σ²; unit-sphere projections are rescaled to norm √D so that E[vvᵀ] = I and
+//! −(x̃ − x)/σ²; unit-sphere projections are rescaled to norm √D so that E\[vvᵀ\] = I and
 //! sliced SM is unbiased for exact SM with no 1/D factor.
 //!
 //! Jv is a Jacobian-vector product of the score: forward-over-reverse (one jvp of a

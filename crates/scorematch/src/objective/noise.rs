@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Distribution of sliced score matching's projection vectors v (each with E[vvᵀ] = I).
+/// Distribution of sliced score matching's projection vectors v (each with E\[vvᵀ\] = I).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Projection {
