@@ -187,6 +187,30 @@ fn score_of_a_trained_energy_is_a_normalised_density_in_raw_coordinates() {
     assert!(c.iter().all(|v| (v - c[0]).abs() < 1e-9), "energy + log p must be constant");
 }
 
+/// A row's log-density must not depend on the other rows scored with it (regression: the
+/// normalising box used to widen to cover the scored data, so one outlier shifted every row).
+#[test]
+fn a_rows_log_density_does_not_depend_on_the_other_rows() {
+    let dir = tempdir();
+    let run = train_small(dir.path(), "run", &["--dtype", "f64", "--no-plots"]);
+    let ck = run.join("checkpoint.safetensors");
+    let score_rows = |name: &str, text: &str| {
+        let data = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&data, text).expect("write");
+        let out = dir.path().join(format!("{name}-scores.csv"));
+        let r = run_in(
+            dir.path(),
+            &["score", "--checkpoint", s(&ck), "--data", s(&data), "--out", s(&out)],
+        );
+        r.ok();
+        (read_csv(&out).1, r.stderr)
+    };
+    let (alone, _) = score_rows("alone", "x,y\n0.5,0.5\n");
+    let (with_outlier, stderr) = score_rows("outlier", "x,y\n0.5,0.5\n1000,1000\n");
+    assert_eq!(alone[0][1].to_bits(), with_outlier[0][1].to_bits(), "log_density moved");
+    assert!(stderr.contains("1 rows lie outside"), "the far row must be reported: {stderr}");
+}
+
 #[test]
 fn score_networks_score_without_density_columns() {
     let dir = tempdir();

@@ -107,12 +107,21 @@ impl SavedModel {
                 header.format_version
             )));
         }
+        header.model.validate().map_err(|e| bad(e.to_string()))?;
         let specs = header.model.model().param_specs();
         let params = specs
             .iter()
             .map(|s| ck.expect_shape(&s.name, &s.shape).map(|t| t.data.clone()))
             .collect::<Result<Vec<_>>>()
             .map_err(|e| bad(e.to_string()))?;
+        if let Some((spec, _)) =
+            specs.iter().zip(&params).find(|(_, p)| p.iter().any(|v| !v.is_finite()))
+        {
+            return Err(bad(format!(
+                "tensor '{}' holds NaN or infinite values; retrain, or load an earlier checkpoint",
+                spec.name
+            )));
+        }
         if let Some(s) = &header.standardizer {
             s.validate()?;
             if s.dim() != header.model.model().dim() {

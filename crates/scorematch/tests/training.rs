@@ -134,12 +134,26 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
         seed: 2,
         ..TrainConfig::default()
     };
+    // A validation set evaluated every step: keep-best must not replace the last completed
+    // step's parameters when the run diverges.
+    let val = ToyDensity::Gaussian.sample_seeded(100, 7);
+    let with_val = TrainConfig { eval_every: 1, keep_best: true, ..cfg.clone() };
     let mut params = gaussian.init_params(&mut StdRng::seed_from_u64(9));
-    let report =
-        fit(gaussian.model(), &Objective::Esm, &data, None, &cfg, &mut params, &mut |_| {
-            Control::Continue
-        })
-        .unwrap();
+    let report = fit(
+        gaussian.model(),
+        &Objective::Esm,
+        &data,
+        Some(&val),
+        &with_val,
+        &mut params,
+        &mut |_| Control::Continue,
+    )
+    .unwrap();
+    assert!(
+        report.best.is_some_and(|(s, _)| s < report.steps_done),
+        "the best step must precede the divergence for this test to mean anything: {:?}",
+        report.best
+    );
     let StopReason::NonFinite { step } = report.stop else {
         panic!("expected a non-finite stop, got {:?}", report.stop)
     };
@@ -157,6 +171,23 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
     )
     .unwrap();
     assert_eq!(bits(&params), bits(&retraced), "parameters must be those after step {}", step - 1);
+}
+
+#[test]
+fn absurd_step_counts_are_refused_before_any_allocation() {
+    let data = ToyDensity::TwoMoons.sample_seeded(100, 1);
+    let mut params = mlp().init_params(&mut StdRng::seed_from_u64(1));
+    for cfg in [
+        TrainConfig { steps: usize::MAX / 2, batch_size: 10, ..TrainConfig::default() },
+        TrainConfig { epochs: Some(usize::MAX / 3), batch_size: 10, ..TrainConfig::default() },
+    ] {
+        let msg = fit(mlp().model(), &Objective::Esm, &data, None, &cfg, &mut params, &mut |_| {
+            Control::Continue
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("--steps or --epochs"), "{msg}");
+    }
 }
 
 #[test]
@@ -189,6 +220,37 @@ fn save_then_load_gives_bit_identical_outputs() {
         };
         assert_eq!(outputs(&saved), outputs(&loaded), "{dtype}");
     }
+}
+
+#[test]
+fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = mlp();
+    let mut params = config.init_params(&mut StdRng::seed_from_u64(1));
+    params[2][0] = f64::NAN;
+    let saved =
+        SavedModel { config, params, dtype: DType::F64, standardizer: None, training: None };
+    let path = dir.path().join("nan.safetensors");
+    saved.save(&path).unwrap();
+    let msg = SavedModel::load(&path).unwrap_err().to_string();
+    assert!(msg.contains("layers.1.weight") && msg.contains("NaN"), "{msg}");
+    let bad = ModelConfig::MlpEnergy(MlpEnergy {
+        dim: 2,
+        hidden: vec![4],
+        activation: Activation::Tanh,
+        base_sigma: Some(-1.0),
+    });
+    let saved = SavedModel {
+        params: bad.init_params(&mut StdRng::seed_from_u64(1)),
+        config: bad,
+        dtype: DType::F64,
+        standardizer: None,
+        training: None,
+    };
+    let path = dir.path().join("bad.safetensors");
+    saved.save(&path).unwrap();
+    let msg = SavedModel::load(&path).unwrap_err().to_string();
+    assert!(msg.contains("σ₀"), "{msg}");
 }
 
 #[test]

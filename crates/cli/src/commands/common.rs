@@ -11,7 +11,7 @@ use crate::progress::Verbosity;
 /// Half-width of the default box over which log Z is integrated (model coordinates;
 /// standardised data lies well inside).
 pub const QUADRATURE_HALF_WIDTH: f64 = 8.0;
-/// Cells per axis of log Z quadrature in two dimensions (2000 in one).
+/// Cells per axis of log Z quadrature in two dimensions.
 pub const QUADRATURE_CELLS_2D: usize = 400;
 /// Cells of log Z quadrature in one dimension.
 pub const QUADRATURE_CELLS_1D: usize = 4000;
@@ -51,22 +51,22 @@ pub fn training_ladder(saved: &SavedModel) -> Option<(f64, f64, usize)> {
     }
 }
 
-/// The box over which log Z of a 1-D or 2-D energy is integrated, in model coordinates:
-/// [−8, 8]ᴰ, widened to cover `data` (padded by half its range) where it reaches further.
-/// For standardised data this is the same box whatever rows are scored, so `score` and
-/// `eval` agree.
-pub fn quadrature_box(data: &Dataset) -> anyhow::Result<Bounds> {
-    let d = data.d();
+/// The box over which log Z of a 1-D or 2-D energy is integrated: [−8, 8]ᴰ in model
+/// coordinates, whatever data is being scored — a row's log-density must not depend on the
+/// other rows of the file. Standardised training data lies well inside; rows outside are
+/// counted by [`rows_outside`].
+pub fn quadrature_box(dim: usize) -> anyhow::Result<Bounds> {
     let h = QUADRATURE_HALF_WIDTH;
-    let (mut lo, mut hi) = (vec![-h; d], vec![h; d]);
-    if !data.is_empty() {
-        let b = Bounds::from_data(data, 0.5)?;
-        for j in 0..d {
-            lo[j] = lo[j].min(b.lo[j]);
-            hi[j] = hi[j].max(b.hi[j]);
-        }
-    }
-    Ok(Bounds::new(lo, hi)?)
+    Ok(Bounds::new(vec![-h; dim], vec![h; dim])?)
+}
+
+/// How many rows of `data` (model coordinates) lie outside `bounds`.
+pub fn rows_outside(data: &Dataset, bounds: &Bounds) -> usize {
+    data.rows()
+        .filter(|r| {
+            r.iter().zip(bounds.lo.iter().zip(&bounds.hi)).any(|(v, (l, h))| v < l || v > h)
+        })
+        .count()
 }
 
 /// Cells per axis of log Z quadrature in `dim` dimensions.
@@ -128,10 +128,10 @@ mod tests {
     }
 
     #[test]
-    fn quadrature_box_covers_far_data() {
-        let data = Dataset::from_rows(&[vec![0.0, 20.0], vec![1.0, 30.0]]).expect("data");
-        let b = quadrature_box(&data).expect("box");
-        assert_eq!(b.lo, vec![-8.0, -8.0]);
-        assert_eq!(b.hi, vec![8.0, 35.0]);
+    fn quadrature_box_is_fixed_and_far_rows_are_counted() {
+        let data = Dataset::from_rows(&[vec![0.0, 20.0], vec![1.0, 3.0]]).expect("data");
+        let b = quadrature_box(2).expect("box");
+        assert_eq!((b.lo.clone(), b.hi.clone()), (vec![-8.0, -8.0], vec![8.0, 8.0]));
+        assert_eq!(rows_outside(&data, &b), 1);
     }
 }

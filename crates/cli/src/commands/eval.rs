@@ -110,7 +110,7 @@ fn evaluate_typed<T: Element>(args: &EvalArgs, saved: &SavedModel) -> Result<Eva
         ..HeldoutConfig::default()
     };
     let likelihood = LikelihoodConfig {
-        bounds: (model.dim() <= 2).then(|| common::quadrature_box(&data)).transpose()?,
+        bounds: (model.dim() <= 2).then(|| common::quadrature_box(model.dim())).transpose()?,
         resolution: Some(common::quadrature_cells(model.dim())),
         seed: args.seed,
         ..LikelihoodConfig::default()

@@ -247,7 +247,12 @@ fn loss_typed<T: Element>(
     if let Some(path) = &args.grad_out {
         let mut ck = Checkpoint::new(T::DTYPE);
         for (i, spec) in model.param_specs().iter().enumerate() {
-            let g: Vec<f64> = loss.grad(i).iter().map(|&v| Element::to_f64(v)).collect();
+            let g: Vec<f64> = loss
+                .grad(i)
+                .context("the loss was compiled without gradients")?
+                .iter()
+                .map(|&v| Element::to_f64(v))
+                .collect();
             ck.push(spec.name.clone(), spec.shape.clone(), g)?;
         }
         ck.metadata.insert("objective".into(), setup.objective.name().into());

@@ -127,7 +127,16 @@ fn score_typed<T: Element>(
         field.log_density(z.data(), &mut lp)?;
         Some(lp)
     } else if let (Some(e), true) = (energy.as_ref(), d <= 2) {
-        let bounds = common::quadrature_box(&z)?;
+        let bounds = common::quadrature_box(d)?;
+        let outside = common::rows_outside(&z, &bounds);
+        if outside > 0 {
+            notes.push(format!(
+                "{outside} rows lie outside the box [-{h}, {h}]^{d} (model coordinates) over which \
+                 the density is normalised; their log_density extrapolates the model far from \
+                 its training data",
+                h = common::QUADRATURE_HALF_WIDTH
+            ));
+        }
         let cells = common::quadrature_cells(d);
         let grid = density_grid(&mut field, &bounds, cells, if d == 1 { 1 } else { cells })?;
         if grid.edge_mass > scorematch::eval::EDGE_MASS_WARNING {

@@ -335,8 +335,7 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         .into_iter()
         .map(|p| p.into_iter().map(T::from_f64).collect())
         .collect();
-    let steps_per_epoch = plan.train_data.n() / plan.train.batch_size;
-    let total = plan.train.epochs.map_or(plan.train.steps, |e| e * steps_per_epoch);
+    let total = plan.train.total_steps(plan.train_data.n())?;
     let n_params: usize = params.iter().map(Vec::len).sum();
     let source = plan.config.data.source.as_deref().unwrap_or_default();
     let mut progress = Progress::new(total, verbosity, args.log_every);

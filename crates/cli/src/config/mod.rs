@@ -588,7 +588,9 @@ impl RunConfig {
             )));
         }
         let steps = t.steps.unwrap_or(defaults::STEPS);
-        let total = t.epochs.map_or(steps, |e| e.saturating_mul(n_train / batch_size));
+        let total = TrainConfig { steps, epochs: t.epochs, batch_size, ..TrainConfig::default() }
+            .total_steps(n_train)
+            .map_err(|e| usage(e.to_string()))?;
         let weight_decay = t.weight_decay.unwrap_or(0.0);
         let optimizer = match t.optimizer.unwrap_or(OptimizerName::Adam) {
             OptimizerName::Sgd => OptimizerKind::Sgd {

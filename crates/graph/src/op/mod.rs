@@ -161,24 +161,6 @@ impl Op {
         }
     }
 
-    /// Whether the op is linear in its operands jointly (its JVP is the op applied to the
-    /// tangents). Used by passes and documentation; `dot` is bilinear, not linear.
-    pub fn is_linear(&self) -> bool {
-        matches!(
-            self,
-            Op::Unary(UnaryOp::Neg)
-                | Op::Binary(BinaryOp::Add | BinaryOp::Sub)
-                | Op::ReduceSum { .. }
-                | Op::Reshape { .. }
-                | Op::Broadcast { .. }
-                | Op::Transpose { .. }
-                | Op::Slice { .. }
-                | Op::Pad { .. }
-                | Op::Concat { .. }
-                | Op::Convert { .. }
-        )
-    }
-
     /// The shape rule: output shape and dtype from operand shapes and dtypes.
     pub fn infer(&self, operands: &[(&[usize], DType)]) -> Result<(Vec<usize>, DType)> {
         let shapes: Vec<&[usize]> = operands.iter().map(|o| o.0).collect();

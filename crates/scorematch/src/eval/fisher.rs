@@ -30,9 +30,7 @@ pub fn fisher_divergence(
     data: &Dataset,
     true_score: &dyn Fn(&[f64]) -> Vec<f64>,
 ) -> Result<FisherEstimate> {
-    fisher_with(field, data, &mut |z, out| {
-        copy_true_score(&true_score(z), out)
-    })
+    fisher_with(field, data, &mut |z, out| copy_true_score(&true_score(z), out))
 }
 
 /// [`fisher_divergence`] for a model trained on standardised data: `data` is standardised

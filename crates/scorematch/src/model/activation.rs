@@ -1,5 +1,6 @@
 //! Hidden-layer activations. Score matching differentiates the model in x twice more, so
-//! activations must be smooth: ReLU's zero second derivative makes vᵀ∇²f v vanish, which is
+//! activations must be smooth (ELU is only C¹: its second derivative jumps at 0, harmless
+//! almost everywhere but worth knowing for exact SM): ReLU's zero second derivative makes vᵀ∇²f v vanish, which is
 //! why it is not offered.
 
 use scorematch_graph::Tensor;
@@ -22,10 +23,6 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Every activation, for help texts.
-    pub const ALL: [Activation; 4] =
-        [Activation::Softplus, Activation::Tanh, Activation::Swish, Activation::Elu];
-
     /// Applies the activation.
     pub fn apply(self, h: &Tensor) -> Tensor {
         match self {

@@ -175,6 +175,34 @@ impl ModelConfig {
         }
     }
 
+    /// Checks the sizes and settings: D ≥ 1, no zero-width hidden layer, a positive finite
+    /// base σ₀, NICE's own constraints.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        let hidden = match self {
+            ModelConfig::MlpEnergy(m) => Some(&m.hidden),
+            ModelConfig::MlpScore(m) => Some(&m.hidden),
+            ModelConfig::NcsnScore(m) => Some(&m.hidden),
+            ModelConfig::Nice(m) => Some(&m.hidden),
+            ModelConfig::Gaussian(_) => None,
+        };
+        if self.model().dim() == 0 {
+            return bad("the model's dimension must be at least 1".into());
+        }
+        if hidden.is_some_and(|h| h.contains(&0)) {
+            return bad("hidden layer widths must be at least 1".into());
+        }
+        match self {
+            ModelConfig::MlpEnergy(MlpEnergy { base_sigma: Some(s), .. })
+                if !(*s > 0.0 && s.is_finite()) =>
+            {
+                bad(format!("the base term's σ₀ must be positive and finite, got {s}"))
+            }
+            ModelConfig::Nice(n) => n.validate(),
+            _ => Ok(()),
+        }
+    }
+
     /// Initial parameter values (PyTorch defaults for linear layers), seeded.
     pub fn init_params(&self, rng: &mut impl Rng) -> Vec<Vec<f64>> {
         self.model().param_specs().iter().map(|s| s.initialize(rng)).collect()

@@ -193,6 +193,14 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<Tensor> {
+        let expected = self.noise_specs(x.shape().first().copied().unwrap_or(0), model.dim()).len();
+        if noise.len() != expected {
+            return Err(Error::Shape(format!(
+                "{} needs {expected} noise tensors (see Objective::build), got {}",
+                self.name(),
+                noise.len()
+            )));
+        }
         let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
         match self {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {

@@ -66,12 +66,18 @@ impl NoiseDist {
             }
             NoiseDist::Projection(Projection::Sphere) => {
                 for r in out.chunks_mut(row.max(1)) {
-                    let u: Vec<f64> = (0..r.len()).map(|_| StandardNormal.sample(rng)).collect();
-                    let norm = u.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
-                    let scale = (r.len() as f64).sqrt() / norm;
-                    r.iter_mut().zip(&u).for_each(|(o, v)| *o = T::from_f64(v * scale));
+                    let mut norm2 = 0.0;
+                    for o in r.iter_mut() {
+                        let u: f64 = StandardNormal.sample(rng);
+                        norm2 += u * u;
+                        *o = T::from_f64(u);
+                    }
+                    let scale = (r.len() as f64).sqrt() / norm2.sqrt().max(f64::MIN_POSITIVE);
+                    r.iter_mut().for_each(|o| *o = T::from_f64(Element::to_f64(*o) * scale));
                 }
             }
+            // An empty ladder draws nothing (validation refuses one before it gets here).
+            NoiseDist::Ladder(levels) if levels.is_empty() => {}
             NoiseDist::Ladder(levels) => {
                 for r in out.chunks_mut(row.max(1)) {
                     let s = levels[rng.random_range(0..levels.len())];

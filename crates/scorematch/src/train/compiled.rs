@@ -111,15 +111,24 @@ impl<T: Element> CompiledLoss<T> {
     }
 
     /// The gradient of the last evaluation in parameter `i`.
-    pub fn grad(&self, i: usize) -> &[T] {
-        debug_assert!(self.with_grad);
-        self.program.output(1 + i)
+    /// `None` when the loss was compiled without gradients or `i` is not a parameter.
+    pub fn grad(&self, i: usize) -> Option<&[T]> {
+        (self.with_grad && i < self.n_params).then(|| self.program.output(1 + i))
     }
 
     /// Copies the last evaluation's gradients into `out` (one buffer per parameter).
-    pub fn copy_grads(&self, out: &mut [Vec<T>]) {
-        for (i, g) in out.iter_mut().enumerate() {
-            g.copy_from_slice(self.grad(i));
+    pub fn copy_grads(&self, out: &mut [Vec<T>]) -> Result<()> {
+        if !self.with_grad || out.len() != self.n_params {
+            return Err(Error::Shape(format!(
+                "{} gradient buffers for {} parameters (compiled with gradients: {})",
+                out.len(),
+                self.n_params,
+                self.with_grad
+            )));
         }
+        for (i, g) in out.iter_mut().enumerate() {
+            g.copy_from_slice(self.program.output(1 + i));
+        }
+        Ok(())
     }
 }

@@ -73,6 +73,28 @@ impl Default for TrainConfig {
     }
 }
 
+/// The most optimisation steps one run may plan (a guard against typos such as an extra
+/// zero run through `--epochs`).
+pub const MAX_STEPS: usize = 1_000_000_000;
+
+impl TrainConfig {
+    /// Steps this configuration runs on a training set of `n_train` rows: `steps`, or
+    /// `epochs` × ⌊n_train / batch_size⌋. Errors above [`MAX_STEPS`].
+    pub fn total_steps(&self, n_train: usize) -> Result<usize> {
+        let per_epoch = n_train / self.batch_size.max(1);
+        let total = match self.epochs {
+            Some(e) => e.checked_mul(per_epoch).unwrap_or(usize::MAX),
+            None => self.steps,
+        };
+        if total > MAX_STEPS {
+            return Err(Error::InvalidArgument(format!(
+                "{total} steps planned, more than the {MAX_STEPS} allowed; lower --steps or --epochs"
+            )));
+        }
+        Ok(total)
+    }
+}
+
 /// What one step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
@@ -179,7 +201,7 @@ pub fn fit<T: Element>(
     config.schedule.validate()?;
     let b = config.batch_size;
     let steps_per_epoch = train.n() / b;
-    let total = config.epochs.map_or(config.steps, |e| e * steps_per_epoch);
+    let total = config.total_steps(train.n())?;
     let mut loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
     let mut val_loss = match validation {
         Some(v) if v.n() > 0 => Some((
@@ -198,7 +220,7 @@ pub fn fit<T: Element>(
     let mut best: Option<(usize, f64)> = None;
     let mut best_params: Vec<Vec<T>> = params.to_vec();
     let mut since_best = 0;
-    let mut history = Vec::with_capacity(total);
+    let mut history = Vec::with_capacity(total.min(1 << 16));
     let start = Instant::now();
     let mut stop = StopReason::Completed;
     let mut steps_done = 0;
@@ -215,7 +237,7 @@ pub fn fit<T: Element>(
                 .for_each(|(o, &v)| *o = T::from_f64(v));
         }
         let value = loss.evaluate_with_fresh_noise(params, &batch, &mut noise_rng)?;
-        loss.copy_grads(&mut grads);
+        loss.copy_grads(&mut grads)?;
         let norm = grad_norm(&grads);
         // Invariant: `params` are finite here (the previous update was checked), so a
         // non-finite loss or gradient leaves them as the last completed step's.
@@ -271,7 +293,10 @@ pub fn fit<T: Element>(
             break;
         }
     }
-    if config.keep_best && stop != StopReason::Interrupted && best.is_some() {
+    // Keep-best applies to runs that ended normally; an interrupted or diverged run returns
+    // its last completed step, as its stop reason says.
+    let ended_normally = matches!(stop, StopReason::Completed | StopReason::EarlyStopped);
+    if config.keep_best && ended_normally && best.is_some() {
         copy_into(params, &best_params);
     }
     Ok(TrainReport { history, stop, steps_done, best, seconds: start.elapsed().as_secs_f64() })
