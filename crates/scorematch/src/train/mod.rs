@@ -83,7 +83,7 @@ impl TrainConfig {
     pub fn total_steps(&self, n_train: usize) -> Result<usize> {
         let per_epoch = n_train / self.batch_size.max(1);
         let total = match self.epochs {
-            Some(e) => e.checked_mul(per_epoch).unwrap_or(usize::MAX),
+            Some(e) => e.saturating_mul(per_epoch),
             None => self.steps,
         };
         if total > MAX_STEPS {
