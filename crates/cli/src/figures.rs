@@ -114,6 +114,9 @@ pub struct Figures {
     pub notes: Vec<String>,
 }
 
+/// The figures a training run may draw, by file name.
+pub const FIGURE_FILES: [&str; 4] = ["density.png", "score.png", "samples.png", "loss.png"];
+
 /// Draws `density.png`, `score.png`, `samples.png` and `loss.png` into `dir` for a model
 /// trained on `data` (raw coordinates). The first three need 2-D data; the density needs an
 /// energy (score networks define none).
@@ -126,10 +129,7 @@ pub fn training_figures<T: Element>(
     objective: &str,
 ) -> Result<Figures> {
     let mut fig = Figures { written: Vec::new(), notes: Vec::new() };
-    let is_energy = matches!(
-        view.model,
-        ModelConfig::MlpEnergy(_) | ModelConfig::Nice(_) | ModelConfig::Gaussian(_)
-    );
+    let is_energy = view.model.model().has_energy();
     if data.d() == 2 {
         let points = points_from_rows(data.data(), 2)?;
         let extent = Extent::covering(&[&points], 0.08);

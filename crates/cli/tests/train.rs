@@ -435,3 +435,31 @@ fn ctrl_c_saves_the_last_completed_step() {
     assert_eq!(rows.len() as u64, done);
     assert!((20..10_000_000).contains(&done));
 }
+
+/// `--force` into an old run folder leaves no figure of the old run behind.
+#[test]
+fn a_forced_rerun_removes_the_old_runs_figures() {
+    let dir = tempdir();
+    let run = train_small(dir.path(), "run", &[]);
+    assert!(run.join("density.png").exists());
+    let again = run_in(
+        dir.path(),
+        &[
+            "train",
+            "--steps",
+            "5",
+            "--hidden",
+            "8",
+            "--out",
+            s(&run),
+            "--force",
+            "--no-plots",
+            "-q",
+        ],
+    );
+    again.ok();
+    assert!(run.join("checkpoint.safetensors").exists());
+    for f in ["density.png", "score.png", "samples.png", "loss.png"] {
+        assert!(!run.join(f).exists(), "{f} of the old run is still there");
+    }
+}

@@ -32,7 +32,7 @@ use crate::config::{
     ScheduleName,
 };
 use crate::error::{self, Exit, usage};
-use crate::figures::{ModelView, training_figures};
+use crate::figures::{FIGURE_FILES, ModelView, training_figures};
 use crate::files::{load_data, run_dir, save_text};
 use crate::progress::{Progress, Verbosity};
 
@@ -447,6 +447,14 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         progress.finish("");
     }
     common::say(verbosity, &summary);
+    // A forced rerun into an old run folder: figures this run did not draw (skipped, or
+    // --no-plots) would otherwise sit beside the new checkpoint as if they belonged to it.
+    for stale in FIGURE_FILES.iter().map(|f| plan.dir.join(f)) {
+        if !written.contains(&stale) && stale.exists() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("cannot remove the old {}", stale.display()))?;
+        }
+    }
     common::say(verbosity, &format!("wrote {}", list_files(&plan.dir, &written)));
     Ok(())
 }

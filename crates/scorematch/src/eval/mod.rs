@@ -80,20 +80,12 @@ enum Probe {
 }
 
 fn probe(model: &dyn Model) -> Probe {
-    use scorematch_graph::{DType, Graph, Tensor};
-    if model.is_noise_conditional() {
-        return Probe::Score;
-    }
-    let g = Graph::new();
-    let params: Vec<Tensor> =
-        model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
-    let x = g.input("x", &[1, model.dim()], DType::F64);
-    if model.log_density(&params, &x).is_some() {
-        return Probe::Exact;
-    }
-    match model.field(&params, &x, None) {
-        Ok(f) if f.energy().is_some() => Probe::Energy,
-        _ => Probe::Score,
+    if model.has_log_density() {
+        Probe::Exact
+    } else if model.has_energy() {
+        Probe::Energy
+    } else {
+        Probe::Score
     }
 }
 

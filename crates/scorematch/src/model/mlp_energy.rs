@@ -50,6 +50,10 @@ impl Model for MlpEnergy {
         Ok(Field::Energy(f))
     }
 
+    fn has_energy(&self) -> bool {
+        true
+    }
+
     fn is_normalizable(&self) -> bool {
         self.base_sigma.is_some()
     }

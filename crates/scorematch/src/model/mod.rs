@@ -141,6 +141,16 @@ pub trait Model: std::fmt::Debug {
         None
     }
 
+    /// Whether [`Model::field`] is an energy (so MALA, likelihoods and density plots apply).
+    fn has_energy(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Model::log_density`] exists (closed-form normalised density).
+    fn has_log_density(&self) -> bool {
+        false
+    }
+
     /// Whether the model needs a noise level (noise-conditional score networks).
     fn is_noise_conditional(&self) -> bool {
         false

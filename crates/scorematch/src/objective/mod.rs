@@ -139,7 +139,7 @@ impl Objective {
                 "a noise-conditional score network is trained with ms-dsm, not {}",
                 self.name()
             )),
-            Objective::Mle if !model.is_normalizable() || !has_log_density(model) => {
+            Objective::Mle if !model.has_log_density() => {
                 bad("mle needs a model with a closed-form density: use --model nice or gaussian"
                     .into())
             }
@@ -247,14 +247,6 @@ impl Objective {
             }
         }
     }
-}
-
-fn has_log_density(model: &dyn Model) -> bool {
-    let g = Graph::new();
-    let params: Vec<Tensor> =
-        model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
-    let x = g.input("x", &[1, model.dim()], DType::F64);
-    model.log_density(&params, &x).is_some()
 }
 
 /// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.
