@@ -199,7 +199,13 @@ pub fn evaluate<T: Element>(
     let mut report = EvalReport { dim: data.d(), n: data.n(), ..EvalReport::default() };
     if let Some(h) = &config.heldout {
         match h.objective_for(model) {
-            Ok(_) => report.heldout = Some(heldout_objective(model, params, data, h)?),
+            Ok(_) => {
+                report.heldout = noted(
+                    &mut report.notes,
+                    "held-out objective",
+                    heldout_objective(model, params, data, h),
+                )
+            }
             Err(e) => report.notes.push(format!("held-out objective skipped: {e}")),
         }
     }
@@ -216,25 +222,35 @@ pub fn evaluate<T: Element>(
         config.threads,
     )?;
     if let Some(truth) = true_score_raw {
-        report.fisher = Some(match standardizer {
-            Some(s) => fisher_divergence_standardized(&mut field, data, s, truth)?,
-            None => fisher_divergence(&mut field, data, truth)?,
-        });
+        let fisher = match standardizer {
+            Some(s) => fisher_divergence_standardized(&mut field, data, s, truth),
+            None => fisher_divergence(&mut field, data, truth),
+        };
+        report.fisher = noted(&mut report.notes, "Fisher divergence", fisher);
     }
     if let Some(lc) = &config.likelihood {
         match likelihood_unavailable(model) {
             Some(why) => report.notes.push(format!("likelihood skipped: {why}")),
             None => {
-                let l = log_likelihood(&mut field, data, lc)?;
-                report.mean_log_likelihood_raw =
-                    standardizer.map(|s| s.log_density_to_raw(l.mean_log_likelihood));
-                report.notes.extend(l.warnings.iter().cloned());
-                report.log_likelihood = Some(l);
+                let l =
+                    noted(&mut report.notes, "likelihood", log_likelihood(&mut field, data, lc));
+                if let Some(l) = l {
+                    report.mean_log_likelihood_raw =
+                        standardizer.map(|s| s.log_density_to_raw(l.mean_log_likelihood));
+                    report.notes.extend(l.warnings.iter().cloned());
+                    report.log_likelihood = Some(l);
+                }
             }
         }
     }
     if let Some(kc) = &config.ksd {
-        report.ksd = Some(ksd(&mut field, data.data(), kc)?);
+        report.ksd = noted(&mut report.notes, "KSD", ksd(&mut field, data.data(), kc));
     }
     Ok(report)
+}
+
+/// One estimator's result, or — when it failed (a diverged model gives non-finite scores,
+/// say) — a note saying so, so that the other estimators are still reported.
+fn noted<R>(notes: &mut Vec<String>, what: &str, result: Result<R>) -> Option<R> {
+    result.map_err(|e| notes.push(format!("{what} not reported: {e}"))).ok()
 }
