@@ -210,16 +210,51 @@ mod tests {
         assert!(!should_log(25, 25, 10, Some(usize::MAX)));
     }
 
+    /// A reporter without a terminal: plain lines only.
+    fn plain(verbosity: Verbosity, total: usize, log_every: usize) -> Progress {
+        Progress { bar: None, verbosity, log_every, total, last_logged: None }
+    }
+
     #[test]
-    fn quiet_and_plain_reporters_do_not_panic() {
+    fn quiet_reporters_draw_and_log_nothing() {
         let mut p = Progress::new(3, Verbosity::Quiet, 1);
+        assert!(p.bar.is_none(), "quiet never draws a bar, terminal or not");
         p.update(1, 0.5, None, 1.0);
+        p.update(3, 0.5, None, 1.0);
+        assert_eq!(p.last_logged, None, "quiet prints no progress lines");
         p.message("hidden");
         p.finish("done");
-        let mut p = Progress::new(3, Verbosity::Verbose, 1);
+        assert_eq!(p.last_logged, Some(usize::MAX));
+    }
+
+    #[test]
+    fn plain_reporters_log_due_steps_and_nothing_after_finish() {
+        let mut p = plain(Verbosity::Verbose, 3, 2);
         p.verbose("details");
+        p.update(1, 0.5, None, 1.0);
+        assert_eq!(p.last_logged, None, "step 1 is not due with log_every 2");
+        p.update(2, 0.5, None, 1.0);
+        assert_eq!(p.last_logged, Some(2));
+        // Non-finite losses and speed are still reported (at the last step).
         p.update(3, f64::NAN, Some(f64::INFINITY), f64::NAN);
+        assert_eq!(p.last_logged, Some(3));
         p.finish("");
+        assert_eq!(p.last_logged, Some(usize::MAX));
         p.update(3, 0.1, None, 1.0);
+        assert_eq!(p.last_logged, Some(usize::MAX), "no plain line after the summary");
+    }
+
+    #[test]
+    fn a_live_bar_shows_the_step_and_stats_and_is_cleared_by_finish() {
+        let bar = ProgressBar::hidden();
+        bar.set_length(3);
+        let mut p = Progress { bar: Some(bar.clone()), ..plain(Verbosity::Normal, 3, 1) };
+        p.update(2, 0.25, Some(0.5), 12.0);
+        assert_eq!(bar.position(), 2);
+        assert_eq!(bar.message(), "loss 0.2500  val 0.5000  12 steps/s");
+        assert_eq!(p.last_logged, None, "no plain lines while the bar is shown");
+        p.finish("done");
+        assert!(p.bar.is_none() && bar.is_finished(), "finish removes the bar");
+        assert_eq!(p.last_logged, Some(usize::MAX));
     }
 }

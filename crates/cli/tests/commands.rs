@@ -2,8 +2,13 @@
 
 mod common;
 
-use common::{check_png, read_csv, run_in, s, tempdir, train_small};
+use std::path::Path;
+
+use common::{check_png, read_csv, run_in, s, tempdir, train_small, write_npy};
+use scorematch::data::Dataset;
+use scorematch::eval::{EvalConfig, EvalReport, HeldoutConfig, evaluate};
 use scorematch::saved::SavedModel;
+use scorematch_graph::DType;
 
 #[test]
 fn datasets_lists_every_builtin_with_its_dimension() {
@@ -368,6 +373,36 @@ fn samples_come_back_in_raw_coordinates() {
     assert!((m0 - 50.0).abs() < 2.0 && (m1 + 20.0).abs() < 3.0, "sample means {m0}, {m1}");
 }
 
+/// `eval --json` on a data file: (held-out value, KSD², KSD² standard error).
+fn eval_json(dir: &Path, ck: &Path, data: &Path) -> (f64, f64, f64) {
+    let r = run_in(dir, &["eval", "--checkpoint", s(ck), "--data", s(data), "--json"]);
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let num = |x: &serde_json::Value| x.as_f64().unwrap_or_else(|| panic!("not a number in {v}"));
+    (num(&v["heldout"]["value"]), num(&v["ksd"]["ksd2"]), num(&v["ksd"]["std_err"]))
+}
+
+/// The held-out objective and KSD of the checkpoint `ck` on raw `data`, computed by the
+/// library as `eval` does: in model coordinates, the default estimators with seed 0.
+fn eval_by_library(ck: &Path, data: &Dataset) -> EvalReport {
+    let saved = SavedModel::load(ck).expect("checkpoint");
+    let data = match &saved.standardizer {
+        Some(st) => st.transform(data).expect("standardise"),
+        None => data.clone(),
+    };
+    let model = saved.config.model();
+    let config = EvalConfig {
+        heldout: Some(HeldoutConfig { seed: 0, threads: 1, ..HeldoutConfig::default() }),
+        likelihood: None,
+        ..EvalConfig::default()
+    };
+    match saved.dtype {
+        DType::F32 => evaluate(model, &saved.params_as::<f32>(), &data, None, None, &config),
+        DType::F64 => evaluate(model, &saved.params_as::<f64>(), &data, None, None, &config),
+    }
+    .expect("library evaluation")
+}
+
 #[test]
 fn eval_reports_every_applicable_measure() {
     let dir = tempdir();
@@ -390,12 +425,50 @@ fn eval_reports_every_applicable_measure() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     assert_eq!(v["n"], 600);
     assert_eq!(v["heldout"]["objective"], "esm");
-    assert!(v["heldout"]["value"].is_f64());
+    // Exact SM, E[tr ∇s + ½‖s‖²] = ½E‖s − ∇log p‖² − ½E‖∇log p‖²: negative once the model's
+    // score points the data's way (about −0.33 for this 30-step run; 0 for a flat model).
+    let heldout = v["heldout"]["value"].as_f64().expect("held-out value");
+    assert!(heldout.is_finite() && heldout < -0.1 && heldout > -20.0, "held-out {heldout}");
+    assert_eq!(v["heldout"]["rows"], 512);
     assert_eq!(v["log_likelihood"]["method"], "grid");
     let ll = v["mean_log_likelihood_raw"].as_f64().expect("raw log-likelihood");
     assert!(ll < -2.0 && ll > -12.0, "{ll}");
     assert!(v["fisher_divergence"]["value"].as_f64().is_some_and(|f| f > 0.0));
-    assert!(v["ksd"]["ksd2"].is_f64());
+    // KSD² of a 30-step fit: positive (about 0.16 here), well beyond its error bar.
+    let ksd2 = v["ksd"]["ksd2"].as_f64().expect("KSD²");
+    let ksd_se = v["ksd"]["std_err"].as_f64().expect("KSD² standard error");
+    assert!(ksd2.is_finite() && ksd2 > 0.0 && ksd2 < 1.0, "KSD² {ksd2}");
+    assert!(ksd_se.is_finite() && ksd_se > 0.0 && ksd_se < ksd2, "KSD² {ksd2} ± {ksd_se}");
+    assert_eq!(v["ksd"]["n"], 600);
+
+    // On a data file, the binary reports exactly what the library computes; a copy of the
+    // data shifted by 5 raw units (2.5 sd) is far from the model: KSD² (0.16 → 0.37 here,
+    // standard errors < 0.01) and the held-out objective (−0.33 → −0.09) both grow.
+    let raw = scorematch::data::load_any("eight-gaussians", 600, 77).expect("data");
+    let shifted = Dataset::from_flat(600, 2, raw.data().iter().map(|x| x + 5.0).collect())
+        .expect("shifted data");
+    let (near_file, far_file) = (dir.path().join("near.npy"), dir.path().join("far.npy"));
+    write_npy(&near_file, raw.data(), 2);
+    write_npy(&far_file, shifted.data(), 2);
+    let near = eval_json(dir.path(), &ck, &near_file);
+    let far = eval_json(dir.path(), &ck, &far_file);
+    println!("built-in: held-out {heldout}, KSD² {ksd2} ± {ksd_se}\nnear {near:?}\nfar {far:?}");
+    for ((held, k2, se), data) in [(near, &raw), (far, &shifted)] {
+        let lib = eval_by_library(&ck, data);
+        let lib_held = lib.heldout.expect("library held-out").value;
+        let lib_ksd = lib.ksd.expect("library KSD");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
+        assert!(close(held, lib_held), "held-out: binary {held}, library {lib_held}");
+        assert!(close(k2, lib_ksd.ksd2) && close(se, lib_ksd.std_err), "{k2} ± {se}: {lib_ksd:?}");
+    }
+    let ((near_held, near_ksd, near_se), (far_held, far_ksd, far_se)) = (near, far);
+    assert!(near_held < 0.0 && near_ksd > 0.0 && near_ksd < 1.0, "{near:?}");
+    assert!(
+        far_ksd > 1.5 * near_ksd && far_ksd - near_ksd > 5.0 * (near_se + far_se),
+        "KSD² shifted {far_ksd} ± {far_se} vs {near_ksd} ± {near_se}"
+    );
+    assert!(far_held > near_held, "held-out shifted {far_held} vs {near_held}");
+
     // The table form.
     let r = run_in(
         dir.path(),

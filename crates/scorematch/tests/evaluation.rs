@@ -1,6 +1,7 @@
 //! Evaluators against closed forms: Fisher divergence of shifted Gaussians, log Z of
 //! Gaussian energies by grid quadrature and importance sampling, exact log-likelihoods of a
-//! Gaussian and a NICE flow, KSD under the null and under a shift, held-out exact SM.
+//! Gaussian and a NICE flow, KSD under the null and under a shift, the KSD Stein kernel
+//! against finite differences of the IMQ kernel, held-out exact SM.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -9,7 +10,7 @@ use scorematch::eval::{
     Bounds, EDGE_MASS_WARNING, EvalConfig, HeldoutConfig, KsdConfig, LikelihoodConfig,
     LikelihoodMethod, density_grid, evaluate, exact_log_likelihood, fisher_divergence,
     fisher_divergence_standardized, fit_proposal, heldout_objective, importance_log_z, ksd,
-    log_likelihood, log_likelihood_model,
+    ksd_from_scores, log_likelihood, log_likelihood_model,
 };
 use scorematch::model::{Activation, GaussianEnergy, MlpEnergy, MlpScore, Nice};
 use scorematch::sample::{CompiledScore, FnScore};
@@ -290,6 +291,78 @@ fn ksd_is_near_zero_under_the_model_and_positive_under_a_shift() {
     // More rows than the cap: a seeded subset of max_samples.
     let capped = ksd(&mut field, &shifted, &KsdConfig { max_samples: 300, ..config }).expect("ksd");
     assert_eq!(capped.n, 300);
+}
+
+/// The Stein kernel u_p(x, y) = s(x)ᵀs(y) k + s(x)ᵀ∇_y k + s(y)ᵀ∇ₓk + tr ∇ₓ∇_y k, built
+/// term by term with the IMQ kernel's derivatives by central finite differences, against
+/// the library's closed form. With two rows the U-statistic 2/(n(n−1)) Σ_{i<j} u_p(xᵢ, xⱼ)
+/// is u_p(x, y) itself, so `ksd_from_scores` on the pair returns it.
+#[test]
+fn ksd_stein_kernel_matches_finite_differences_of_the_imq_kernel() {
+    // A Gaussian's score s(x) = −P(x − μ), P symmetric positive definite.
+    let d = 3;
+    let mu = [0.3, -0.5, 1.0];
+    let p = [2.0, 0.4, -0.3, 0.4, 1.5, 0.2, -0.3, 0.2, 0.8];
+    let score = |x: &[f64]| -> Vec<f64> {
+        (0..d).map(|i| -(0..d).map(|j| p[i * d + j] * (x[j] - mu[j])).sum::<f64>()).collect()
+    };
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+    // x + step·eᵢ.
+    let nudge = |x: &[f64], i: usize, step: f64| -> Vec<f64> {
+        let mut v = x.to_vec();
+        v[i] += step;
+        v
+    };
+    // Far apart, close together (r ≈ 0.15) and at moderate distance.
+    let pairs: [([f64; 3], [f64; 3]); 3] = [
+        ([0.7, -1.2, 0.4], [-0.1, 0.9, 1.6]),
+        ([0.2, 0.1, -0.3], [0.25, 0.05, -0.2]),
+        ([2.5, -2.0, 1.0], [-1.5, 1.0, -0.5]),
+    ];
+    // The default kernel (c = 1, β = −½) and another admissible one.
+    for (c, beta) in [(1.0, -0.5), (0.7, -0.3)] {
+        let k = |x: &[f64], y: &[f64]| -> f64 {
+            let r2: f64 = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum();
+            (c * c + r2).powf(beta)
+        };
+        for (x, y) in &pairs {
+            let (sx, sy) = (score(x), score(y));
+            // ∇ₓk, ∇_y k: error ≈ h²|k‴|/6 + ε/h ≈ 1e-11 at h = 1e-5.
+            let h = 1e-5;
+            let grad_x: Vec<f64> = (0..d)
+                .map(|i| (k(&nudge(x, i, h), y) - k(&nudge(x, i, -h), y)) / (2.0 * h))
+                .collect();
+            let grad_y: Vec<f64> = (0..d)
+                .map(|i| (k(x, &nudge(y, i, h)) - k(x, &nudge(y, i, -h))) / (2.0 * h))
+                .collect();
+            // tr ∇ₓ∇_y k = Σᵢ ∂²k/∂xᵢ∂yᵢ: error ≈ h² + ε/h² ≈ 1e-8 at h = 1e-4.
+            let h = 1e-4;
+            let trace: f64 = (0..d)
+                .map(|i| {
+                    let (xp, xm) = (nudge(x, i, h), nudge(x, i, -h));
+                    let (yp, ym) = (nudge(y, i, h), nudge(y, i, -h));
+                    (k(&xp, &yp) - k(&xp, &ym) - k(&xm, &yp) + k(&xm, &ym)) / (4.0 * h * h)
+                })
+                .sum();
+            let by_fd = dot(&sx, &sy) * k(x, y) + dot(&sx, &grad_y) + dot(&sy, &grad_x) + trace;
+
+            let rows: Vec<f64> = x.iter().chain(y).copied().collect();
+            let scores: Vec<f64> = sx.iter().chain(&sy).copied().collect();
+            let est = ksd_from_scores(&rows, &scores, d, c, beta).expect("ksd");
+            println!("c {c}, β {beta}: u_p {} vs finite differences {by_fd}", est.ksd2);
+            assert_eq!(est.n, 2);
+            assert!(
+                (est.ksd2 - by_fd).abs() < 1e-6 * (1.0 + by_fd.abs()),
+                "c {c}, β {beta}, x {x:?}, y {y:?}: closed form {} vs finite differences {by_fd}",
+                est.ksd2
+            );
+            // u_p is symmetric: the pair in the other order gives the same value.
+            let rows: Vec<f64> = y.iter().chain(x).copied().collect();
+            let scores: Vec<f64> = sy.iter().chain(&sx).copied().collect();
+            let back = ksd_from_scores(&rows, &scores, d, c, beta).expect("ksd");
+            assert!((back.ksd2 - est.ksd2).abs() < 1e-12 * (1.0 + est.ksd2.abs()), "{back:?}");
+        }
+    }
 }
 
 /// Exact SM of a Gaussian energy per row: tr ∇ₓs + ½‖s‖² = −tr P + ½‖P(x − μ)‖².

@@ -3,7 +3,7 @@
 //! (shape, kernel, derivative) that route a node to its family.
 //!
 //! Adding an op: its variant (here or in its family's enum), its arms in the family file,
-//! one row in the op test table (`tests/op_table.rs`).
+//! one row in the op test table (`tests/op_table/`, in its family's file).
 
 pub mod binary;
 pub mod dot;

@@ -84,14 +84,34 @@ impl Fixture {
 
     /// The reference gradients in PyTorch layout, in parameter order
     /// (layers.0.weight, layers.0.bias, ...).
+    ///
+    /// Panics if the fixture does not hold exactly one gradient entry per layer, or if an
+    /// entry's sizes differ from its layer's (a `zip` would silently drop the extra layers).
     pub fn grads(&self, name: &str) -> Vec<Vec<f64>> {
-        self.raw["grads"][name]
-            .as_array()
-            .unwrap()
+        let entries = self.raw["grads"][name].as_array().unwrap_or_else(|| {
+            panic!("fixture {}: no gradient list `grads.{name}`", self.activation)
+        });
+        assert_eq!(
+            entries.len(),
+            self.layers.len(),
+            "fixture {}: `grads.{name}` has {} entries for {} layers",
+            self.activation,
+            entries.len(),
+            self.layers.len()
+        );
+        entries
             .iter()
             .zip(&self.layers)
-            .flat_map(|(g, (_, shape, _))| {
-                [transpose(&flat(&g["W"]), shape[1], shape[0]), flat(&g["b"])]
+            .enumerate()
+            .flat_map(|(i, (g, (w, shape, b)))| {
+                let (gw, gb) = (flat(&g["W"]), flat(&g["b"]));
+                assert_eq!(
+                    (gw.len(), gb.len()),
+                    (w.len(), b.len()),
+                    "fixture {}: `grads.{name}[{i}]` (W, b) sizes differ from layer {i}'s",
+                    self.activation
+                );
+                [transpose(&gw, shape[1], shape[0]), gb]
             })
             .collect()
     }
