@@ -8,10 +8,12 @@ use scorematch_graph::shape::numel;
 use scorematch_graph::{Element, Node, NodeId, Op, Tensor, ancestors, passes};
 
 use crate::error::ExecError;
+use crate::fuse::{self, Fusion, Unit};
 use crate::instr::{Instr, Kernel, Slot};
 use crate::lower::{Lowered, is_mt, lower};
 use crate::plan;
 use crate::program::{InputSpec, OutputSpec, Program, ProgramStats};
+use crate::rewrite;
 
 /// Options of [`compile`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +25,15 @@ pub struct CompileOptions {
     /// Run `scorematch_graph::passes::optimize` (simplification, constant folding, DCE)
     /// before lowering. Default `true`.
     pub optimize: bool,
+    /// Fuse elementwise nodes into multi-op kernels (see the crate docs). Default `true`;
+    /// off, every elementwise node is a kernel of its own (same results, bit for bit).
+    pub fuse: bool,
 }
 
 impl Default for CompileOptions {
-    /// One thread, optimised.
+    /// One thread, optimised, fused.
     fn default() -> Self {
-        CompileOptions { threads: 1, optimize: true }
+        CompileOptions { threads: 1, optimize: true, fuse: true }
     }
 }
 
@@ -83,7 +88,8 @@ pub fn compile<T: Element>(
     } else {
         outputs.to_vec()
     };
-    let lowered = Lowering::<T>::run(&outs, &position)?;
+    let outs = rewrite::sink_transposes(&outs)?.unwrap_or(outs);
+    let lowered = Lowering::<T>::run(&outs, &position, options.fuse)?;
     Program::new(lowered, specs, options.threads)
 }
 
@@ -102,7 +108,11 @@ pub(crate) struct Lowering<T> {
 }
 
 impl<T: Element> Lowering<T> {
-    fn run(outs: &[Tensor], position: &HashMap<usize, usize>) -> Result<Self, ExecError> {
+    fn run(
+        outs: &[Tensor],
+        position: &HashMap<usize, usize>,
+        fuse: bool,
+    ) -> Result<Self, ExecError> {
         let mut low = Lowering {
             instrs: Vec::new(),
             lens: Vec::new(),
@@ -116,12 +126,7 @@ impl<T: Element> Lowering<T> {
         let g = first.graph();
         let needed = ancestors(outs);
         let nodes: Vec<Node> = g.with_nodes(|n| n[..needed.len()].to_vec());
-        let absorbed = absorbable(&nodes, &needed, outs);
-        let mut val: Vec<Option<Slot>> = vec![None; nodes.len()];
-        for (i, node) in nodes.iter().enumerate() {
-            if !needed[i] {
-                continue;
-            }
+        for (i, node) in nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
             if node.dtype != T::DTYPE {
                 return Err(ExecError::DType {
                     op: node.op.name(),
@@ -130,61 +135,24 @@ impl<T: Element> Lowering<T> {
                     expected: T::DTYPE,
                 });
             }
-            let len = numel(&node.shape);
-            match &node.op {
-                Op::Input { index, .. } => {
-                    let Some(&p) = position.get(index) else {
-                        return Err(ExecError::MissingInput {
-                            name: g.input_name(NodeId(i as u32)).unwrap_or_default(),
-                            shape: node.shape.clone(),
-                        });
-                    };
-                    val[i] = Some(Slot::Input(p));
-                }
-                Op::Constant { .. } | Op::Literal { .. } => {
-                    let mut data = vec![T::zero(); len];
-                    node.op.reference_kernel::<T>(&[], &node.shape, &mut data);
-                    let v = low.new_value(len);
-                    low.consts.push((v, data));
-                    low.stats.constants += 1;
-                    val[i] = Some(Slot::Buf(v));
-                }
-                _ if absorbed[i] => low.stats.absorbed_transposes += 1,
-                op => {
-                    let mut srcs = Vec::with_capacity(node.inputs.len());
-                    let mut shapes: Vec<&[usize]> = Vec::with_capacity(node.inputs.len());
-                    let mut transposed = Vec::with_capacity(node.inputs.len());
-                    for x in &node.inputs {
-                        let mut x = x.index();
-                        let t = absorbed[x];
-                        if t {
-                            x = nodes[x].inputs[0].index();
-                        }
-                        srcs.push(val[x].expect("operands are lowered before their users"));
-                        shapes.push(&nodes[x].shape);
-                        transposed.push(t);
-                    }
-                    match lower(op, &shapes, &node.shape, &transposed) {
-                        Lowered::Alias => {
-                            low.stats.aliases += 1;
-                            val[i] = Some(srcs[0]);
-                        }
-                        Lowered::Emit(kernel) => {
-                            let flops = flops(&kernel, &shapes, len);
-                            let src_lens = shapes.iter().map(|s| numel(s)).collect();
-                            let v = low.new_value(len);
-                            low.instrs.push(Instr {
-                                kernel,
-                                srcs,
-                                src_lens,
-                                dst: v,
-                                dst_len: len,
-                                flops,
-                            });
-                            val[i] = Some(Slot::Buf(v));
-                        }
-                    }
-                }
+            if let Op::Input { index, .. } = &node.op
+                && !position.contains_key(index)
+            {
+                return Err(ExecError::MissingInput {
+                    name: g.input_name(NodeId(i as u32)).unwrap_or_default(),
+                    shape: node.shape.clone(),
+                });
+            }
+        }
+        let absorbed = absorbable(&nodes, &needed, outs);
+        let out_ids: Vec<usize> = outs.iter().map(|o| o.id().index()).collect();
+        let fusion = fuse::analyze(&nodes, &needed, &out_ids, fuse);
+        low.stats.aliases += fusion.seen_through;
+        let mut val: Vec<Option<Slot>> = vec![None; nodes.len()];
+        for unit in &fusion.order {
+            match *unit {
+                Unit::Node(i) => low.node(&nodes, i, absorbed[i], &absorbed, position, &mut val),
+                Unit::Group(k) => low.group(&nodes, &fusion, k, &mut val),
             }
         }
         for o in outs {
@@ -200,6 +168,7 @@ impl<T: Element> Lowering<T> {
                         srcs: vec![input],
                         src_lens: vec![len],
                         dst: v,
+                        more: Vec::new(),
                         dst_len: len,
                         flops: 0,
                     });
@@ -209,6 +178,99 @@ impl<T: Element> Lowering<T> {
             low.outputs.push((v, o.shape().to_vec()));
         }
         Ok(low)
+    }
+
+    /// Lowers one node that is not elementwise.
+    fn node(
+        &mut self,
+        nodes: &[Node],
+        i: usize,
+        absorbed_here: bool,
+        absorbed: &[bool],
+        position: &HashMap<usize, usize>,
+        val: &mut [Option<Slot>],
+    ) {
+        let node = &nodes[i];
+        let len = numel(&node.shape);
+        match &node.op {
+            Op::Input { index, .. } => val[i] = Some(Slot::Input(position[index])),
+            Op::Constant { .. } | Op::Literal { .. } => {
+                let mut data = vec![T::zero(); len];
+                node.op.reference_kernel::<T>(&[], &node.shape, &mut data);
+                let v = self.new_value(len);
+                self.consts.push((v, data));
+                self.stats.constants += 1;
+                val[i] = Some(Slot::Buf(v));
+            }
+            _ if absorbed_here => self.stats.absorbed_transposes += 1,
+            op => {
+                let mut srcs = Vec::with_capacity(node.inputs.len());
+                let mut shapes: Vec<&[usize]> = Vec::with_capacity(node.inputs.len());
+                let mut transposed = Vec::with_capacity(node.inputs.len());
+                for x in &node.inputs {
+                    let mut x = x.index();
+                    let t = absorbed[x];
+                    if t {
+                        x = nodes[x].inputs[0].index();
+                    }
+                    srcs.push(val[x].expect("operands are lowered before their users"));
+                    shapes.push(&nodes[x].shape);
+                    transposed.push(t);
+                }
+                match lower(op, &shapes, &node.shape, &transposed) {
+                    Lowered::Alias => {
+                        self.stats.aliases += 1;
+                        val[i] = Some(srcs[0]);
+                    }
+                    Lowered::Emit(kernel) => {
+                        let flops = flops(&kernel, &shapes);
+                        let src_lens = shapes.iter().map(|s| numel(s)).collect();
+                        let v = self.new_value(len);
+                        self.instrs.push(Instr {
+                            kernel,
+                            srcs,
+                            src_lens,
+                            dst: v,
+                            more: Vec::new(),
+                            dst_len: len,
+                            flops,
+                        });
+                        val[i] = Some(Slot::Buf(v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lowers a fused group to one instruction writing the members read outside it.
+    fn group(&mut self, nodes: &[Node], fusion: &Fusion, g: usize, val: &mut [Option<Slot>]) {
+        let (plan, ins, outs) = fuse::build_plan(nodes, fusion, g);
+        let members = fusion.groups[g].len();
+        let len = numel(&nodes[fusion.groups[g][0]].shape);
+        if members > 1 {
+            self.stats.fused_nodes += members;
+        }
+        if outs.is_empty() {
+            // Every member is recomputed where it is read: nothing to run here (its
+            // FLOPs still count once).
+            self.stats.flops += (members * len) as u64;
+            return;
+        }
+        let srcs: Vec<Slot> =
+            ins.iter().map(|&r| val[r].expect("inputs are lowered before the group")).collect();
+        let dsts: Vec<usize> = outs.iter().map(|_| self.new_value(len)).collect();
+        for (&m, &v) in outs.iter().zip(&dsts) {
+            val[m] = Some(Slot::Buf(v));
+        }
+        self.instrs.push(Instr {
+            kernel: Kernel::Fused(Box::new(plan)),
+            srcs,
+            src_lens: ins.iter().map(|&r| numel(&nodes[r].shape)).collect(),
+            dst: dsts[0],
+            more: dsts[1..].to_vec(),
+            dst_len: len,
+            flops: (members * len) as u64,
+        });
     }
 
     fn new_value(&mut self, len: usize) -> usize {
@@ -240,14 +302,12 @@ fn absorbable(nodes: &[Node], needed: &[bool], outs: &[Tensor]) -> Vec<bool> {
     ok
 }
 
-/// Floating-point operations of one instruction: 2·m·k·n per product, one per element
-/// for elementwise kernels, one per input element for reductions, none for layout.
-fn flops(kernel: &Kernel, ins: &[&[usize]], out_len: usize) -> u64 {
+/// Floating-point operations of one non-elementwise instruction: 2·m·k·n per product, one
+/// per input element for reductions, none for layout (a fused kernel counts one per
+/// element per node).
+fn flops(kernel: &Kernel, ins: &[&[usize]]) -> u64 {
     match kernel {
         Kernel::Dot(p) => p.flops(),
-        Kernel::Unary(_) | Kernel::Binary(_) | Kernel::Compare(_) | Kernel::Select => {
-            out_len as u64
-        }
         Kernel::Reduce(..) => numel(ins[0]) as u64,
         _ => 0,
     }

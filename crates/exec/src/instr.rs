@@ -7,15 +7,16 @@
 //! time; running an instruction does no graph walk and no allocation (except the
 //! [`Kernel::Reference`] fallback, see the crate docs).
 //!
-//! Fusion hook: a fused elementwise chain is one more variant (a small register program
-//! over `srcs`), with the same `srcs`/`dst` contract, so the planner needs no change.
+//! Elementwise nodes run as [`Kernel::Fused`] register programs, which may write several
+//! outputs: `dst` and then `more`, all of the same length.
 
-use scorematch_graph::{BinaryOp, CmpOp, Element, Op, Operand, UnaryOp};
+use scorematch_graph::{Element, Op, Operand};
 
+use crate::kernels::fused::{self, FusedPlan, MAX_OUT};
 use crate::kernels::layout::{Strided, Transpose2};
 use crate::kernels::matmul::DotPlan;
 use crate::kernels::reduce::{ReduceKind, ReducePlan};
-use crate::kernels::{elementwise, layout, matmul, reduce};
+use crate::kernels::{layout, matmul, reduce};
 
 /// Where an operand lives at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +31,8 @@ pub(crate) enum Slot {
 /// One kernel with its compile-time parameters.
 #[derive(Debug, Clone)]
 pub(crate) enum Kernel {
-    /// y = u(x), contiguous.
-    Unary(UnaryOp),
-    /// y = a ∘ b, contiguous.
-    Binary(BinaryOp),
-    /// y = [a ⋈ b], contiguous.
-    Compare(CmpOp),
-    /// y = c ≠ 0 ? a : b, contiguous.
-    Select,
+    /// Elementwise nodes (one or several, fused) as a register program, contiguous.
+    Fused(Box<FusedPlan>),
     /// Batched matrix product through faer.
     Dot(DotPlan),
     /// y = x, contiguous (an output that is an input, or a reshape of one).
@@ -72,10 +67,7 @@ impl Kernel {
     /// Short name for statistics and debugging.
     pub(crate) fn name(&self) -> &'static str {
         match self {
-            Kernel::Unary(u) => u.name(),
-            Kernel::Binary(b) => b.name(),
-            Kernel::Compare(c) => c.name(),
-            Kernel::Select => "select",
+            Kernel::Fused(f) => f.name(),
             Kernel::Dot(_) => "dot",
             Kernel::Copy => "copy",
             Kernel::Gather(_) => "gather",
@@ -98,9 +90,11 @@ pub(crate) struct Instr {
     pub srcs: Vec<Slot>,
     /// Element count of each operand.
     pub src_lens: Vec<usize>,
-    /// The buffer written.
+    /// The buffer written (a fused kernel's first output).
     pub dst: usize,
-    /// Element count written.
+    /// A fused kernel's further outputs, each `dst_len` long.
+    pub more: Vec<usize>,
+    /// Element count written (to each output).
     pub dst_len: usize,
     /// Floating-point operations counted for this instruction.
     pub flops: u64,
@@ -123,8 +117,18 @@ fn view<'a, T>(bufs: &'a [Vec<T>], inputs: &[&'a [T]], slot: Slot, len: usize) -
 }
 
 impl Instr {
-    /// Runs the instruction: reads its operands, writes `dst`.
-    pub(crate) fn execute<T: Element>(&self, bufs: &mut [Vec<T>], inputs: &[&[T]], ctx: Ctx) {
+    /// Runs the instruction: reads its operands, writes `dst` (and `more`). `scratch` holds
+    /// a fused kernel's registers.
+    pub(crate) fn execute<T: Element>(
+        &self,
+        bufs: &mut [Vec<T>],
+        inputs: &[&[T]],
+        scratch: &mut [T],
+        ctx: Ctx,
+    ) {
+        if let Kernel::Fused(p) = &self.kernel {
+            return self.execute_fused(p, bufs, inputs, scratch, ctx);
+        }
         // Move the destination out (no allocation: an empty Vec owns nothing) so that the
         // operands can be borrowed from the other buffers; the plan never makes `dst` an
         // operand of its own instruction.
@@ -137,9 +141,39 @@ impl Instr {
         }
         bufs[self.dst] = out;
     }
+
+    /// Runs a fused kernel: its output buffers are moved out (into an array, so nothing is
+    /// allocated), written, and moved back.
+    fn execute_fused<T: Element>(
+        &self,
+        p: &FusedPlan,
+        bufs: &mut [Vec<T>],
+        inputs: &[&[T]],
+        scratch: &mut [T],
+        ctx: Ctx,
+    ) {
+        let mut taken: [Vec<T>; MAX_OUT] = Default::default();
+        for (t, &d) in taken.iter_mut().zip(std::iter::once(&self.dst).chain(&self.more)) {
+            *t = std::mem::take(&mut bufs[d]);
+        }
+        {
+            let bufs: &[Vec<T>] = bufs;
+            let src = |k: usize| view(bufs, inputs, self.srcs[k], self.src_lens[k]);
+            let n_out = 1 + self.more.len();
+            let mut it = taken.iter_mut().take(n_out);
+            let outs: [&mut [T]; MAX_OUT] = std::array::from_fn(|_| match it.next() {
+                Some(v) => &mut v[..self.dst_len],
+                None => &mut [],
+            });
+            fused::run(p, &src, outs, self.dst_len, scratch, ctx.threads);
+        }
+        for (t, &d) in taken.iter_mut().zip(std::iter::once(&self.dst).chain(&self.more)) {
+            bufs[d] = std::mem::take(t);
+        }
+    }
 }
 
-/// Dispatches one kernel.
+/// Dispatches one kernel (all but fused ones).
 fn run_kernel<'a, T: Element>(
     kernel: &Kernel,
     src: &dyn Fn(usize) -> &'a [T],
@@ -148,10 +182,7 @@ fn run_kernel<'a, T: Element>(
 ) {
     let t = ctx.threads;
     match kernel {
-        Kernel::Unary(u) => elementwise::unary(*u, src(0), y, t),
-        Kernel::Binary(b) => elementwise::binary(*b, src(0), src(1), y, t),
-        Kernel::Compare(c) => elementwise::compare(*c, src(0), src(1), y, t),
-        Kernel::Select => elementwise::select(src(0), src(1), src(2), y, t),
+        Kernel::Fused(_) => unreachable!("fused kernels run through execute_fused"),
         Kernel::Dot(p) => matmul::dot(p, src(0), src(1), y, t),
         Kernel::Copy => y.copy_from_slice(src(0)),
         Kernel::Gather(p) => layout::strided_copy(p, src(0), y),

@@ -27,8 +27,9 @@
 //!   the schedule, every kernel's parameters, the buffers. `run` checks the feed lengths
 //!   and walks the instruction list. Inputs are read in place from the caller's slices
 //!   (never copied); outputs are read from the program's buffers, which stay at the same
-//!   addresses across runs. The exceptions: with `threads > 1`, rayon's scheduler may
-//!   allocate internally; and the reference-kernel fallback (below) allocates index
+//!   addresses across runs (fused kernels keep their registers in a scratch area
+//!   allocated with the program). The exceptions: with `threads > 1`, rayon's scheduler
+//!   may allocate internally; and the reference-kernel fallback (below) allocates index
 //!   scratch inside the graph crate's kernels — [`ProgramStats::reference_kernels`] says
 //!   whether a program has any (none for the current ops below rank 9).
 //! - **`Send`, self-contained.** A program owns its data and holds nothing of the graph.
@@ -42,40 +43,66 @@
 //!    (simplify, fold constants, simplify again, DCE). It rebuilds the graph but keeps the
 //!    input declarations and their `Op::Input { index }`, through which the caller's
 //!    inputs are mapped to feed positions.
-//! 2. **Schedule**: the ancestors of the outputs in arena order, which is topological.
-//! 3. **Lower** each node to an instruction, with fast paths (see `kernels`): contiguous
-//!    elementwise maps; `dot` through faer; one strided-copy engine for broadcast (so
-//!    `[1, n] → [m, n]` is m row copies and `[m, 1] → [m, n]` m fills), transpose, slice,
-//!    pad and concat, with a cache-blocked 2-D transpose; reductions as
-//!    `[outer, reduced, inner]` blocks. Some nodes need no instruction: reshape,
-//!    stop_gradient and same-dtype convert (and layout ops that move nothing) are
-//!    **zero-copy aliases** of their operand — always, since the buffer plan keeps an
-//!    aliased buffer alive as long as any alias of it is read. A last-two-axes transpose
-//!    read only by `dot` is **absorbed**: the product reads the untransposed value through
-//!    swapped strides (reverse mode emits `ȳ·bᵀ` and `aᵀ·ȳ` for every product).
-//!    Constants and literals are **materialised once**, at compile time, in buffers of
-//!    their own that runs never overwrite.
-//! 4. **Plan buffers** (`plan.rs`): liveness gives each value's last use; a buffer is
+//! 2. **Sink transposes** (`rewrite.rs`): a last-two-axes transpose (`mt`) of a product
+//!    read only there becomes the product with swapped operands, (A·B)ᵀ = Bᵀ·Aᵀ, and an
+//!    `mt` of an elementwise node moves onto its operands when they can all be transposed
+//!    that way (or are transposes, which cancel). Reverse mode accumulates weight
+//!    gradients in both orientations (`mt(mt(ȳ·a) + ȳ'·a')`); each such `mt` was a full
+//!    transpose pass, a fifth of a G4 step.
+//! 3. **Fuse** (`fuse.rs`): elementwise nodes (unary, binary, compare, select) are grouped
+//!    by *level* (a non-elementwise node is one level above its operands) and element
+//!    count, so a group can run as one kernel; a node whose readers all sit in one later
+//!    group sinks into it, and cheap values (negations, products, masks…) read by later
+//!    groups are recomputed there from what those groups read anyway instead of being
+//!    stored. Each group becomes one `kernels::fused` register program that writes only
+//!    the members read outside the group. Uniform constants (`x * 0.5` builds a full-size
+//!    `Constant`) become registers filled once per call and are never materialised when
+//!    only fused kernels read them. [`CompileOptions::fuse`] off gives one kernel per
+//!    elementwise node, bit-identical results.
+//! 4. **Schedule**: the groups and the other needed nodes in a topological order of the
+//!    condensed graph that follows arena order (a group runs where its last member was).
+//! 5. **Lower** each node to an instruction, with fast paths (see `kernels`): `dot`
+//!    through faer; one strided-copy engine for broadcast (so `[1, n] → [m, n]` is m row
+//!    copies and `[m, 1] → [m, n]` m fills), transpose, slice, pad and concat, with a
+//!    cache-blocked 2-D transpose; reductions as `[outer, reduced, inner]` blocks. Some
+//!    nodes need no instruction: reshape, stop_gradient and same-dtype convert (and layout
+//!    ops that move nothing) are **zero-copy aliases** of their operand — always, since
+//!    the buffer plan keeps an aliased buffer alive as long as any alias of it is read. A
+//!    last-two-axes transpose read only by `dot` is **absorbed**: the product reads the
+//!    untransposed value through swapped strides (reverse mode emits `ȳ·bᵀ` and `aᵀ·ȳ`
+//!    for every product). Constants and literals are **materialised once**, at compile
+//!    time, in buffers of their own that runs never overwrite.
+//! 6. **Plan buffers** (`plan.rs`): liveness gives each value's last use; a buffer is
 //!    released after it and reused, best fit, by a later value of equal or smaller size
 //!    (or grown, when no free buffer is large enough). Inputs are the caller's and outputs
 //!    keep their buffers to the end.
 //!
 //! The instruction set (`instr.rs`) is an enum of kernel variants with a uniform
-//! read-slots/write-buffer contract, so fused elementwise chains can be added as one more
-//! variant without touching the planner. Files: `compile.rs` (driver, input mapping,
-//! lowering loop), `lower.rs` (kernel selection), `plan.rs` (liveness and reuse),
-//! `program.rs` (the run loop), `kernels/` (elementwise, matmul, layout, reduce).
+//! read-slots/write-buffers contract (a fused kernel may write several buffers). Files:
+//! `compile.rs` (driver, input mapping, lowering loop), `rewrite.rs` (transpose sinking),
+//! `fuse.rs` (groups, schedule, register programs), `lower.rs` (kernel selection),
+//! `plan.rs` (liveness and reuse), `program.rs` (the run loop), `kernels/` (fused and
+//! elementwise, fast `f32` math, matmul, layout, reduce).
+//!
+//! ## Numerics
+//!
+//! Every kernel computes what the reference interpreter computes, to rounding: products
+//! and sums may associate differently, and `f32` `exp`, `log` and `log1p` use
+//! vectorisable polynomial versions within 2 ulp of the correctly rounded result (libm's
+//! are scalar calls, and softplus derivatives call them several times per hidden unit).
+//! Fusion itself changes no result: a fused program is bit-identical to the unfused one.
 //!
 //! ## Threads
 //!
 //! [`CompileOptions::threads`] = 1 runs everything on the calling thread. With n > 1, a
 //! run executes on a rayon pool of exactly n threads (one pool per thread count, shared by
-//! programs), and only large kernels fan out: elementwise kernels of at least
-//! [`PAR_MIN_ELEMS`] elements, and matrix products of at least [`PAR_MIN_MNK`]
-//! multiply-adds with every dimension at least [`PAR_MIN_DIM`]. Smaller products stay
-//! sequential (DESIGN §8: two threads pay off only on large shapes, and a k = 2 product on
-//! two threads collapses to a few GFLOP/s); a batch of small products is split by batch
-//! entry instead.
+//! programs), and only large kernels fan out: fused kernels of at least
+//! [`PAR_MIN_ELEMS`] element-ops (elements × ops), split into one contiguous range per
+//! thread, and matrix products of at least [`PAR_MIN_MNK`] multiply-adds with every
+//! dimension at least [`PAR_MIN_DIM`]. Smaller products stay sequential (DESIGN §8: two
+//! threads pay off only on large shapes, and a k = 2 product on two threads collapses to a
+//! few GFLOP/s); a batch of small products is split by batch entry instead. Fused kernels
+//! run an AVX2 build of their loops where the CPU has AVX2 (detected at run time).
 //!
 //! ## The reference-kernel fallback
 //!
@@ -86,11 +113,13 @@
 
 mod compile;
 mod error;
+mod fuse;
 mod instr;
 mod kernels;
 mod lower;
 mod plan;
 mod program;
+mod rewrite;
 
 pub use compile::{CompileOptions, compile};
 pub use error::ExecError;

@@ -56,10 +56,6 @@ fn gather(op: &Op, x: &[usize], out: &[usize], src: &[usize], off: usize) -> Low
 /// (its shape in `ins` is then the shape *before* the transpose).
 pub(crate) fn lower(op: &Op, ins: &[&[usize]], out: &[usize], transposed: &[bool]) -> Lowered {
     match op {
-        Op::Unary(u) => Lowered::Emit(Kernel::Unary(*u)),
-        Op::Binary(b) => Lowered::Emit(Kernel::Binary(*b)),
-        Op::Compare(c) => Lowered::Emit(Kernel::Compare(*c)),
-        Op::Select => Lowered::Emit(Kernel::Select),
         Op::Reshape { .. } | Op::StopGradient | Op::Convert { .. } => Lowered::Alias,
         Op::ReduceSum { axes } | Op::ReduceMax { axes } => {
             let kind =
@@ -122,8 +118,14 @@ pub(crate) fn lower(op: &Op, ins: &[&[usize]], out: &[usize], transposed: &[bool
             let batch = out[..r - 2].iter().product();
             Lowered::Emit(Kernel::Dot(DotPlan { batch, m, k, n, a_t, b_t }))
         }
-        // Sources are handled by the compiler before lowering; the reference kernel is
-        // the honest fallback should one reach here.
-        Op::Input { .. } | Op::Constant { .. } | Op::Literal { .. } => reference(op, ins, out),
+        // Sources and elementwise nodes (fused kernels) are handled by the compiler; the
+        // reference kernel is the honest fallback should one reach here.
+        Op::Input { .. }
+        | Op::Constant { .. }
+        | Op::Literal { .. }
+        | Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Compare(_)
+        | Op::Select => reference(op, ins, out),
     }
 }

@@ -6,7 +6,7 @@
 //! 1. Liveness: a value's last use is the last instruction reading it. Outputs and
 //!    constants are pinned (never freed: outputs stay readable after `run`, constants are
 //!    filled once at compile time).
-//! 2. Assignment, in schedule order: an instruction's destination takes the smallest free
+//! 2. Assignment, in schedule order: each of an instruction's destinations takes the smallest free
 //!    buffer that is large enough (best fit); failing that, the largest free buffer, grown
 //!    to fit; failing that, a new buffer. Only then are the operands whose last use this
 //!    was released, so a destination never aliases an operand of its own instruction.
@@ -50,31 +50,35 @@ pub(crate) fn assign(
         sizes.push(lens[c]);
     }
     for (i, ins) in instrs.iter().enumerate() {
-        let len = lens[ins.dst];
-        let best = free
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| sizes[**b] >= len)
-            .min_by_key(|(_, b)| sizes[**b]);
-        let pick = best
-            .map(|(k, _)| k)
-            .or_else(|| free.iter().enumerate().max_by_key(|(_, b)| sizes[**b]).map(|(k, _)| k));
-        let b = match pick {
-            Some(k) => free.swap_remove(k),
-            None => {
-                sizes.push(0);
-                sizes.len() - 1
-            }
-        };
-        sizes[b] = sizes[b].max(len);
-        phys[ins.dst] = b;
-        // Release what dies here: operands read for the last time, and a result nobody
-        // reads (only possible for a value that is not an output).
+        let dsts = || std::iter::once(ins.dst).chain(ins.more.iter().copied());
+        for d in dsts() {
+            let len = lens[d];
+            let best = free
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| sizes[**b] >= len)
+                .min_by_key(|(_, b)| sizes[**b]);
+            let pick = best.map(|(k, _)| k).or_else(|| {
+                free.iter().enumerate().max_by_key(|(_, b)| sizes[**b]).map(|(k, _)| k)
+            });
+            let b = match pick {
+                Some(k) => free.swap_remove(k),
+                None => {
+                    sizes.push(0);
+                    sizes.len() - 1
+                }
+            };
+            sizes[b] = sizes[b].max(len);
+            phys[d] = b;
+        }
+        // Release what dies here: operands read for the last time, and results nobody
+        // reads (only possible for values that are not outputs). Every destination was
+        // assigned first, so none aliases an operand or another destination.
         let dying = ins.srcs.iter().filter_map(|s| match *s {
             Slot::Buf(v) => Some(v),
             Slot::Input(_) => None,
         });
-        for v in dying.chain(std::iter::once(ins.dst)) {
+        for v in dying.chain(dsts()) {
             if !pinned[v] && last_use[v].is_none_or(|u| u == i) && !free.contains(&phys[v]) {
                 free.push(phys[v]);
             }
@@ -87,6 +91,9 @@ pub(crate) fn assign(
 pub(crate) fn apply(instrs: &mut [Instr], plan: &BufferPlan) {
     for ins in instrs {
         ins.dst = plan.phys[ins.dst];
+        for d in &mut ins.more {
+            *d = plan.phys[*d];
+        }
         for s in &mut ins.srcs {
             if let Slot::Buf(v) = s {
                 *v = plan.phys[*v];

@@ -50,6 +50,8 @@ pub struct ProgramStats {
     pub absorbed_transposes: usize,
     /// Instructions that use the graph crate's reference kernel.
     pub reference_kernels: usize,
+    /// Elementwise nodes computed inside fused kernels of two or more nodes.
+    pub fused_nodes: usize,
     /// Floating-point operations per run (see [`Program::flops`]).
     pub flops: u64,
     /// Instruction count per kernel name, sorted by name.
@@ -62,6 +64,8 @@ pub struct ProgramStats {
 pub struct Program<T> {
     instrs: Vec<Instr>,
     bufs: Vec<Vec<T>>,
+    /// Registers of fused kernels (one register file per thread).
+    scratch: Vec<T>,
     inputs: Vec<InputSpec>,
     input_shapes: Vec<Vec<usize>>,
     outputs: Vec<OutputSpec>,
@@ -103,6 +107,15 @@ impl<T: Element> Program<T> {
             bufs[plan.phys[*v]][..data.len()].copy_from_slice(data);
         }
         let outputs = output_specs(&low, &plan);
+        let scratch_len = low
+            .instrs
+            .iter()
+            .map(|i| match &i.kernel {
+                Kernel::Fused(f) => f.scratch_len(threads),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         let elem = std::mem::size_of::<T>();
         let mut stats = low.stats;
         stats.instructions = low.instrs.len();
@@ -112,7 +125,7 @@ impl<T: Element> Program<T> {
         stats.unshared_bytes = low.lens.iter().sum::<usize>() * elem;
         stats.reference_kernels =
             low.instrs.iter().filter(|i| matches!(i.kernel, Kernel::Reference(_))).count();
-        stats.flops = low.instrs.iter().map(|i| i.flops).sum();
+        stats.flops += low.instrs.iter().map(|i| i.flops).sum::<u64>();
         let mut kinds: HashMap<&'static str, usize> = HashMap::new();
         for i in &low.instrs {
             *kinds.entry(i.kernel.name()).or_default() += 1;
@@ -122,6 +135,7 @@ impl<T: Element> Program<T> {
         Ok(Program {
             instrs: low.instrs,
             bufs,
+            scratch: vec![T::zero(); scratch_len],
             input_shapes: inputs.iter().map(|s| s.shape.clone()).collect(),
             inputs,
             outputs,
@@ -162,10 +176,10 @@ impl<T: Element> Program<T> {
             }
         }
         let ctx = Ctx { threads: self.threads };
-        let (instrs, bufs) = (&self.instrs, &mut self.bufs);
+        let (instrs, bufs, scratch) = (&self.instrs, &mut self.bufs, &mut self.scratch);
         let mut exec = move || {
             for ins in instrs {
-                ins.execute(bufs, inputs, ctx);
+                ins.execute(bufs, inputs, scratch, ctx);
             }
         };
         match &self.pool {

@@ -46,7 +46,7 @@ fn deep_chain_reuses_buffers_correctly() {
         for threads in [1, 2] {
             let g = Graph::new();
             let (ins, outs) = deep_chain(&g, dt, 60);
-            let opts = CompileOptions { threads, optimize: true };
+            let opts = CompileOptions::with_threads(threads);
             for seed in [1, 2] {
                 let data = feeds(&ins, dt, seed);
                 let pairs: Vec<(&Tensor, &[f64])> =

@@ -101,7 +101,8 @@ fn graph_errors_are_reported() {
     assert_eq!(e, ExecError::ForeignGraph);
     // Zero threads.
     let e =
-        compile::<f64>(&[x, y], &[z], &CompileOptions { threads: 0, optimize: true }).unwrap_err();
+        compile::<f64>(&[x, y], &[z], &CompileOptions { threads: 0, ..CompileOptions::default() })
+            .unwrap_err();
     assert!(matches!(e, ExecError::Options(_)), "{e:?}");
 }
 

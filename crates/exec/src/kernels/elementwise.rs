@@ -1,115 +1,89 @@
-//! Contiguous elementwise kernels: unary maps, binary maps, comparisons and select.
+//! Elementwise loops over contiguous slices: unary maps, binary maps, comparisons and
+//! select. They are the bodies of fused kernels (`fused`), which call them one chunk at a
+//! time; every elementwise node runs through a fused kernel, alone or with others.
 //!
-//! Each op is dispatched once per kernel call to a monomorphic loop (the closure is known
-//! at compile time, so the loop inlines and vectorises where the op allows). Semantics are
+//! Each op is dispatched once per call to a monomorphic loop (the closure is known at
+//! compile time, so the loop inlines and vectorises where the op allows). Semantics are
 //! exactly those of the graph crate's `apply` functions (NaN handling of `max` included):
-//! arms call them on a constant receiver, which inlines to the same code.
-//!
-//! Kernels of at least [`PAR_MIN_ELEMS`] elements are split into contiguous chunks across
-//! the current rayon pool when `threads > 1`; smaller ones stay on the calling thread.
+//! arms call them on a constant receiver, which inlines to the same code. The exceptions
+//! are `f32` `exp`, `log` and `log1p`, which use the vectorisable versions of
+//! [`fastmath`](super::fastmath) (within 2 ulp of the correctly rounded result) instead of
+//! libm's scalar calls.
 
-use rayon::prelude::*;
 use scorematch_graph::{BinaryOp, CmpOp, Element, UnaryOp};
 
-use super::PAR_MIN_ELEMS;
+use super::fastmath;
+use super::{same, same_mut};
 
-/// Chunk length for a parallel split of `n` elements over `threads` threads: a few chunks
-/// per thread for balance, never tiny.
-fn chunk_len(n: usize, threads: usize) -> usize {
-    n.div_ceil(threads * 4).max(4096)
-}
-
-fn parallel(n: usize, threads: usize) -> bool {
-    threads > 1 && n >= PAR_MIN_ELEMS
-}
-
-#[inline]
-fn map1<T: Element, F: Fn(T) -> T + Sync>(x: &[T], y: &mut [T], threads: usize, f: F) {
-    let seq = |x: &[T], y: &mut [T]| {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = f(v);
-        }
-    };
-    if parallel(y.len(), threads) {
-        let ch = chunk_len(y.len(), threads);
-        y.par_chunks_mut(ch).zip(x.par_chunks(ch)).for_each(|(yc, xc)| seq(xc, yc));
-    } else {
-        seq(x, y);
+#[inline(always)]
+fn map1<T: Element>(x: &[T], y: &mut [T], f: impl Fn(T) -> T) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = f(v);
     }
 }
 
-#[inline]
-fn map2<T: Element, F: Fn(T, T) -> T + Sync>(a: &[T], b: &[T], y: &mut [T], threads: usize, f: F) {
-    let seq = |a: &[T], b: &[T], y: &mut [T]| {
-        for ((o, &p), &q) in y.iter_mut().zip(a).zip(b) {
-            *o = f(p, q);
-        }
-    };
-    if parallel(y.len(), threads) {
-        let ch = chunk_len(y.len(), threads);
-        y.par_chunks_mut(ch)
-            .zip(a.par_chunks(ch))
-            .zip(b.par_chunks(ch))
-            .for_each(|((yc, ac), bc)| seq(ac, bc, yc));
-    } else {
-        seq(a, b, y);
+#[inline(always)]
+fn map2<T: Element>(a: &[T], b: &[T], y: &mut [T], f: impl Fn(T, T) -> T) {
+    for ((o, &p), &q) in y.iter_mut().zip(a).zip(b) {
+        *o = f(p, q);
     }
+}
+
+/// Runs `fast` when `T` is `f32`, `slow` otherwise.
+#[inline(always)]
+fn f32_or<T: Element>(x: &[T], y: &mut [T], fast: fn(&[f32], &mut [f32]), slow: impl Fn(T) -> T) {
+    if let (Some(x), Some(y)) = (same::<T, f32>(x), same_mut::<T, f32>(&mut *y)) {
+        return fast(x, y);
+    }
+    map1(x, y, slow)
 }
 
 /// y = u(x).
-pub(crate) fn unary<T: Element>(u: UnaryOp, x: &[T], y: &mut [T], threads: usize) {
+#[inline(always)]
+pub(crate) fn unary_into<T: Element>(u: UnaryOp, x: &[T], y: &mut [T]) {
     match u {
-        UnaryOp::Neg => map1(x, y, threads, |v| -v),
-        UnaryOp::Exp => map1(x, y, threads, |v| v.exp()),
-        UnaryOp::Log => map1(x, y, threads, |v| v.ln()),
-        UnaryOp::Log1p => map1(x, y, threads, |v| v.ln_1p()),
-        UnaryOp::Tanh => map1(x, y, threads, |v| v.tanh()),
-        UnaryOp::Sqrt => map1(x, y, threads, |v| v.sqrt()),
-        UnaryOp::Recip => map1(x, y, threads, |v| v.recip()),
-        UnaryOp::Abs => map1(x, y, threads, |v| v.abs()),
-        UnaryOp::Sin => map1(x, y, threads, |v| v.sin()),
-        UnaryOp::Cos => map1(x, y, threads, |v| v.cos()),
+        UnaryOp::Neg => map1(x, y, |v| -v),
+        UnaryOp::Exp => f32_or(x, y, fastmath::exp_slice, |v| v.exp()),
+        UnaryOp::Log => f32_or(x, y, fastmath::ln_slice, |v| v.ln()),
+        UnaryOp::Log1p => f32_or(x, y, fastmath::ln_1p_slice, |v| v.ln_1p()),
+        UnaryOp::Tanh => map1(x, y, |v| v.tanh()),
+        UnaryOp::Sqrt => map1(x, y, |v| v.sqrt()),
+        UnaryOp::Recip => map1(x, y, |v| v.recip()),
+        UnaryOp::Abs => map1(x, y, |v| v.abs()),
+        UnaryOp::Sin => map1(x, y, |v| v.sin()),
+        UnaryOp::Cos => map1(x, y, |v| v.cos()),
     }
 }
 
 /// y = a ∘ b.
-pub(crate) fn binary<T: Element>(op: BinaryOp, a: &[T], b: &[T], y: &mut [T], threads: usize) {
+#[inline(always)]
+pub(crate) fn binary_into<T: Element>(op: BinaryOp, a: &[T], b: &[T], y: &mut [T]) {
     match op {
-        BinaryOp::Add => map2(a, b, y, threads, |p, q| p + q),
-        BinaryOp::Sub => map2(a, b, y, threads, |p, q| p - q),
-        BinaryOp::Mul => map2(a, b, y, threads, |p, q| p * q),
-        BinaryOp::Div => map2(a, b, y, threads, |p, q| p / q),
-        BinaryOp::Max => map2(a, b, y, threads, |p, q| BinaryOp::Max.apply(p, q)),
+        BinaryOp::Add => map2(a, b, y, |p, q| p + q),
+        BinaryOp::Sub => map2(a, b, y, |p, q| p - q),
+        BinaryOp::Mul => map2(a, b, y, |p, q| p * q),
+        BinaryOp::Div => map2(a, b, y, |p, q| p / q),
+        BinaryOp::Max => map2(a, b, y, |p, q| BinaryOp::Max.apply(p, q)),
     }
 }
 
 /// y = [a ⋈ b] as 1/0.
-pub(crate) fn compare<T: Element>(op: CmpOp, a: &[T], b: &[T], y: &mut [T], threads: usize) {
+#[inline(always)]
+pub(crate) fn compare_into<T: Element>(op: CmpOp, a: &[T], b: &[T], y: &mut [T]) {
     match op {
-        CmpOp::Lt => map2(a, b, y, threads, |p, q| CmpOp::Lt.apply(p, q)),
-        CmpOp::Le => map2(a, b, y, threads, |p, q| CmpOp::Le.apply(p, q)),
-        CmpOp::Gt => map2(a, b, y, threads, |p, q| CmpOp::Gt.apply(p, q)),
-        CmpOp::Ge => map2(a, b, y, threads, |p, q| CmpOp::Ge.apply(p, q)),
-        CmpOp::Eq => map2(a, b, y, threads, |p, q| CmpOp::Eq.apply(p, q)),
-        CmpOp::Ne => map2(a, b, y, threads, |p, q| CmpOp::Ne.apply(p, q)),
+        CmpOp::Lt => map2(a, b, y, |p, q| CmpOp::Lt.apply(p, q)),
+        CmpOp::Le => map2(a, b, y, |p, q| CmpOp::Le.apply(p, q)),
+        CmpOp::Gt => map2(a, b, y, |p, q| CmpOp::Gt.apply(p, q)),
+        CmpOp::Ge => map2(a, b, y, |p, q| CmpOp::Ge.apply(p, q)),
+        CmpOp::Eq => map2(a, b, y, |p, q| CmpOp::Eq.apply(p, q)),
+        CmpOp::Ne => map2(a, b, y, |p, q| CmpOp::Ne.apply(p, q)),
     }
 }
 
 /// y = c ≠ 0 ? a : b.
-pub(crate) fn select<T: Element>(c: &[T], a: &[T], b: &[T], y: &mut [T], threads: usize) {
-    let seq = |c: &[T], a: &[T], b: &[T], y: &mut [T]| {
-        for (((o, &m), &p), &q) in y.iter_mut().zip(c).zip(a).zip(b) {
-            *o = if m != T::zero() { p } else { q };
-        }
-    };
-    if parallel(y.len(), threads) {
-        let ch = chunk_len(y.len(), threads);
-        y.par_chunks_mut(ch)
-            .zip(c.par_chunks(ch))
-            .zip(a.par_chunks(ch))
-            .zip(b.par_chunks(ch))
-            .for_each(|(((yc, cc), ac), bc)| seq(cc, ac, bc, yc));
-    } else {
-        seq(c, a, b, y);
+#[inline(always)]
+pub(crate) fn select_into<T: Element>(c: &[T], a: &[T], b: &[T], y: &mut [T]) {
+    for (((o, &m), &p), &q) in y.iter_mut().zip(c).zip(a).zip(b) {
+        *o = if m != T::zero() { p } else { q };
     }
 }

@@ -15,12 +15,12 @@
 //! faer is used for `f32` and `f64` (the element type is identified by `TypeId`, so the
 //! public bound stays `T: Element`); any other `Element` falls back to the naive loop.
 
-use std::any::TypeId;
-
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use scorematch_graph::Element;
+
+use super::{same, same_mut};
 
 /// Smallest m·k·n for which a single product is split across threads.
 pub const PAR_MIN_MNK: usize = 1 << 21;
@@ -56,20 +56,6 @@ impl DotPlan {
             && self.m * self.k * self.n >= PAR_MIN_MNK
             && self.m.min(self.k).min(self.n) >= PAR_MIN_DIM
     }
-}
-
-/// Reinterprets a slice as another element type when the two types are the same.
-fn same<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type, so the pointer cast keeps length and layout.
-        .then(|| unsafe { &*(s as *const [T] as *const [U]) })
-}
-
-/// Mutable form of [`same`].
-fn same_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type, so the pointer cast keeps length and layout.
-        .then(|| unsafe { &mut *(s as *mut [T] as *mut [U]) })
 }
 
 /// y = a·b per batch entry.

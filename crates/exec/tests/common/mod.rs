@@ -97,21 +97,24 @@ pub fn check_one(label: &str, build: Build<'_>, dtype: DType, options: &CompileO
     };
     // Only cases labelled as fallbacks may use the reference kernel.
     assert!(label.starts_with("fallback") || fallbacks == 0, "{label}: {fallbacks} fallbacks");
-    let label =
-        format!("{label} [{dtype}, threads {}, optimize {}]", options.threads, options.optimize);
+    let label = format!(
+        "{label} [{dtype}, threads {}, optimize {}, fuse {}]",
+        options.threads, options.optimize, options.fuse
+    );
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_close(&format!("{label} output {k}"), g, &w.data, tol(dtype));
     }
 }
 
 /// Checks the program against the interpreter in f64 and f32, on 1 and 2 threads, with
-/// and without the optimiser.
+/// and without the optimiser, with and without fusion.
 pub fn check(label: &str, build: impl Fn(&Graph, DType) -> (Vec<Tensor>, Vec<Tensor>)) {
     let seed = label.bytes().fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     for dtype in [DType::F64, DType::F32] {
         for threads in [1, 2] {
-            for optimize in [true, false] {
-                check_one(label, &build, dtype, &CompileOptions { threads, optimize }, seed);
+            for (optimize, fuse) in [(true, true), (false, true), (true, false)] {
+                let options = CompileOptions { threads, optimize, fuse };
+                check_one(label, &build, dtype, &options, seed);
             }
         }
     }

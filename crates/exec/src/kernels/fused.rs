@@ -1,0 +1,292 @@
+//! Fused elementwise kernels: a small register program run over the elements in chunks.
+//!
+//! A [`FusedPlan`] computes a group of elementwise nodes (unary, binary, compare, select)
+//! of one element count in a single pass. Its operands are the group's external inputs
+//! ([`Loc::In`]), registers ([`Loc::Reg`]: one chunk of [`CHUNK`] elements per register,
+//! in a scratch area the program owns) and its outputs ([`Loc::Out`]). Uniform constants (a `Constant` node, or
+//! a broadcast of one) are registers filled once per call, so `x * 0.5` reads no
+//! full-size constant. For each chunk the ops run in order, each a tight loop over the
+//! chunk (so it vectorises, and the per-op dispatch is paid once per chunk, not per
+//! element). A member read outside the group is computed straight into its output (and
+//! read back from there, still in L1, by later ops); only those outputs are written to
+//! memory.
+//!
+//! The per-element semantics are exactly those of the unfused ops (`elementwise`), so a
+//! fused program is bit-identical to the unfused one.
+//!
+//! Threads: a call of at least [`PAR_MIN_ELEMS`] element-ops (elements × ops) is split
+//! into one contiguous range per thread, each with its own registers.
+//!
+//! SIMD: on x86-64 with AVX2 (detected at run time) the chunk loop is compiled with AVX2
+//! enabled; otherwise with the baseline target's features.
+
+use scorematch_graph::{BinaryOp, CmpOp, Element, UnaryOp};
+
+use super::PAR_MIN_ELEMS;
+use super::elementwise::{binary_into, compare_into, select_into, unary_into};
+
+/// Elements per register (one chunk).
+pub(crate) const CHUNK: usize = 2048;
+/// Most outputs a fused kernel may have (larger groups are split).
+pub(crate) const MAX_OUT: usize = 16;
+
+/// Where a fused op reads an operand or writes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    /// The kernel's k-th input (read only).
+    In(u32),
+    /// A register.
+    Reg(u32),
+    /// The kernel's k-th output: a member read outside the group is written there
+    /// directly, and read back from there by later ops.
+    Out(u32),
+}
+
+/// One op of a fused program; the last field is the destination (a register or an
+/// output, never one of the op's operands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FOp {
+    /// y = u(a).
+    Unary(UnaryOp, Loc, Loc),
+    /// y = a ∘ b.
+    Binary(BinaryOp, Loc, Loc, Loc),
+    /// y = [a ⋈ b].
+    Compare(CmpOp, Loc, Loc, Loc),
+    /// y = c ≠ 0 ? a : b.
+    Select(Loc, Loc, Loc, Loc),
+}
+
+/// A compiled fused elementwise kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FusedPlan {
+    /// The ops, in order.
+    pub ops: Vec<FOp>,
+    /// Registers holding a uniform constant: (register, value), filled once per call.
+    pub consts: Vec<(u32, f64)>,
+    /// Registers used (constants included).
+    pub n_regs: usize,
+    /// Number of outputs.
+    pub n_out: usize,
+}
+
+impl FusedPlan {
+    /// Short name: the op's own name for a single-op kernel, `fused` otherwise.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.ops.as_slice() {
+            [FOp::Unary(u, ..)] => u.name(),
+            [FOp::Binary(b, ..)] => b.name(),
+            [FOp::Compare(c, ..)] => c.name(),
+            [FOp::Select(..)] => "select",
+            _ => "fused",
+        }
+    }
+
+    /// Threads a call over `len` elements is split across.
+    pub(crate) fn leaves(&self, len: usize, threads: usize) -> usize {
+        let work = len.saturating_mul(self.ops.len().max(1));
+        if threads > 1 && work >= PAR_MIN_ELEMS && len >= 2 * CHUNK {
+            threads.min(len / CHUNK)
+        } else {
+            1
+        }
+    }
+
+    /// Scratch elements needed for registers by a call on `threads` threads.
+    pub(crate) fn scratch_len(&self, threads: usize) -> usize {
+        threads.max(1) * self.n_regs * CHUNK
+    }
+}
+
+/// The source of the kernel's inputs: input k as a slice of the full length.
+pub(crate) type Inputs<'s, 'a, T> = &'s (dyn Fn(usize) -> &'a [T] + Sync);
+
+/// Runs a fused kernel over `len` elements into `outs[..p.n_out]` (each `len` long), with
+/// `scratch` for registers (at least [`FusedPlan::scratch_len`]).
+pub(crate) fn run<T: Element>(
+    p: &FusedPlan,
+    src: Inputs<'_, '_, T>,
+    outs: [&mut [T]; MAX_OUT],
+    len: usize,
+    scratch: &mut [T],
+    threads: usize,
+) {
+    let leaves = p.leaves(len, threads);
+    let simd = simd_available();
+    split(p, src, outs, 0, len, &mut scratch[..leaves * p.n_regs * CHUNK], leaves, simd);
+}
+
+/// Splits `[start, end)` over `leaves` register files, in parallel for more than one.
+#[allow(clippy::too_many_arguments)]
+fn split<T: Element>(
+    p: &FusedPlan,
+    src: Inputs<'_, '_, T>,
+    mut outs: [&mut [T]; MAX_OUT],
+    start: usize,
+    end: usize,
+    scratch: &mut [T],
+    leaves: usize,
+    simd: bool,
+) {
+    if leaves <= 1 {
+        return run_range(p, src, &mut outs, start, end, scratch, simd);
+    }
+    let left = leaves / 2;
+    let mid = (start + (end - start) * left / leaves).next_multiple_of(CHUNK).min(end);
+    let mut lo: [&mut [T]; MAX_OUT] = Default::default();
+    let mut hi: [&mut [T]; MAX_OUT] = Default::default();
+    for (k, o) in outs.into_iter().enumerate().take(p.n_out) {
+        let (a, b) = o.split_at_mut(mid - start);
+        (lo[k], hi[k]) = (a, b);
+    }
+    let (sa, sb) = scratch.split_at_mut(left * p.n_regs * CHUNK);
+    rayon::join(
+        || split(p, src, lo, start, mid, sa, left, simd),
+        || split(p, src, hi, mid, end, sb, leaves - left, simd),
+    );
+}
+
+/// Whether the AVX2 build of the chunk loop can run here.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Runs the program over `[start, end)`; `outs` cover exactly that range.
+fn run_range<T: Element>(
+    p: &FusedPlan,
+    src: Inputs<'_, '_, T>,
+    outs: &mut [&mut [T]],
+    start: usize,
+    end: usize,
+    regs: &mut [T],
+    simd: bool,
+) {
+    for &(r, v) in &p.consts {
+        let r = r as usize;
+        regs[r * CHUNK..(r + 1) * CHUNK].fill(T::from_f64(v));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 support was checked at run time (`simd_available`).
+        unsafe { chunks_avx2(p, src, outs, start, end, regs) };
+        return;
+    }
+    let _ = simd;
+    chunks(p, src, outs, start, end, regs);
+}
+
+/// [`chunks`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chunks_avx2<T: Element>(
+    p: &FusedPlan,
+    src: Inputs<'_, '_, T>,
+    outs: &mut [&mut [T]],
+    start: usize,
+    end: usize,
+    regs: &mut [T],
+) {
+    chunks(p, src, outs, start, end, regs);
+}
+
+/// The chunk loop: every op over one chunk, chunk after chunk.
+#[inline(always)]
+fn chunks<T: Element>(
+    p: &FusedPlan,
+    src: Inputs<'_, '_, T>,
+    outs: &mut [&mut [T]],
+    start: usize,
+    end: usize,
+    regs: &mut [T],
+) {
+    let mut c0 = start;
+    while c0 < end {
+        let n = CHUNK.min(end - c0);
+        for op in &p.ops {
+            step(op, src, outs, regs, c0, c0 - start, n);
+        }
+        c0 += n;
+    }
+}
+
+/// One op over one chunk: global offset `g` into the inputs, local offset `l` into the
+/// outputs, `n` elements.
+#[inline(always)]
+fn step<T: Element>(
+    op: &FOp,
+    src: Inputs<'_, '_, T>,
+    outs: &mut [&mut [T]],
+    regs: &mut [T],
+    g: usize,
+    l: usize,
+    n: usize,
+) {
+    let (FOp::Unary(.., dst) | FOp::Binary(.., dst) | FOp::Compare(.., dst) | FOp::Select(.., dst)) =
+        *op;
+    // The destination, borrowed mutably, and every other location read-only (operands
+    // never include the destination).
+    match dst {
+        Loc::Reg(d) => {
+            let d = d as usize;
+            let (lo, rest) = regs.split_at_mut(d * CHUNK);
+            let (y, hi) = rest.split_at_mut(CHUNK);
+            let outs: &[&mut [T]] = outs;
+            apply(op, &mut y[..n], |s| match s {
+                Loc::In(k) => &src(k as usize)[g..g + n],
+                Loc::Reg(r) => split_get(lo, hi, r as usize, d, CHUNK, 0, n),
+                Loc::Out(k) => &outs[k as usize][l..l + n],
+            });
+        }
+        Loc::Out(d) => {
+            let d = d as usize;
+            let (lo, rest) = outs.split_at_mut(d);
+            let (y, hi) = rest.split_first_mut().expect("an output slot");
+            let regs: &[T] = regs;
+            apply(op, &mut y[l..l + n], |s| match s {
+                Loc::In(k) => &src(k as usize)[g..g + n],
+                Loc::Reg(r) => &regs[r as usize * CHUNK..r as usize * CHUNK + n],
+                Loc::Out(k) => {
+                    let k = k as usize;
+                    if k < d { &lo[k][l..l + n] } else { &hi[k - d - 1][l..l + n] }
+                }
+            });
+        }
+        Loc::In(_) => unreachable!("inputs are read only"),
+    }
+}
+
+/// Element `[at, at + n)` of register `r` in a register file split around `d`.
+#[inline(always)]
+fn split_get<'s, T>(
+    lo: &'s [T],
+    hi: &'s [T],
+    r: usize,
+    d: usize,
+    w: usize,
+    at: usize,
+    n: usize,
+) -> &'s [T] {
+    if r < d {
+        &lo[r * w + at..r * w + at + n]
+    } else {
+        let o = (r - d - 1) * w + at;
+        &hi[o..o + n]
+    }
+}
+
+/// Runs `op` into `y`, reading operands through `get`.
+#[inline(always)]
+fn apply<'a, T: Element>(op: &FOp, y: &mut [T], get: impl Fn(Loc) -> &'a [T]) {
+    match *op {
+        FOp::Unary(u, a, _) => unary_into(u, get(a), y),
+        FOp::Binary(b, a, c, _) => binary_into(b, get(a), get(c), y),
+        FOp::Compare(c, a, b, _) => compare_into(c, get(a), get(b), y),
+        FOp::Select(c, a, b, _) => select_into(get(c), get(a), get(b), y),
+    }
+}
