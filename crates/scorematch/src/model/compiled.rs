@@ -7,6 +7,27 @@ use scorematch_graph::{Element, Graph, Tensor};
 use super::Model;
 use crate::error::{Error, Result};
 
+/// Most inputs a compiled model program is fed without a heap allocation.
+const STACK_FEEDS: usize = 64;
+
+/// Runs `program` on the input slices `feeds`, without allocating when there are at most
+/// [`STACK_FEEDS`] of them (every model here has far fewer), so that a training or
+/// sampling step allocates nothing.
+pub(crate) fn run_fed<'a, T: Element>(
+    program: &mut Program<T>,
+    feeds: impl Iterator<Item = &'a [T]> + Clone,
+) -> Result<()> {
+    let n = feeds.clone().count();
+    if n <= STACK_FEEDS {
+        let mut stack: [&[T]; STACK_FEEDS] = [&[]; STACK_FEEDS];
+        stack.iter_mut().zip(feeds).for_each(|(slot, f)| *slot = f);
+        program.run(&stack[..n])?;
+    } else {
+        program.run(&feeds.collect::<Vec<_>>())?;
+    }
+    Ok(())
+}
+
 /// Which outputs of [`CompiledField`] exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Layout {
@@ -86,19 +107,17 @@ impl<T: Element> CompiledField<T> {
                 self.n_params
             )));
         }
-        let mut feeds: Vec<&[T]> = params.iter().map(Vec::as_slice).collect();
-        feeds.push(x);
         match (self.conditional, sigma) {
-            (true, Some(s)) => feeds.push(s),
             (true, None) => {
                 return Err(Error::InvalidArgument("this model needs a noise level σ".into()));
             }
             (false, Some(_)) => {
                 return Err(Error::InvalidArgument("this model takes no noise level".into()));
             }
-            (false, None) => {}
+            _ => {}
         }
-        self.program.run(&feeds)?;
+        let feeds = params.iter().map(Vec::as_slice).chain([x]).chain(sigma);
+        run_fed(&mut self.program, feeds)?;
         Ok(())
     }
 

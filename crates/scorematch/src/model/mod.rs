@@ -11,7 +11,7 @@
 //! `torch.nn.Linear` stacks unchanged.
 
 mod activation;
-mod compiled;
+pub(crate) mod compiled;
 mod gaussian;
 mod mlp;
 mod mlp_energy;

@@ -7,6 +7,7 @@ use scorematch_graph::{Element, Tensor, grad};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::model::compiled::run_fed;
 use crate::objective::{NoiseDist, Objective};
 
 /// A compiled objective: inputs are the parameters, the batch, then the noise; outputs the
@@ -91,11 +92,8 @@ impl<T: Element> CompiledLoss<T> {
                 self.dim
             )));
         }
-        let mut feeds: Vec<&[T]> = Vec::with_capacity(self.n_params + 1 + self.noise.len());
-        feeds.extend(params.iter().map(Vec::as_slice));
-        feeds.push(x);
-        feeds.extend(self.noise.iter().map(|n| n.2.as_slice()));
-        self.program.run(&feeds)?;
+        let noise = self.noise.iter().map(|n| n.2.as_slice());
+        run_fed(&mut self.program, params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
         Ok(Element::to_f64(self.program.output(0)[0]))
     }
 
