@@ -3,44 +3,13 @@
 //! this thread while a run is in progress.
 #![allow(clippy::unwrap_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support {
+    pub mod counting_alloc;
+}
+use support::counting_alloc::count;
 
 use scorematch_exec::{CompileOptions, compile};
 use scorematch_graph::{DType, Graph, Tensor, grad, hvp};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 #[test]
 fn run_does_not_allocate() {
@@ -69,12 +38,11 @@ fn run_does_not_allocate() {
         ins.iter().map(|t| (0..t.numel()).map(|i| (i as f32 * 0.37).sin()).collect()).collect();
     let refs: Vec<&[f32]> = data.iter().map(Vec::as_slice).collect();
     p.run(&refs).unwrap();
-    ALLOCS.store(0, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..3 {
-        p.run(&refs).unwrap();
-    }
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "run allocated");
+    let ((), allocations) = count(|| {
+        for _ in 0..3 {
+            p.run(&refs).unwrap();
+        }
+    });
+    assert_eq!(allocations, 0, "run allocated");
     assert!(p.output(0)[0].is_finite());
 }
