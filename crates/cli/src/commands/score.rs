@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use scorematch::data::Dataset;
-use scorematch::eval::density_grid;
+use scorematch::data::{Dataset, GaussianMixture};
+use scorematch::eval::{density_grid, importance_log_z};
 use scorematch::sample::{CompiledScore, ScoreFn};
 use scorematch::saved::SavedModel;
 use scorematch_graph::{DType, Element};
@@ -23,6 +23,13 @@ use crate::files::{
     to_model_coordinates,
 };
 use crate::progress::Verbosity;
+
+/// Proposal scale of importance-sampled log Z (model coordinates).
+const IS_PROPOSAL_STD: f64 = 1.5;
+/// Proposal draws of importance-sampled log Z.
+const IS_DRAWS: usize = 20_000;
+/// Below this effective sample size the estimate is not used.
+const IS_MIN_ESS: f64 = 100.0;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -147,10 +154,36 @@ fn score_typed<T: Element>(
             ));
         }
         Some(e.iter().map(|f| -f - grid.log_z).collect())
+    } else if let (Some(e), true) = (energy.as_ref(), saved.config.model().is_normalizable()) {
+        // log Z by importance sampling from a fixed proposal N(0, 1.5²·I) in model
+        // coordinates (where standardised data has unit scale), with a fixed seed: the
+        // estimate depends on the model only, never on the rows being scored.
+        let proposal = GaussianMixture::gaussian(
+            vec![0.0; d],
+            (0..d * d)
+                .map(|i| if i / d == i % d { IS_PROPOSAL_STD.powi(2) } else { 0.0 })
+                .collect(),
+        )?;
+        let est = importance_log_z(&mut field, &proposal, IS_DRAWS, 0)?;
+        if est.ess < IS_MIN_ESS {
+            notes.push(format!(
+                "log_density omitted: importance sampling of log Z is unreliable for this model \
+                 (effective sample size {:.0} of {IS_DRAWS})",
+                est.ess
+            ));
+            None
+        } else {
+            notes.push(format!(
+                "log_density normalised by importance sampling: log Z = {:.4} ± {:.4} \
+                 (effective sample size {:.0} of {IS_DRAWS})",
+                est.log_z, est.std_err, est.ess
+            ));
+            Some(e.iter().map(|f| -f - est.log_z).collect())
+        }
     } else if energy.is_some() {
         notes.push(format!(
-            "log_density omitted: log Z of an energy is only integrated in 1 or 2 dimensions (this model has {d}); \
-             nice and gaussian models have an exact density"
+            "log_density omitted: this {d}-D energy has no base term, so exp(−f) need not be \
+             integrable (train with --base-sigma), and it is beyond grid quadrature (≤ 2-D)"
         ));
         None
     } else {
