@@ -32,26 +32,30 @@ fn datasets_lists_every_builtin_with_its_dimension() {
 #[test]
 fn init_writes_a_pytorch_named_checkpoint_without_normalisation() {
     let dir = tempdir();
+    // The same seeded initialisation, written to `out`.
+    let init = |out: &std::path::Path| {
+        run_in(
+            dir.path(),
+            &[
+                "init",
+                "--input-dim",
+                "3",
+                "--hidden",
+                "8,5",
+                "--activation",
+                "tanh",
+                "--dtype",
+                "f64",
+                "--seed",
+                "4",
+                "--out",
+                s(out),
+            ],
+        )
+        .ok();
+    };
     let out = dir.path().join("m.safetensors");
-    run_in(
-        dir.path(),
-        &[
-            "init",
-            "--input-dim",
-            "3",
-            "--hidden",
-            "8,5",
-            "--activation",
-            "tanh",
-            "--dtype",
-            "f64",
-            "--seed",
-            "4",
-            "--out",
-            s(&out),
-        ],
-    )
-    .ok();
+    init(&out);
     let saved = SavedModel::load(&out).expect("loads");
     assert!(saved.standardizer.is_none() && saved.training.is_none());
     assert_eq!(saved.dtype, scorematch_graph::DType::F64);
@@ -73,25 +77,7 @@ fn init_writes_a_pytorch_named_checkpoint_without_normalisation() {
     let w0 = &ck.get("layers.0.weight").expect("w0").data;
     assert!(w0.iter().all(|v| v.abs() <= 1.0 / 3f64.sqrt()) && w0.iter().any(|v| *v != 0.0));
     let again = dir.path().join("n.safetensors");
-    run_in(
-        dir.path(),
-        &[
-            "init",
-            "--input-dim",
-            "3",
-            "--hidden",
-            "8,5",
-            "--activation",
-            "tanh",
-            "--dtype",
-            "f64",
-            "--seed",
-            "4",
-            "--out",
-            s(&again),
-        ],
-    )
-    .ok();
+    init(&again);
     assert_eq!(std::fs::read(&out).expect("a"), std::fs::read(&again).expect("b"));
     let r = run_in(dir.path(), &["init", "--input-dim", "0", "--out", "x.safetensors"]);
     r.expect_code(2);

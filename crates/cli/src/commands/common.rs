@@ -99,6 +99,21 @@ pub fn parse_base_sigma(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses a worker-thread count: a whole number ≥ 1.
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a thread count (a whole number, at least 1)")),
+    }
+}
+
+/// Loads a checkpoint and, in verbose mode, says what it holds.
+pub fn open_checkpoint(path: &std::path::Path, verbosity: Verbosity) -> anyhow::Result<SavedModel> {
+    let saved = crate::files::load_checkpoint(path)?;
+    detail(verbosity, &format!("{}: {}", path.display(), describe(&saved)));
+    Ok(saved)
+}
+
 /// A short description of a checkpoint's model: kind, dimension, precision.
 pub fn describe(saved: &SavedModel) -> String {
     let n: usize = saved.params.iter().map(Vec::len).sum();
@@ -125,6 +140,8 @@ mod tests {
         assert_eq!(parse_base_sigma("none"), Ok(f64::INFINITY));
         assert_eq!(parse_base_sigma("2.5"), Ok(2.5));
         assert!(parse_base_sigma("-1").is_err());
+        assert_eq!(parse_threads("2"), Ok(2));
+        assert!(parse_threads("0").is_err() && parse_threads("x").is_err());
     }
 
     #[test]

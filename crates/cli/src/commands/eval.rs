@@ -11,10 +11,7 @@ use scorematch::saved::SavedModel;
 use scorematch_graph::{DType, Element};
 
 use super::common;
-use crate::error::usage;
-use crate::files::{
-    HELD_OUT_STREAM, builtin, check_dim, load_checkpoint, load_data, to_model_coordinates,
-};
+use crate::files::{HELD_OUT_STREAM, builtin, check_dim, load_data, to_model_coordinates};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -52,20 +49,13 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     /// Worker threads.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
 }
 
 /// Runs `scorematch eval`.
 pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
-    if args.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
-    }
-    let saved = load_checkpoint(&args.checkpoint)?;
-    common::detail(
-        verbosity,
-        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
-    );
+    let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let report = match saved.dtype {
         DType::F32 => evaluate_typed::<f32>(args, &saved)?,
         DType::F64 => evaluate_typed::<f64>(args, &saved)?,

@@ -23,7 +23,7 @@ use scorematch_graph::{DType, Element};
 use super::common;
 use crate::config::{DTypeName, ProjectionName, defaults};
 use crate::error::usage;
-use crate::files::{check_dim, load_checkpoint, load_data};
+use crate::files::{check_dim, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -94,7 +94,7 @@ pub struct LossArgs {
     #[arg(long)]
     pub json: bool,
     /// Worker threads.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
 }
 
@@ -106,14 +106,7 @@ struct Setup {
 
 /// Runs `scorematch loss`.
 pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
-    if args.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
-    }
-    let saved = load_checkpoint(&args.checkpoint)?;
-    common::detail(
-        verbosity,
-        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
-    );
+    let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let data = load_data(&args.data, args.n_samples, args.seed)?;
     check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
     let setup = setup(args, &data)?;

@@ -14,7 +14,7 @@ use super::common;
 use crate::config::defaults;
 use crate::error::usage;
 use crate::figures::ModelView;
-use crate::files::{load_checkpoint, save_table, table_format};
+use crate::files::{save_table, table_format};
 use crate::plot::{Extent, points_from_rows, scatter};
 use crate::progress::Verbosity;
 
@@ -89,18 +89,14 @@ pub struct SampleArgs {
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Worker threads.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
 }
 
 /// Runs `scorematch sample`.
 pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
     table_format(&args.out, "--out")?;
-    let saved = load_checkpoint(&args.checkpoint)?;
-    common::detail(
-        verbosity,
-        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
-    );
+    let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let config = sampler_config(args, &saved)?;
     match saved.dtype {
         DType::F32 => sample_typed::<f32>(args, &saved, &config, verbosity),
@@ -141,9 +137,6 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         }),
         ..SamplerConfig::default()
     };
-    if args.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
-    }
     if annealed {
         let trained = common::training_ladder(saved);
         let (lo, hi, levels) =

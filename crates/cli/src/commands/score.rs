@@ -19,7 +19,7 @@ use scorematch_graph::{DType, Element};
 use super::common;
 use crate::error::usage;
 use crate::files::{
-    HELD_OUT_STREAM, TableFormat, check_dim, load_checkpoint, load_data, save_table, table_format,
+    HELD_OUT_STREAM, TableFormat, check_dim, load_data, save_table, table_format,
     to_model_coordinates,
 };
 use crate::progress::Verbosity;
@@ -64,21 +64,14 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "S")]
     pub sigma: Option<f64>,
     /// Worker threads.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
 }
 
 /// Runs `scorematch score`.
 pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
     let format = table_format(&args.out, "--out")?;
-    if args.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
-    }
-    let saved = load_checkpoint(&args.checkpoint)?;
-    common::detail(
-        verbosity,
-        &format!("{}: {}", args.checkpoint.display(), common::describe(&saved)),
-    );
+    let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let raw = load_data(&args.data, args.n_samples, args.seed ^ HELD_OUT_STREAM)?;
     check_dim(&raw, &saved, &format!("the data '{}'", args.data))?;
     let (table, notes) = match saved.dtype {

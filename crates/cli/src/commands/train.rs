@@ -166,7 +166,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "S", help_heading = "Run")]
     pub seed: Option<u64>,
     /// Worker threads [default: 1].
-    #[arg(long, value_name = "N", help_heading = "Run")]
+    #[arg(long, value_name = "N", help_heading = "Run", value_parser = common::parse_threads)]
     pub threads: Option<usize>,
     /// Precision of training and of the checkpoint [default: f32].
     #[arg(long, value_enum, help_heading = "Run")]
