@@ -106,13 +106,15 @@ impl Strided {
     }
 }
 
-/// Runs a strided copy from `x` into `y`.
-pub(crate) fn strided_copy<T: Copy>(p: &Strided, x: &[T], y: &mut [T]) {
+/// Walks the iteration space of `p` one innermost row at a time, calling
+/// `row(src_offset, dst_offset, len, src_stride, dst_stride)`; the outer axes advance like
+/// an odometer. A rank-0 space is one row of length 1.
+fn for_each_row(p: &Strided, mut row: impl FnMut(usize, usize, usize, usize, usize)) {
     if p.empty {
         return;
     }
     if p.rank == 0 {
-        y[p.dst_off] = x[p.src_off];
+        row(p.src_off, p.dst_off, 1, 0, 0);
         return;
     }
     let r = p.rank;
@@ -120,16 +122,7 @@ pub(crate) fn strided_copy<T: Copy>(p: &Strided, x: &[T], y: &mut [T]) {
     let mut idx = [0usize; MAX_RANK];
     let (mut so, mut doff) = (p.src_off, p.dst_off);
     loop {
-        match (ss, ds) {
-            (1, 1) => y[doff..doff + n].copy_from_slice(&x[so..so + n]),
-            (0, 1) => y[doff..doff + n].fill(x[so]),
-            _ => {
-                for i in 0..n {
-                    y[doff + i * ds] = x[so + i * ss];
-                }
-            }
-        }
-        // Odometer over the outer axes.
+        row(so, doff, n, ss, ds);
         let mut a = r - 1;
         loop {
             if a == 0 {
@@ -149,42 +142,28 @@ pub(crate) fn strided_copy<T: Copy>(p: &Strided, x: &[T], y: &mut [T]) {
     }
 }
 
+/// Runs a strided copy from `x` into `y`.
+pub(crate) fn strided_copy<T: Copy>(p: &Strided, x: &[T], y: &mut [T]) {
+    for_each_row(p, |so, doff, n, ss, ds| match (ss, ds) {
+        (1, 1) => y[doff..doff + n].copy_from_slice(&x[so..so + n]),
+        (0, 1) => y[doff..doff + n].fill(x[so]),
+        _ => {
+            for i in 0..n {
+                y[doff + i * ds] = x[so + i * ss];
+            }
+        }
+    });
+}
+
 /// Runs a strided fold: `y[d(i)] = f(y[d(i)], x[s(i)])` over the iteration shape, in
 /// increasing order of `i` (used by reductions over scattered axes).
 pub(crate) fn strided_fold<T: Copy>(p: &Strided, x: &[T], y: &mut [T], f: impl Fn(T, T) -> T) {
-    if p.empty {
-        return;
-    }
-    if p.rank == 0 {
-        y[p.dst_off] = f(y[p.dst_off], x[p.src_off]);
-        return;
-    }
-    let r = p.rank;
-    let (n, ss, ds) = (p.shape[r - 1], p.src[r - 1], p.dst[r - 1]);
-    let mut idx = [0usize; MAX_RANK];
-    let (mut so, mut doff) = (p.src_off, p.dst_off);
-    loop {
+    for_each_row(p, |so, doff, n, ss, ds| {
         for i in 0..n {
             let d = doff + i * ds;
             y[d] = f(y[d], x[so + i * ss]);
         }
-        let mut a = r - 1;
-        loop {
-            if a == 0 {
-                return;
-            }
-            a -= 1;
-            idx[a] += 1;
-            so += p.src[a];
-            doff += p.dst[a];
-            if idx[a] < p.shape[a] {
-                break;
-            }
-            so -= p.src[a] * p.shape[a];
-            doff -= p.dst[a] * p.shape[a];
-            idx[a] = 0;
-        }
-    }
+    });
 }
 
 /// A batched 2-D transpose: `batch` matrices `[rows, cols]` to `[cols, rows]`.
