@@ -3,6 +3,9 @@
 //! Gaussian and a NICE flow, KSD under the null and under a shift, the KSD Stein kernel
 //! against finite differences of the IMQ kernel, held-out exact SM.
 
+mod common;
+
+use common::linalg::invert;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::data::{Dataset, GaussianMixture, Standardizer};
@@ -53,27 +56,6 @@ impl Gauss {
     fn sample(&self, n: usize, seed: u64) -> Dataset {
         self.truth.sample(n, &mut StdRng::seed_from_u64(seed))
     }
-}
-
-/// Gauss–Jordan inverse of a small SPD matrix.
-fn invert(a: &[f64], d: usize) -> Vec<f64> {
-    let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
-    for c in 0..d {
-        let piv = m[c * d + c];
-        for j in 0..d {
-            m[c * d + j] /= piv;
-            inv[c * d + j] /= piv;
-        }
-        for r in (0..d).filter(|&r| r != c) {
-            let f = m[r * d + c];
-            for j in 0..d {
-                m[r * d + j] -= f * m[c * d + j];
-                inv[r * d + j] -= f * inv[c * d + j];
-            }
-        }
-    }
-    inv
 }
 
 fn gauss2() -> Gauss {

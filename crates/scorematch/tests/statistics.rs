@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+mod common;
+
+use common::linalg::{identity, invert};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::data::{Dataset, GaussianMixture};
@@ -75,10 +78,6 @@ fn sliced_sm_expectation_equals_exact_sm() {
     }
 }
 
-fn identity(d: usize) -> Vec<f64> {
-    (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect()
-}
-
 /// A correlated 5-D Gaussian: mean μ, covariance Σ = A Aᵀ + 0.5 I.
 fn target() -> (Vec<f64>, Vec<f64>) {
     let d = 5;
@@ -108,27 +107,6 @@ fn sample_moments(data: &Dataset) -> (Vec<f64>, Vec<f64>) {
         })
         .collect();
     (mean, invert(&cov, d))
-}
-
-/// Gauss–Jordan inverse of a small SPD matrix.
-fn invert(m: &[f64], d: usize) -> Vec<f64> {
-    let mut a = m.to_vec();
-    let mut inv = identity(d);
-    for c in 0..d {
-        let p = a[c * d + c];
-        for j in 0..d {
-            a[c * d + j] /= p;
-            inv[c * d + j] /= p;
-        }
-        for r in (0..d).filter(|&r| r != c) {
-            let f = a[r * d + c];
-            for j in 0..d {
-                a[r * d + j] -= f * a[c * d + j];
-                inv[r * d + j] -= f * inv[c * d + j];
-            }
-        }
-    }
-    inv
 }
 
 /// Fits a GaussianEnergy by `objective`; returns the fitted mean and precision L Lᵀ.

@@ -28,6 +28,14 @@ pub(crate) fn run_fed<'a, T: Element>(
     Ok(())
 }
 
+/// Checks that a row-major batch of `len` values is `batch` rows of `dim`.
+pub(crate) fn check_batch_len(len: usize, batch: usize, dim: usize) -> Result<()> {
+    if len != batch * dim {
+        return Err(Error::Shape(format!("batch has {len} values, expected {batch} × {dim}")));
+    }
+    Ok(())
+}
+
 /// Which outputs of [`CompiledField`] exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Layout {
@@ -92,14 +100,7 @@ impl<T: Element> CompiledField<T> {
 
     /// Evaluates on `x` (batch × dim); `sigma` (batch values) for noise-conditional models.
     pub fn run(&mut self, params: &[Vec<T>], x: &[T], sigma: Option<&[T]>) -> Result<()> {
-        if x.len() != self.batch * self.dim {
-            return Err(Error::Shape(format!(
-                "batch has {} values, expected {} × {}",
-                x.len(),
-                self.batch,
-                self.dim
-            )));
-        }
+        check_batch_len(x.len(), self.batch, self.dim)?;
         if params.len() != self.n_params {
             return Err(Error::Shape(format!(
                 "{} parameter tensors, expected {}",

@@ -67,15 +67,7 @@ impl Model for GaussianEnergy {
         })())
     }
 
-    fn has_energy(&self) -> bool {
-        true
-    }
-
     fn has_log_density(&self) -> bool {
-        true
-    }
-
-    fn is_normalizable(&self) -> bool {
         true
     }
 }

@@ -142,8 +142,9 @@ pub trait Model: std::fmt::Debug {
     }
 
     /// Whether [`Model::field`] is an energy (so MALA, likelihoods and density plots apply).
+    /// A closed-form density implies one.
     fn has_energy(&self) -> bool {
-        false
+        self.has_log_density()
     }
 
     /// Whether [`Model::log_density`] exists (closed-form normalised density).
@@ -157,8 +158,9 @@ pub trait Model: std::fmt::Debug {
     }
 
     /// Whether exp(−f) is integrable by construction (a base term, a flow, a Gaussian).
+    /// A closed-form density implies it.
     fn is_normalizable(&self) -> bool {
-        false
+        self.has_log_density()
     }
 }
 

@@ -95,15 +95,7 @@ impl Model for Nice {
         Some(self.log_p(params, x))
     }
 
-    fn has_energy(&self) -> bool {
-        true
-    }
-
     fn has_log_density(&self) -> bool {
-        true
-    }
-
-    fn is_normalizable(&self) -> bool {
         true
     }
 }

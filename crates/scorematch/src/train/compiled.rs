@@ -7,7 +7,7 @@ use scorematch_graph::{Element, Tensor, grad};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::model::compiled::run_fed;
+use crate::model::compiled::{check_batch_len, run_fed};
 use crate::objective::{NoiseDist, Objective};
 
 /// A compiled objective: inputs are the parameters, the batch, then the noise; outputs the
@@ -84,14 +84,7 @@ impl<T: Element> CompiledLoss<T> {
     /// Evaluates on `x` (batch × dim, row-major) with the current noise buffers; returns
     /// the loss.
     pub fn evaluate(&mut self, params: &[Vec<T>], x: &[T]) -> Result<f64> {
-        if x.len() != self.batch * self.dim {
-            return Err(Error::Shape(format!(
-                "batch has {} values, expected {} × {}",
-                x.len(),
-                self.batch,
-                self.dim
-            )));
-        }
+        check_batch_len(x.len(), self.batch, self.dim)?;
         let noise = self.noise.iter().map(|n| n.2.as_slice());
         run_fed(&mut self.program, params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
         Ok(Element::to_f64(self.program.output(0)[0]))

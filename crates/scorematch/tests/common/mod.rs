@@ -1,2 +1,5 @@
 //! Shared test support.
+#![allow(dead_code)] // each test binary uses a different part
+
 pub mod fixture;
+pub mod linalg;
