@@ -5,7 +5,6 @@ use rand_distr::{Distribution, StandardNormal};
 use scorematch_graph::{Element, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 
 /// Distribution of sliced score matching's projection vectors v (each with E\[vvᵀ\] = I).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,20 +16,6 @@ pub enum Projection {
     Rademacher,
     /// v uniform on the sphere of radius √D.
     Sphere,
-}
-
-impl Projection {
-    /// Parses a command-line name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "gaussian" | "normal" => Ok(Projection::Gaussian),
-            "rademacher" => Ok(Projection::Rademacher),
-            "sphere" => Ok(Projection::Sphere),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown projection '{other}'; choose gaussian, rademacher or sphere"
-            ))),
-        }
-    }
 }
 
 /// How a random input is drawn.

@@ -52,18 +52,6 @@ pub enum SamplerKind {
 }
 
 impl SamplerKind {
-    /// Parses a command-line name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "langevin" | "ula" => Ok(Self::Langevin),
-            "mala" => Ok(Self::Mala),
-            "annealed" => Ok(Self::Annealed),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown sampler '{other}'; choose langevin, mala or annealed"
-            ))),
-        }
-    }
-
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
