@@ -5,7 +5,6 @@ use rand_distr::{Distribution, StandardNormal};
 use scorematch_graph::{Element, Tensor};
 use serde::{Deserialize, Serialize};
 
-
 /// Distribution of sliced score matching's projection vectors v (each with E\[vvᵀ\] = I).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
