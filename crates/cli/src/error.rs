@@ -2,14 +2,17 @@
 //!
 //! Commands return `anyhow::Result`; `main` maps the error to an exit status:
 //!
-//! - [`UsageError`] (impossible flags, an invalid configuration file): status 2, like
-//!   clap's own usage errors;
+//! - [`UsageError`] (impossible flags, an invalid configuration file) and the library's
+//!   [`ConfigError`] (a setting it refuses; worded here with the flag that sets it): status
+//!   2, like clap's own usage errors;
 //! - [`Exit`] (a run that stopped early but left something useful, e.g. an interrupted or
 //!   diverged training): its own status, its message printed as is;
 //! - anything else (unreadable files, toolkit errors): status 1, printed with its chain of
 //!   causes.
 
 use std::fmt;
+
+use scorematch::ConfigError;
 
 /// Exit status of a usage error (clap's own).
 pub const USAGE: u8 = 2;
@@ -61,12 +64,48 @@ pub fn report(error: &anyhow::Error) -> (u8, String) {
     if let Some(e) = error.downcast_ref::<UsageError>() {
         return (USAGE, format!("error: {e}"));
     }
+    if let Some(e) = config_error(error) {
+        return (USAGE, format!("error: {}", in_flags(e)));
+    }
     // A toolkit InvalidArgument is a bad flag value that only the toolkit could check.
     let code = match error.downcast_ref::<scorematch::Error>() {
         Some(scorematch::Error::InvalidArgument(_)) => USAGE,
         _ => FAILURE,
     };
     (code, format!("error: {}", chain(error)))
+}
+
+/// The library's configuration error inside `error`, if that is what it is.
+fn config_error(error: &anyhow::Error) -> Option<&ConfigError> {
+    error.chain().find_map(|cause| {
+        cause.downcast_ref::<ConfigError>().or(match cause.downcast_ref::<scorematch::Error>() {
+            Some(scorematch::Error::Config(e)) => Some(e),
+            _ => None,
+        })
+    })
+}
+
+/// A configuration error in the command line's words: each field path (`train.lr`)
+/// becomes the flag that sets it (`--lr`); a field with no flag keeps its path, which is
+/// its key in a configuration file.
+fn in_flags(e: &ConfigError) -> String {
+    let name = |path: &str| crate::config::flag_for(path).unwrap_or_else(|| path.to_string());
+    let mut expected = String::new();
+    let mut word = String::new();
+    for c in e.expected.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            word.push(c);
+            continue;
+        }
+        let trimmed = word.trim_end_matches('.');
+        let translated = if trimmed.contains('.') { name(trimmed) } else { trimmed.to_string() };
+        expected.push_str(&translated);
+        expected.push_str(&word[trimmed.len()..]);
+        expected.push(c);
+        word.clear();
+    }
+    expected.pop();
+    format!("{} {}: {expected}", name(e.field), e.value)
 }
 
 /// The error and its causes joined by `: `, leaving out a cause whose text the message
@@ -99,8 +138,28 @@ mod tests {
         assert_eq!(report(&e), (130, "stopped".into()));
         let e = anyhow::anyhow!("disk full").context("cannot write x");
         assert_eq!(report(&e), (1, "error: cannot write x: disk full".into()));
-        let e = anyhow::Error::new(scorematch::Error::InvalidArgument("--lr".into()));
+        let e = anyhow::Error::new(scorematch::Error::InvalidArgument("bad".into()));
         assert_eq!(report(&e).0, 2);
+        let refused = ConfigError::new(
+            "train.batch_size",
+            512,
+            "the training set has only 100 rows: lower train.batch_size (or lower data.val_fraction)",
+        );
+        let e = anyhow::Error::new(scorematch::Error::from(refused.clone())).context("cannot plan");
+        assert_eq!(
+            report(&e),
+            (
+                2,
+                "error: --batch-size 512: the training set has only 100 rows: lower --batch-size \
+                 (or lower --val-fraction)"
+                    .into()
+            )
+        );
+        let unflagged = ConfigError::new("sample.n", 0, "must be at least 1");
+        assert_eq!(
+            report(&anyhow::Error::new(unflagged)).1,
+            "error: sample.n 0: must be at least 1"
+        );
         let io = scorematch::Error::Io {
             path: "m.safetensors".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),

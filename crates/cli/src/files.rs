@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use scorematch::data::{Dataset, ToyDensity, save_csv, save_npy, write_atomic_bytes};
 use scorematch::saved::SavedModel;
 
-use crate::config::is_builtin_name;
 use crate::error::usage;
 
 /// XORed into the seed when a command other than `train` draws a built-in dataset, so that
@@ -63,7 +62,7 @@ pub fn load_data(spec: &str, n: usize, seed: u64) -> Result<Dataset> {
 
 /// The built-in dataset `spec` names, if it names one (and not a file).
 pub fn builtin(spec: &str) -> Option<ToyDensity> {
-    is_builtin_name(spec).then(|| ToyDensity::from_name(spec).ok()).flatten()
+    scorematch::data::builtin_density(spec)
 }
 
 /// Reads a checkpoint written by `scorematch train` or `scorematch init`.

@@ -22,7 +22,7 @@ fn materialise(fx: &Fixture, dir: &Path) {
         config: ModelConfig::MlpEnergy(MlpEnergy {
             dim: fx.dim,
             hidden: fx.hidden.clone(),
-            activation: Activation::from_name(&fx.activation).expect("activation"),
+            activation: fx.activation.parse::<Activation>().expect("activation"),
             base_sigma: None,
         }),
         params: fx.params(),

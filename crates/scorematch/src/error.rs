@@ -40,6 +40,9 @@ pub enum Error {
     /// An invalid argument or configuration value.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A configuration value that is not allowed: which field, the value, what is allowed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Training produced a non-finite loss or gradient.
     #[error("non-finite value: {0}")]
     NonFinite(String),
@@ -66,6 +69,55 @@ pub enum Error {
         /// The names the checkpoint does hold.
         available: Vec<String>,
     },
+}
+
+/// A configuration value that is not allowed. `field` is the value's path in the run
+/// configuration (`train.batch_size`, as in `config.toml`), so that each front can word the
+/// error in its own terms (a command-line flag, a Python argument); `expected` may name
+/// other fields by their paths too. The library never names a front's spelling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} = {value}: {expected}")]
+pub struct ConfigError {
+    /// Path of the field in the run configuration, e.g. `train.batch_size`.
+    pub field: &'static str,
+    /// The value given, as text.
+    pub value: String,
+    /// What is allowed, and what to do.
+    pub expected: String,
+}
+
+impl ConfigError {
+    /// The error for `field` holding `value`, with what is allowed.
+    pub fn new(
+        field: &'static str,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self { field, value: value.to_string(), expected: expected.into() }
+    }
+
+    /// `Ok` when `n ≥ 1`, else the error "must be at least 1".
+    pub fn at_least_one(field: &'static str, n: usize) -> Result<(), ConfigError> {
+        if n >= 1 { Ok(()) } else { Err(Self::new(field, n, "must be at least 1")) }
+    }
+
+    /// `Ok` when `v` is positive and finite.
+    pub fn positive(field: &'static str, v: f64) -> Result<(), ConfigError> {
+        if v > 0.0 && v.is_finite() {
+            Ok(())
+        } else {
+            Err(Self::new(field, v, "must be a positive number"))
+        }
+    }
+
+    /// `Ok` when `v` is finite and not negative.
+    pub fn non_negative(field: &'static str, v: f64) -> Result<(), ConfigError> {
+        if v >= 0.0 && v.is_finite() {
+            Ok(())
+        } else {
+            Err(Self::new(field, v, "must be a finite number >= 0"))
+        }
+    }
 }
 
 /// Result with the toolkit's error.

@@ -46,6 +46,7 @@
 //!
 //! | module | what is in it |
 //! |---|---|
+//! | [`config`] | [`RunConfig`](config::RunConfig): a training run's settings declared once (file format, command-line flags with the `clap` feature, library input), validated by the library, building the types below |
 //! | [`model`] | the [`Model`](model::Model) trait and its [`Field`](model::Field); MLP energy, MLP score net, noise-conditional score net, NICE flow, Gaussian; [`CompiledField`](model::CompiledField) |
 //! | [`objective`] | the objectives above, built as loss graphs, and their random inputs |
 //! | [`optim`] | SGD, Adam, AdamW (PyTorch's update rules), gradient clipping, learning-rate schedules |
@@ -55,7 +56,8 @@
 //! | [`data`] | [`Dataset`](data::Dataset), the built-in 2-D densities, Gaussian mixtures, CSV and `.npy`, [`Standardizer`](data::Standardizer) |
 //! | [`saved`] | [`SavedModel`](saved::SavedModel): parameters under PyTorch names plus configuration and standardisation |
 //! | [`checkpoint`] | the safetensors layer: named tensors, metadata, atomic writes |
-//! | [`error`] | the one [`Error`] enum and [`Result`] |
+//! | [`rng`] | the run's named random [`Stream`](rng::Stream)s, all derived from one seed |
+//! | [`error`] | the one [`Error`] enum, [`ConfigError`] and [`Result`] |
 //!
 //! ## Quick start
 //!
@@ -164,28 +166,43 @@
 //! and mapped ([`eval::fisher_divergence_standardized`], [`eval::evaluate`]), and
 //! [`EvalReport`](eval::EvalReport) reports the raw log-likelihood beside the model one.
 //!
-//! **Determinism.** Shuffling and noise come from two streams seeded from
-//! [`TrainConfig::seed`](train::TrainConfig::seed); samplers, held-out objectives,
-//! importance sampling and KSD subsets have their own seeds. The same seed and thread count
+//! **Determinism.** Every random stream of a run — built-in data, split, initialisation,
+//! batch order, training noise, validation noise, sampler, held-out data — is derived from
+//! the run's one seed by [`rng::Stream`] (a fixed number per stream through SplitMix64), so
+//! streams never alias and adding one changes no other. Samplers, held-out objectives,
+//! importance sampling and KSD subsets take their own seeds. The same seed and thread count
 //! give the same parameters, samples and reports bit for bit. Training in f32 and saving
 //! round-trips exactly (f32 checkpoints store f32).
 //!
+//! **Configuration is declared once and validated here.** A setting is a field of a
+//! [`config`] section: its doc comment, default, rule and (with the `clap` feature) flag sit
+//! together, and the command line and other fronts add nothing of their own. Names of
+//! choices (`ssm-vr`, `softplus`, …) are owned by their enums, one spelling each, with a
+//! "did you mean" for near misses. Each rule is checked once, by the type it constrains,
+//! and a refused value is a [`ConfigError`] naming the field by its configuration path
+//! (`train.batch_size`), the value and what is allowed; the library never names a flag,
+//! and each front words the path in its own terms.
+//!
 //! **Errors.** One [`Error`] enum for the crate; public functions return [`Result`] and do
 //! not panic on anything a user can type or load. Messages name the file, line and column,
-//! or the shapes, and say what to do next ("… fewer than one batch of 256; lower
-//! --batch-size", "MALA needs an energy; use --sampler langevin"). A non-finite loss or
+//! the shapes, or the configuration field, and say what to do next ("the training set has
+//! only 100 rows: lower train.batch_size"). A non-finite loss or
 //! gradient stops training with [`StopReason::NonFinite`](train::StopReason::NonFinite) and
 //! the last good parameters, and checkpoint writes are atomic.
 
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
 pub mod model;
+pub(crate) mod names;
 pub mod objective;
 pub mod optim;
+pub mod rng;
 pub mod sample;
 pub mod saved;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{ConfigError, Error, Result};
+pub use names::UnknownName;

@@ -38,7 +38,7 @@ fn toolkit_objectives_match_pytorch_and_jax_fixtures() {
         let model = MlpEnergy {
             dim: fx.dim,
             hidden: fx.hidden.clone(),
-            activation: Activation::from_name(&fx.activation).unwrap(),
+            activation: fx.activation.parse::<Activation>().unwrap(),
             base_sigma: None,
         };
         for name in LOSSES {

@@ -177,16 +177,22 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
 fn absurd_step_counts_are_refused_before_any_allocation() {
     let data = ToyDensity::TwoMoons.sample_seeded(100, 1);
     let mut params = mlp().init_params(&mut StdRng::seed_from_u64(1));
-    for cfg in [
-        TrainConfig { steps: usize::MAX / 2, batch_size: 10, ..TrainConfig::default() },
-        TrainConfig { epochs: Some(usize::MAX / 3), batch_size: 10, ..TrainConfig::default() },
+    for (cfg, field) in [
+        (
+            TrainConfig { steps: usize::MAX / 2, batch_size: 10, ..TrainConfig::default() },
+            "train.steps",
+        ),
+        (
+            TrainConfig { epochs: Some(usize::MAX / 3), batch_size: 10, ..TrainConfig::default() },
+            "train.epochs",
+        ),
     ] {
         let msg = fit(mlp().model(), &Objective::Esm, &data, None, &cfg, &mut params, &mut |_| {
             Control::Continue
         })
         .unwrap_err()
         .to_string();
-        assert!(msg.contains("--steps or --epochs"), "{msg}");
+        assert!(msg.starts_with(field) && msg.contains("steps allowed"), "{msg}");
     }
 }
 
@@ -250,7 +256,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
     let path = dir.path().join("bad.safetensors");
     saved.save(&path).unwrap();
     let msg = SavedModel::load(&path).unwrap_err().to_string();
-    assert!(msg.contains("σ₀"), "{msg}");
+    assert!(msg.contains("model.base_sigma = -1"), "{msg}");
 }
 
 #[test]
@@ -264,10 +270,13 @@ fn bad_configurations_are_refused_with_a_clear_message() {
             .to_string()
     };
     let msg = err(TrainConfig { batch_size: 64, ..TrainConfig::default() }, &data, &mut params);
-    assert!(msg.contains("fewer than one batch") && msg.contains("--batch-size"), "{msg}");
+    assert!(
+        msg.contains("fewer than one batch") && msg.contains("lower train.batch_size"),
+        "{msg}"
+    );
     let msg =
         err(TrainConfig { batch_size: 10, lr: -1.0, ..TrainConfig::default() }, &data, &mut params);
-    assert!(msg.contains("--lr"), "{msg}");
+    assert!(msg.starts_with("train.lr = -1"), "{msg}");
     let three = ToyDensity::TwoMoons.sample_seeded(50, 1).into_data();
     let wide = Dataset::from_flat(25, 4, three).unwrap();
     let msg = err(TrainConfig { batch_size: 10, ..TrainConfig::default() }, &wide, &mut params);

@@ -74,31 +74,6 @@ pub fn quadrature_cells(dim: usize) -> usize {
     if dim == 1 { QUADRATURE_CELLS_1D } else { QUADRATURE_CELLS_2D }
 }
 
-/// Hidden widths as one flag value, `128,128` (a newtype so clap takes one value).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Widths(pub Vec<usize>);
-
-/// Parses widths like `128,128` (for `--hidden`).
-pub fn parse_widths(text: &str) -> Result<Widths, String> {
-    let widths: Result<Vec<usize>, _> =
-        text.split(',').map(|w| w.trim().parse::<usize>()).collect();
-    match widths {
-        Ok(w) if !w.is_empty() && !w.contains(&0) => Ok(Widths(w)),
-        _ => Err(format!("'{text}' is not a list of positive widths like 64,64")),
-    }
-}
-
-/// Parses the MLP energy's base scale: a positive number, or `none`/`inf` for no base term.
-pub fn parse_base_sigma(text: &str) -> Result<f64, String> {
-    if text.eq_ignore_ascii_case("none") {
-        return Ok(f64::INFINITY);
-    }
-    match text.parse::<f64>() {
-        Ok(v) if v > 0.0 => Ok(v),
-        _ => Err(format!("'{text}' is not a positive number (or 'none' for no base term)")),
-    }
-}
-
 /// Parses a worker-thread count: a whole number ≥ 1.
 pub fn parse_threads(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -133,13 +108,6 @@ mod tests {
 
     #[test]
     fn flag_value_parsers() {
-        assert_eq!(parse_widths("128, 64"), Ok(Widths(vec![128, 64])));
-        assert!(
-            parse_widths("").is_err() && parse_widths("3,0").is_err() && parse_widths("a").is_err()
-        );
-        assert_eq!(parse_base_sigma("none"), Ok(f64::INFINITY));
-        assert_eq!(parse_base_sigma("2.5"), Ok(2.5));
-        assert!(parse_base_sigma("-1").is_err());
         assert_eq!(parse_threads("2"), Ok(2));
         assert!(parse_threads("0").is_err() && parse_threads("x").is_err());
     }

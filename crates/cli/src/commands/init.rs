@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
+use scorematch::config::{ModelSection, RunConfig, parse_base_sigma, parse_dtype};
+use scorematch::model::{Activation, ModelKind};
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
+use scorematch_graph::DType;
 
-use super::common::{self, Widths, parse_base_sigma, parse_widths};
-use crate::config::{ActivationName, DTypeName, ModelKind, RunConfig, defaults};
+use super::common;
 use crate::error::usage;
 use crate::progress::Verbosity;
 
@@ -30,26 +30,26 @@ Gaussian base term unless --base-sigma is given.";
 #[command(after_help = EXAMPLES)]
 pub struct InitArgs {
     /// Model family.
-    #[arg(long, value_enum, default_value = "mlp-energy")]
+    #[arg(long, value_enum, default_value_t = ModelKind::MlpEnergy)]
     pub model: ModelKind,
     /// Data dimension D.
     #[arg(long, value_name = "D")]
     pub input_dim: usize,
     /// Hidden widths, comma-separated.
-    #[arg(long, value_name = "H1,H2,…", value_parser = parse_widths, default_value = "64,64")]
-    pub hidden: Widths,
+    #[arg(long, value_name = "H1,H2,…", value_delimiter = ',', default_value = "64,64")]
+    pub hidden: Vec<usize>,
     /// Hidden activation.
-    #[arg(long, value_enum, default_value = "softplus")]
-    pub activation: ActivationName,
+    #[arg(long, value_enum, default_value_t = Activation::Softplus)]
+    pub activation: Activation,
     /// mlp-energy's Gaussian base term scale σ₀ [default: none].
     #[arg(long, value_name = "S|none", value_parser = parse_base_sigma)]
     pub base_sigma: Option<f64>,
     /// Coupling layers of a nice flow.
-    #[arg(long, value_name = "K", default_value_t = defaults::COUPLINGS)]
+    #[arg(long, value_name = "K", default_value_t = ModelSection::default().couplings)]
     pub couplings: usize,
     /// Precision of the stored parameters.
-    #[arg(long, value_enum, default_value = "f32")]
-    pub dtype: DTypeName,
+    #[arg(long, value_name = "f32|f64", value_parser = parse_dtype, default_value = "f32")]
+    pub dtype: DType,
     /// Seed of the initialisation.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -63,17 +63,17 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
     if args.input_dim == 0 {
         return Err(usage("--input-dim must be at least 1"));
     }
-    let mut c = RunConfig::default();
-    c.model.kind = Some(args.model);
-    c.model.hidden = Some(args.hidden.0.clone());
-    c.model.activation = Some(args.activation);
-    c.model.base_sigma = Some(args.base_sigma.unwrap_or(f64::INFINITY));
-    c.model.couplings = Some(args.couplings);
-    c.validate_model()?;
-    let config = c.model_config(args.input_dim)?;
-    let params = config.init_params(&mut StdRng::seed_from_u64(args.seed));
+    let model = ModelSection {
+        kind: args.model,
+        hidden: args.hidden.clone(),
+        activation: args.activation,
+        base_sigma: args.base_sigma.unwrap_or(f64::INFINITY),
+        couplings: args.couplings,
+    };
+    let config = RunConfig { model, ..RunConfig::default() }.model_config(args.input_dim)?;
+    let params = config.init_params(&mut Stream::Init.rng(args.seed));
     let saved =
-        SavedModel { config, params, dtype: args.dtype.into(), standardizer: None, training: None };
+        SavedModel { config, params, dtype: args.dtype, standardizer: None, training: None };
     saved.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     common::say(verbosity, &format!("wrote {} ({})", args.out.display(), common::describe(&saved)));
     Ok(())

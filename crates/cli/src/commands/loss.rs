@@ -14,14 +14,14 @@ use rand::rngs::StdRng;
 use serde_json::json;
 
 use scorematch::checkpoint::Checkpoint;
+use scorematch::config::{ObjectiveSection, parse_dtype};
 use scorematch::data::Dataset;
-use scorematch::objective::Objective;
+use scorematch::objective::{Objective, Projection};
 use scorematch::saved::SavedModel;
 use scorematch::train::CompiledLoss;
 use scorematch_graph::{DType, Element};
 
 use super::common;
-use crate::config::{DTypeName, ProjectionName, defaults};
 use crate::error::usage;
 use crate::files::{check_dim, load_data};
 use crate::progress::Verbosity;
@@ -77,10 +77,10 @@ pub struct LossArgs {
     pub n_projections: Option<usize>,
     /// Distribution of drawn projections.
     #[arg(long, value_enum, default_value = "gaussian")]
-    pub projection: ProjectionName,
+    pub projection: Projection,
     /// Precision [default: the checkpoint's].
-    #[arg(long, value_enum)]
-    pub dtype: Option<DTypeName>,
+    #[arg(long, value_name = "f32|f64", value_parser = parse_dtype)]
+    pub dtype: Option<DType>,
     /// Seed of projections or noise that are not given (and of built-in data).
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -110,7 +110,7 @@ pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
     let data = load_data(&args.data, args.n_samples, args.seed)?;
     check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
     let setup = setup(args, &data)?;
-    let dtype = args.dtype.map_or(saved.dtype, DType::from);
+    let dtype = args.dtype.unwrap_or(saved.dtype);
     let loss = match dtype {
         DType::F32 => loss_typed::<f32>(args, &saved, &data, &setup)?,
         DType::F64 => loss_typed::<f64>(args, &saved, &data, &setup)?,
@@ -147,7 +147,7 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
     if args.objective != LossObjective::Dsm && (args.noise.is_some() || args.sigma.is_some()) {
         return Err(usage("--noise and --sigma apply to --objective dsm only"));
     }
-    let projection = args.projection.into();
+    let projection = args.projection;
     Ok(match args.objective {
         LossObjective::Esm => Setup { objective: Objective::Esm, draw: None },
         LossObjective::Ssm | LossObjective::SsmVr => {
@@ -169,7 +169,9 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
                     }
                     (m, Some(v.into_data()))
                 }
-                None => (args.n_projections.unwrap_or(defaults::N_PROJECTIONS), None),
+                None => {
+                    (args.n_projections.unwrap_or(ObjectiveSection::default().n_projections), None)
+                }
             };
             if n_projections == 0 {
                 return Err(usage("--n-projections must be at least 1"));
@@ -182,7 +184,7 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
             Setup { objective, draw }
         }
         LossObjective::Dsm => {
-            let sigma = args.sigma.unwrap_or(defaults::SIGMA);
+            let sigma = args.sigma.unwrap_or(ObjectiveSection::default().sigma);
             if !(sigma > 0.0 && sigma.is_finite()) {
                 return Err(usage(format!("--sigma must be a positive number, got {sigma}")));
             }

@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
+use scorematch::config::{ObjectiveSection, SampleSection};
 use scorematch::data::Dataset;
 use scorematch::sample::{Ladder, SamplerConfig, SamplerKind};
 use scorematch::saved::SavedModel;
 use scorematch_graph::{DType, Element};
 
 use super::common;
-use crate::config::defaults;
 use crate::error::usage;
 use crate::figures::ModelView;
 use crate::files::{save_table, table_format};
@@ -28,17 +28,6 @@ Step sizes are in the model's (standardised) coordinates. The default sampler is
 Langevin for ncsn-score checkpoints (on the sigma ladder they were trained with) and
 unadjusted Langevin otherwise; MALA needs an energy model.";
 
-/// A sampler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SamplerName {
-    /// Unadjusted Langevin dynamics.
-    Langevin,
-    /// Metropolis-adjusted Langevin (energy models).
-    Mala,
-    /// Annealed Langevin over a σ ladder (ncsn-score).
-    Annealed,
-}
-
 /// Flags of `scorematch sample`.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
@@ -54,7 +43,7 @@ pub struct SampleArgs {
     pub plot: Option<PathBuf>,
     /// Sampler [default: annealed for ncsn-score, else langevin].
     #[arg(long, value_enum)]
-    pub sampler: Option<SamplerName>,
+    pub sampler: Option<SamplerKind>,
     /// Number of samples (chains run in parallel).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub n: usize,
@@ -107,16 +96,13 @@ pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
 /// The sampler settings from the flags and the checkpoint.
 fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig> {
     let conditional = saved.config.model().is_noise_conditional();
-    let kind = match args.sampler.unwrap_or(if conditional {
-        SamplerName::Annealed
+    let kind = args.sampler.unwrap_or(if conditional {
+        SamplerKind::Annealed
     } else {
-        SamplerName::Langevin
-    }) {
-        SamplerName::Langevin => SamplerKind::Langevin,
-        SamplerName::Mala => SamplerKind::Mala,
-        SamplerName::Annealed => SamplerKind::Annealed,
-    };
+        SamplerKind::Langevin
+    });
     let annealed = kind == SamplerKind::Annealed;
+    let usual = SampleSection::default();
     let mut c = SamplerConfig {
         kind,
         n_chains: args.n,
@@ -125,22 +111,14 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         noise_scale: args.noise_scale,
         step_size_final: args.step_size_final,
         denoise: !args.no_denoise,
-        steps: args.steps.unwrap_or(if annealed {
-            defaults::ANNEALED_STEPS
-        } else {
-            defaults::SAMPLE_STEPS
-        }),
-        step_size: args.step_size.unwrap_or(if annealed {
-            defaults::ANNEALED_STEP_SIZE
-        } else {
-            defaults::SAMPLE_STEP_SIZE
-        }),
+        steps: args.steps.unwrap_or(usual.steps(annealed)),
+        step_size: args.step_size.unwrap_or(usual.step_size(annealed)),
         ..SamplerConfig::default()
     };
     if annealed {
         let trained = common::training_ladder(saved);
-        let (lo, hi, levels) =
-            trained.unwrap_or((defaults::SIGMA_MIN, defaults::SIGMA_MAX, defaults::LEVELS));
+        let o = ObjectiveSection::default();
+        let (lo, hi, levels) = trained.unwrap_or((o.sigma_min, o.sigma_max, o.levels));
         c.ladder = Ladder {
             sigma_min: args.sigma_min.unwrap_or(lo),
             sigma_max: args.sigma_max.unwrap_or(hi),

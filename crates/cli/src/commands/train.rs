@@ -15,23 +15,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde_json::json;
 
 use scorematch::data::{Dataset, Standardizer};
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 use scorematch::train::{Control, StepMetrics, StopReason, TrainConfig, TrainReport, fit};
 use scorematch_graph::{DType, Element};
 
-use super::common::{self, Widths, parse_base_sigma, parse_widths};
-use crate::config::{
-    ActivationName, DTypeName, ModelKind, ObjectiveKind, OptimizerName, ProjectionName, RunConfig,
-    ScheduleName,
-};
-use crate::error::{self, Exit, usage};
+use super::common;
+use crate::config::{self, RunConfig, RunFlags};
+use crate::error::{self, Exit};
 use crate::figures::{FIGURE_FILES, ModelView, training_figures};
 use crate::files::{load_data, run_dir, save_text};
 use crate::progress::{Progress, Verbosity};
@@ -51,13 +47,12 @@ Examples:
   scorematch train --objective dsm --sigma 0.05 --optimizer sgd --momentum 0.9 --lr 0.01
   scorematch train --config runs/moons/config.toml --out runs/moons-again   # repeat a run
 
-Defaults (`scorematch train` with no flags): 10000 samples of eight-gaussians, standardised,
-10% held out; MLP energy 2-64-64-1, softplus, base sigma 3; ssm-vr with one Rademacher
-projection; Adam, lr 3e-3, 2000 steps of 256; f32; seed 0. Settings come from --config FILE
-(TOML, the format of a run's config.toml), then flags override them.";
+Each flag's default is shown beside it. Settings come from --config FILE (TOML, the format
+of a run's config.toml, whose keys are the flags' names in sections [data], [model],
+[objective], [train], [sample]), then the flags typed here override them.";
 
-/// Flags of `scorematch train`. Every value is optional: unset values come from `--config`
-/// or the defaults (see `config.rs`).
+/// Flags of `scorematch train`: the run configuration's (declared by the library, see
+/// [`crate::config`]) and where the run goes.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct TrainArgs {
@@ -65,112 +60,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Built-in dataset name (see `scorematch datasets`), a .csv file with a header row, or a .npy file.
-    #[arg(long, value_name = "NAME|FILE", help_heading = "Data")]
-    pub data: Option<String>,
-    /// Samples to draw from a built-in dataset [default: 10000].
-    #[arg(long, value_name = "N", help_heading = "Data")]
-    pub n_samples: Option<usize>,
-    /// Train on the data as given (no per-column standardisation).
-    #[arg(long, help_heading = "Data")]
-    pub no_standardize: bool,
-    /// Fraction of rows held out for validation, 0 for none [default: 0.1].
-    #[arg(long, value_name = "F", help_heading = "Data")]
-    pub val_fraction: Option<f64>,
-
-    /// Model family [default: mlp-energy].
-    #[arg(long, value_enum, help_heading = "Model")]
-    pub model: Option<ModelKind>,
-    /// Hidden widths, comma-separated [default: 64,64].
-    #[arg(long, value_name = "H1,H2,…", value_parser = parse_widths, help_heading = "Model")]
-    pub hidden: Option<Widths>,
-    /// Hidden activation [default: softplus].
-    #[arg(long, value_enum, help_heading = "Model")]
-    pub activation: Option<ActivationName>,
-    /// mlp-energy's Gaussian base term scale σ₀ in ‖x‖²/(2σ₀²), or `none` [default: 3].
-    #[arg(long, value_name = "S|none", value_parser = parse_base_sigma, help_heading = "Model")]
-    pub base_sigma: Option<f64>,
-    /// Coupling layers of a nice flow [default: 4].
-    #[arg(long, value_name = "K", help_heading = "Model")]
-    pub couplings: Option<usize>,
-
-    /// Objective [default: ssm-vr; ms-dsm for ncsn-score].
-    #[arg(long, value_enum, help_heading = "Objective")]
-    pub objective: Option<ObjectiveKind>,
-    /// Projection distribution of ssm / ssm-vr [default: rademacher].
-    #[arg(long, value_enum, help_heading = "Objective")]
-    pub projection: Option<ProjectionName>,
-    /// Projections per sample of ssm / ssm-vr [default: 1].
-    #[arg(long, value_name = "M", help_heading = "Objective")]
-    pub n_projections: Option<usize>,
-    /// Noise level of dsm (standardised units) [default: 0.1].
-    #[arg(long, value_name = "S", help_heading = "Objective")]
-    pub sigma: Option<f64>,
-    /// Smallest noise level of ms-dsm [default: 0.01].
-    #[arg(long, value_name = "S", help_heading = "Objective")]
-    pub sigma_min: Option<f64>,
-    /// Largest noise level of ms-dsm [default: 1].
-    #[arg(long, value_name = "S", help_heading = "Objective")]
-    pub sigma_max: Option<f64>,
-    /// Noise levels of ms-dsm (geometric ladder) [default: 10].
-    #[arg(long, value_name = "L", help_heading = "Objective")]
-    pub levels: Option<usize>,
-
-    /// Optimisation steps [default: 2000].
-    #[arg(long, value_name = "N", conflicts_with = "epochs", help_heading = "Optimisation")]
-    pub steps: Option<usize>,
-    /// Passes over the training set (instead of --steps).
-    #[arg(long, value_name = "N", help_heading = "Optimisation")]
-    pub epochs: Option<usize>,
-    /// Rows per batch [default: 256].
-    #[arg(long, value_name = "B", help_heading = "Optimisation")]
-    pub batch_size: Option<usize>,
-    /// Learning rate [default: 0.003].
-    #[arg(long, value_name = "LR", help_heading = "Optimisation")]
-    pub lr: Option<f64>,
-    /// Optimiser [default: adam].
-    #[arg(long, value_enum, help_heading = "Optimisation")]
-    pub optimizer: Option<OptimizerName>,
-    /// SGD momentum [default: 0].
-    #[arg(long, value_name = "M", help_heading = "Optimisation")]
-    pub momentum: Option<f64>,
-    /// Weight decay: L2 for sgd/adam, decoupled for adamw [default: 0; adamw 0.01].
-    #[arg(long, value_name = "L", help_heading = "Optimisation")]
-    pub weight_decay: Option<f64>,
-    /// Learning-rate schedule [default: constant].
-    #[arg(long, value_enum, help_heading = "Optimisation")]
-    pub schedule: Option<ScheduleName>,
-    /// Linear warmup steps of the cosine schedule [default: 0].
-    #[arg(long, value_name = "N", help_heading = "Optimisation")]
-    pub warmup_steps: Option<u64>,
-    /// Final learning rate of the cosine schedule [default: 0].
-    #[arg(long, value_name = "LR", help_heading = "Optimisation")]
-    pub min_lr: Option<f64>,
-    /// Steps between decays of the step schedule [default: 1000].
-    #[arg(long, value_name = "N", help_heading = "Optimisation")]
-    pub lr_step_size: Option<u64>,
-    /// Decay factor of the step schedule [default: 0.5].
-    #[arg(long, value_name = "G", help_heading = "Optimisation")]
-    pub lr_gamma: Option<f64>,
-    /// Clip the global gradient norm to this value.
-    #[arg(long, value_name = "MAX", help_heading = "Optimisation")]
-    pub clip_grad_norm: Option<f64>,
-    /// Stop after this many validations without improvement.
-    #[arg(long, value_name = "N", help_heading = "Optimisation")]
-    pub patience: Option<usize>,
-    /// Steps between validations [default: 100].
-    #[arg(long, value_name = "N", help_heading = "Optimisation")]
-    pub eval_every: Option<usize>,
-
-    /// Seed of data, split, initialisation, batches and noise [default: 0].
-    #[arg(long, value_name = "S", help_heading = "Run")]
-    pub seed: Option<u64>,
-    /// Worker threads [default: 1].
-    #[arg(long, value_name = "N", help_heading = "Run", value_parser = common::parse_threads)]
-    pub threads: Option<usize>,
-    /// Precision of training and of the checkpoint [default: f32].
-    #[arg(long, value_enum, help_heading = "Run")]
-    pub dtype: Option<DTypeName>,
+    /// The run configuration's flags.
+    #[command(flatten)]
+    pub settings: RunFlags,
 
     /// Run folder [default: runs/NAME with --name, else runs/TIMESTAMP (UTC)].
     #[arg(long, value_name = "DIR", help_heading = "Output")]
@@ -181,58 +73,23 @@ pub struct TrainArgs {
     /// Overwrite a run folder that already holds a run.
     #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// Skip the PNG figures.
-    #[arg(long, help_heading = "Output")]
-    pub no_plots: bool,
     /// When stderr is not a terminal, print a progress line every N steps.
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
     pub log_every: usize,
 }
 
 impl TrainArgs {
-    /// The settings the flags make, as the top layer of the configuration.
-    pub fn overrides(&self) -> RunConfig {
-        let mut c = RunConfig {
-            seed: self.seed,
-            threads: self.threads,
-            dtype: self.dtype,
-            ..RunConfig::default()
+    /// The configuration: the file's (or the defaults), the typed flags over it, the usual
+    /// values of unset choices written in, validated.
+    pub fn configuration(&self) -> Result<RunConfig> {
+        let mut config = match &self.config {
+            Some(path) => config::from_file(path)?,
+            None => RunConfig::default(),
         };
-        c.plots = self.no_plots.then_some(false);
-        c.data.source = self.data.clone();
-        c.data.n_samples = self.n_samples;
-        c.data.standardize = self.no_standardize.then_some(false);
-        c.data.val_fraction = self.val_fraction;
-        c.model.kind = self.model;
-        c.model.hidden = self.hidden.as_ref().map(|w| w.0.clone());
-        c.model.activation = self.activation;
-        c.model.base_sigma = self.base_sigma;
-        c.model.couplings = self.couplings;
-        let o = &mut c.objective;
-        o.kind = self.objective;
-        o.projection = self.projection;
-        o.n_projections = self.n_projections;
-        o.sigma = self.sigma;
-        o.sigma_min = self.sigma_min;
-        o.sigma_max = self.sigma_max;
-        o.levels = self.levels;
-        let t = &mut c.train;
-        t.steps = self.steps;
-        t.epochs = self.epochs;
-        t.batch_size = self.batch_size;
-        t.lr = self.lr;
-        t.optimizer = self.optimizer;
-        t.momentum = self.momentum;
-        t.weight_decay = self.weight_decay;
-        t.schedule = self.schedule;
-        t.warmup_steps = self.warmup_steps;
-        t.min_lr = self.min_lr;
-        t.lr_step_size = self.lr_step_size;
-        t.lr_gamma = self.lr_gamma;
-        t.clip_grad_norm = self.clip_grad_norm;
-        t.patience = self.patience;
-        t.eval_every = self.eval_every;
-        c
+        self.settings.apply(&mut config)?;
+        let config = config.resolved();
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -258,14 +115,7 @@ const DISCRETE_MAX_DISTINCT: usize = 20;
 
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
-    let file = match &args.config {
-        Some(path) => RunConfig::from_file(path)?,
-        None => RunConfig::default(),
-    };
-    let (config, notes) = file.merge(&args.overrides()).resolve();
-    config.validate()?;
-    common::notes(verbosity, &notes);
-    let plan = prepare(config, args)?;
+    let plan = prepare(args.configuration()?, args)?;
     let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
         format!(
             "column '{name}' takes only {k} distinct values; score matching assumes continuous \
@@ -274,7 +124,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
         )
     });
     common::notes(verbosity, &discrete.collect::<Vec<_>>());
-    match plan.config.dtype() {
+    match plan.config.dtype {
         DType::F32 => train_typed::<f32>(&plan, args, verbosity),
         DType::F64 => train_typed::<f64>(&plan, args, verbosity),
     }
@@ -283,14 +133,11 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
 /// Loads and splits the data, builds the model, objective and optimisation settings, and
 /// creates the run folder.
 fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
-    let seed = config.seed();
-    let d = &config.data;
-    let source = d.source.clone().unwrap_or_default();
-    let data = load_data(&source, d.n_samples.unwrap_or(0), seed)?;
+    let (seed, d) = (config.seed, &config.data);
+    let data = load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?;
     let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
-    let val_fraction = d.val_fraction.unwrap_or(0.0);
-    let split = data.split(1.0 - val_fraction, val_fraction, seed.wrapping_add(1))?;
-    let standardizer = if d.standardize.unwrap_or(true) {
+    let split = data.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(seed))?;
+    let standardizer = if d.standardize {
         Some(Standardizer::fit(&split.train).context("cannot standardise the training data")?)
     } else {
         None
@@ -306,10 +153,7 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
         if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
     let model = config.model_config(data.d())?;
     let objective = config.objective();
-    objective.validate(model.model()).map_err(|e| usage(e.to_string()))?;
     let train = config.train_config(train_data.n())?;
-    train.optimizer.validate().map_err(|e| usage(e.to_string()))?;
-    train.schedule.validate().map_err(|e| usage(e.to_string()))?;
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force)?;
     Ok(Plan {
         config,
@@ -328,7 +172,7 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
 /// Trains in precision `T`, then writes the run folder.
 fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let model = plan.model.model();
-    let mut rng = StdRng::seed_from_u64(plan.config.seed().wrapping_add(2));
+    let mut rng = Stream::Init.rng(plan.config.seed);
     let mut params: Vec<Vec<T>> = plan
         .model
         .init_params(&mut rng)
@@ -337,7 +181,7 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         .collect();
     let total = plan.train.total_steps(plan.train_data.n())?;
     let n_params: usize = params.iter().map(Vec::len).sum();
-    let source = plan.config.data.source.as_deref().unwrap_or_default();
+    let source = &plan.config.data.source;
     let mut progress = Progress::new(total, verbosity, args.log_every);
     progress.message(&format!(
         "training {} ({n_params} parameters, {}) on {source} ({} rows, {} validation) by {} for {total} steps -> {}",
@@ -417,7 +261,7 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         StopReason::Completed | StopReason::EarlyStopped => {}
     }
     let mut written = vec![checkpoint, plan.dir.join("config.toml"), plan.dir.join("metrics.csv")];
-    if plan.config.plots.unwrap_or(true) {
+    if plan.config.plots {
         progress.finish("");
         common::detail(verbosity, "drawing the figures");
         let view = ModelView {
@@ -428,7 +272,7 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
                 Objective::MsDsm { sigma_min, .. } => Some(sigma_min),
                 _ => None,
             },
-            threads: plan.config.threads(),
+            threads: plan.config.threads,
         };
         let figures = training_figures(
             &plan.dir,
@@ -503,7 +347,7 @@ fn config_toml(config: &RunConfig) -> Result<String> {
     Ok(format!(
         "# scorematch train configuration, fully resolved.\n\
          # Repeat this run with: scorematch train --config config.toml --out <new folder>\n\n{}",
-        config.to_toml()?
+        config::to_toml(config)?
     ))
 }
 

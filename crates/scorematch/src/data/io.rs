@@ -321,6 +321,15 @@ pub fn save_npy(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
     write_atomic_bytes(path, &buf)
 }
 
+/// The built-in density `spec` names, unless `spec` names a .csv or .npy file.
+pub fn builtin_density(spec: &str) -> Option<ToyDensity> {
+    let lower = spec.to_ascii_lowercase();
+    if lower.ends_with(".csv") || lower.ends_with(".npy") {
+        return None;
+    }
+    ToyDensity::from_name(spec).ok()
+}
+
 /// Loads a dataset by file name or built-in name.
 ///
 /// A `spec` ending in `.csv` or `.npy` (any case) is loaded from disk; otherwise a built-in
@@ -335,7 +344,7 @@ pub fn load_any(spec: &str, n_for_builtin: usize, seed: u64) -> Result<Dataset> 
     if lower.ends_with(".npy") {
         return load_npy(spec);
     }
-    if let Ok(t) = ToyDensity::from_name(spec) {
+    if let Some(t) = builtin_density(spec) {
         if n_for_builtin == 0 {
             return Err(Error::InvalidArgument(format!(
                 "asked for 0 samples of the built-in dataset '{}'",

@@ -4,22 +4,19 @@
 //! why it is not offered.
 
 use scorematch_graph::Tensor;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-
-/// A smooth activation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    /// ln(1 + eˣ).
-    Softplus,
-    /// tanh x.
-    Tanh,
-    /// x·σ(x) (SiLU).
-    Swish,
-    /// x for x > 0, eˣ − 1 otherwise.
-    Elu,
+crate::names::named_enum! {
+    /// A smooth activation function.
+    pub enum Activation: "activation" {
+        /// ln(1 + eˣ).
+        Softplus = "softplus",
+        /// tanh x.
+        Tanh = "tanh",
+        /// x·σ(x), also called SiLU.
+        Swish = "swish" | "silu",
+        /// x for x > 0, eˣ − 1 otherwise.
+        Elu = "elu",
+    }
 }
 
 impl Activation {
@@ -30,29 +27,6 @@ impl Activation {
             Activation::Tanh => h.tanh(),
             Activation::Swish => h.swish(),
             Activation::Elu => h.elu(),
-        }
-    }
-
-    /// The name used in configs and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Softplus => "softplus",
-            Activation::Tanh => "tanh",
-            Activation::Swish => "swish",
-            Activation::Elu => "elu",
-        }
-    }
-
-    /// Parses a name (`silu` is accepted for swish).
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "softplus" => Ok(Activation::Softplus),
-            "tanh" => Ok(Activation::Tanh),
-            "swish" | "silu" => Ok(Activation::Swish),
-            "elu" => Ok(Activation::Elu),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown activation '{other}'; choose one of softplus, tanh, swish, elu"
-            ))),
         }
     }
 }

@@ -26,13 +26,13 @@ pub use mlp::Mlp;
 pub use mlp_energy::MlpEnergy;
 pub use mlp_score::MlpScore;
 pub use ncsn::NoiseConditionalScore;
-pub use nice::Nice;
+pub use nice::{Nice, check_couplings};
 
 use rand::{Rng, RngExt};
 use scorematch_graph::{Tensor, grad};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 
 /// What a model computes for a batch.
 #[derive(Debug, Clone)]
@@ -107,6 +107,40 @@ impl ParamSpec {
     }
 }
 
+crate::names::named_enum! {
+    /// A model family (the `kind` of a [`ModelConfig`]).
+    pub enum ModelKind: "model kind" {
+        /// MLP energy f(x) plus an optional Gaussian base term; density ∝ exp(−f).
+        MlpEnergy = "mlp-energy",
+        /// MLP score network s(x) (no density).
+        MlpScore = "mlp-score",
+        /// Noise-conditional score network s(x, σ), trained with ms-dsm.
+        NcsnScore = "ncsn-score",
+        /// NICE flow: exact density.
+        Nice = "nice",
+        /// Full-covariance Gaussian: exact density.
+        Gaussian = "gaussian",
+    }
+}
+
+impl ModelKind {
+    /// Whether the model is built of MLPs (hidden widths and an activation).
+    pub fn has_mlp(self) -> bool {
+        self != ModelKind::Gaussian
+    }
+
+    /// Whether the model needs a noise level (see [`Model::is_noise_conditional`]).
+    pub fn is_noise_conditional(self) -> bool {
+        self == ModelKind::NcsnScore
+    }
+
+    /// Whether the model has a closed-form normalised density (see
+    /// [`Model::has_log_density`]).
+    pub fn has_log_density(self) -> bool {
+        matches!(self, ModelKind::Nice | ModelKind::Gaussian)
+    }
+}
+
 /// A model's complete configuration: enough to rebuild it (stored in checkpoints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -176,48 +210,74 @@ impl ModelConfig {
         }
     }
 
-    /// The kind's name as used on the command line.
-    pub fn kind_name(&self) -> &'static str {
+    /// The model family.
+    pub fn kind(&self) -> ModelKind {
         match self {
-            ModelConfig::MlpEnergy(_) => "mlp-energy",
-            ModelConfig::MlpScore(_) => "mlp-score",
-            ModelConfig::NcsnScore(_) => "ncsn-score",
-            ModelConfig::Nice(_) => "nice",
-            ModelConfig::Gaussian(_) => "gaussian",
+            ModelConfig::MlpEnergy(_) => ModelKind::MlpEnergy,
+            ModelConfig::MlpScore(_) => ModelKind::MlpScore,
+            ModelConfig::NcsnScore(_) => ModelKind::NcsnScore,
+            ModelConfig::Nice(_) => ModelKind::Nice,
+            ModelConfig::Gaussian(_) => ModelKind::Gaussian,
         }
     }
 
-    /// Checks the sizes and settings: D ≥ 1, no zero-width hidden layer, a positive finite
-    /// base σ₀, NICE's own constraints.
+    /// The family's name.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// Checks the sizes and settings: D ≥ 1, one or more hidden layers none of width 0, a
+    /// positive finite base σ₀, NICE's own constraints.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
-        let hidden = match self {
-            ModelConfig::MlpEnergy(m) => Some(&m.hidden),
-            ModelConfig::MlpScore(m) => Some(&m.hidden),
-            ModelConfig::NcsnScore(m) => Some(&m.hidden),
-            ModelConfig::Nice(m) => Some(&m.hidden),
-            ModelConfig::Gaussian(_) => None,
-        };
-        if self.model().dim() == 0 {
-            return bad("the model's dimension must be at least 1".into());
-        }
-        if hidden.is_some_and(|h| h.contains(&0)) {
-            return bad("hidden layer widths must be at least 1".into());
+        let dim = self.model().dim();
+        if dim == 0 {
+            return Err(ConfigError::new(
+                "model.dim",
+                dim,
+                "the data must have at least one column",
+            )
+            .into());
         }
         match self {
-            ModelConfig::MlpEnergy(MlpEnergy { base_sigma: Some(s), .. })
-                if !(*s > 0.0 && s.is_finite()) =>
-            {
-                bad(format!("the base term's σ₀ must be positive and finite, got {s}"))
+            ModelConfig::MlpEnergy(m) => {
+                check_hidden(&m.hidden)?;
+                check_base_sigma(m.base_sigma.unwrap_or(f64::INFINITY))?;
             }
-            ModelConfig::Nice(n) => n.validate(),
-            _ => Ok(()),
+            ModelConfig::MlpScore(MlpScore { hidden, .. })
+            | ModelConfig::NcsnScore(NoiseConditionalScore { hidden, .. }) => check_hidden(hidden)?,
+            ModelConfig::Nice(n) => {
+                check_hidden(&n.hidden)?;
+                n.validate()?;
+            }
+            ModelConfig::Gaussian(_) => {}
         }
+        Ok(())
     }
 
     /// Initial parameter values (PyTorch defaults for linear layers), seeded.
     pub fn init_params(&self, rng: &mut impl Rng) -> Vec<Vec<f64>> {
         self.model().param_specs().iter().map(|s| s.initialize(rng)).collect()
+    }
+}
+
+/// Hidden widths: one or more layers, none of width 0.
+pub fn check_hidden(hidden: &[usize]) -> Result<(), ConfigError> {
+    if hidden.is_empty() || hidden.contains(&0) {
+        return Err(ConfigError::new(
+            "model.hidden",
+            format!("{hidden:?}"),
+            "needs one or more positive widths, e.g. [64, 64]",
+        ));
+    }
+    Ok(())
+}
+
+/// The MLP energy's base scale σ₀: positive, or infinite for no base term.
+pub fn check_base_sigma(sigma: f64) -> Result<(), ConfigError> {
+    if sigma > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new("model.base_sigma", sigma, "must be positive (inf: no base term)"))
     }
 }
 

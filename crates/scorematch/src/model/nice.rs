@@ -11,7 +11,7 @@ use scorematch_graph::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::{Activation, Field, Init, Mlp, Model, ParamSpec, check_batch, check_params};
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Result};
 
 /// A NICE flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,19 @@ pub struct Nice {
     pub hidden: Vec<usize>,
     /// Activation of the coupling MLPs.
     pub activation: Activation,
+}
+
+/// NICE's coupling count: at least 2, so that both halves are transformed.
+pub fn check_couplings(couplings: usize) -> Result<(), ConfigError> {
+    if couplings >= 2 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "model.couplings",
+            couplings,
+            "must be at least 2 so that both halves are transformed",
+        ))
+    }
 }
 
 impl Nice {
@@ -40,12 +53,15 @@ impl Nice {
 
     /// Checks the configuration.
     pub fn validate(&self) -> Result<()> {
-        if self.dim < 2 || self.couplings < 2 {
-            return Err(Error::InvalidArgument(format!(
-                "NICE needs dim ≥ 2 and couplings ≥ 2 (got dim {}, couplings {})",
-                self.dim, self.couplings
-            )));
+        if self.dim < 2 {
+            return Err(ConfigError::new(
+                "model.dim",
+                self.dim,
+                "nice needs data with at least 2 columns (it transforms one half given the other)",
+            )
+            .into());
         }
+        check_couplings(self.couplings)?;
         Ok(())
     }
 

@@ -29,8 +29,33 @@ pub use noise::{NoiseDist, NoiseInput, Projection};
 use scorematch_graph::{DType, Graph, Tensor, jvp};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
+
+crate::names::named_enum! {
+    /// Which objective (the `kind` of an [`Objective`]).
+    pub enum ObjectiveKind: "objective" {
+        /// Exact score matching (D Jacobian-vector products per sample).
+        Esm = "esm",
+        /// Sliced score matching.
+        Ssm = "ssm",
+        /// Variance-reduced sliced score matching.
+        SsmVr = "ssm-vr" | "ssm_vr",
+        /// Denoising score matching at one noise level.
+        Dsm = "dsm",
+        /// Multi-scale denoising score matching (ncsn-score).
+        MsDsm = "ms-dsm" | "ms_dsm",
+        /// Maximum likelihood (nice, gaussian).
+        Mle = "mle",
+    }
+}
+
+impl ObjectiveKind {
+    /// Whether the objective draws projections (sliced score matching).
+    pub fn is_sliced(self) -> bool {
+        matches!(self, ObjectiveKind::Ssm | ObjectiveKind::SsmVr)
+    }
+}
 
 /// A training objective.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,16 +111,21 @@ pub struct LossGraph {
 }
 
 impl Objective {
-    /// The objective's command-line name.
-    pub fn name(&self) -> &'static str {
+    /// Which objective this is.
+    pub fn kind(&self) -> ObjectiveKind {
         match self {
-            Objective::Esm => "esm",
-            Objective::Ssm { .. } => "ssm",
-            Objective::SsmVr { .. } => "ssm-vr",
-            Objective::Dsm { .. } => "dsm",
-            Objective::MsDsm { .. } => "ms-dsm",
-            Objective::Mle => "mle",
+            Objective::Esm => ObjectiveKind::Esm,
+            Objective::Ssm { .. } => ObjectiveKind::Ssm,
+            Objective::SsmVr { .. } => ObjectiveKind::SsmVr,
+            Objective::Dsm { .. } => ObjectiveKind::Dsm,
+            Objective::MsDsm { .. } => ObjectiveKind::MsDsm,
+            Objective::Mle => ObjectiveKind::Mle,
         }
+    }
+
+    /// The objective's name.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The σ ladder of `ms-dsm`: σᵢ = σ_max·(σ_min/σ_max)^(i/(L−1)), largest first.
@@ -109,39 +139,47 @@ impl Objective {
 
     /// Checks the objective's own parameters and that it suits `model`.
     pub fn validate(&self, model: &dyn Model) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
-        match self {
-            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. }
-                if *n_projections == 0 =>
-            {
-                return bad("--n-projections must be at least 1".into());
+        Ok(self.validate_for(model.is_noise_conditional(), model.has_log_density())?)
+    }
+
+    /// Checks the objective's own parameters and that it suits a model that is (or is not)
+    /// noise-conditional and has (or has not) a closed-form density.
+    pub fn validate_for(
+        &self,
+        noise_conditional: bool,
+        has_log_density: bool,
+    ) -> Result<(), ConfigError> {
+        match *self {
+            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
+                ConfigError::at_least_one("objective.n_projections", n_projections)?;
             }
-            Objective::Dsm { sigma } if !(*sigma > 0.0 && sigma.is_finite()) => {
-                return bad(format!("--sigma must be a positive number, got {sigma}"));
+            Objective::Dsm { sigma } => ConfigError::positive("objective.sigma", sigma)?,
+            Objective::MsDsm { sigma_min, sigma_max, levels } => {
+                ConfigError::positive("objective.sigma_min", sigma_min)?;
+                ConfigError::positive("objective.sigma_max", sigma_max)?;
+                if sigma_max < sigma_min {
+                    return Err(ConfigError::new(
+                        "objective.sigma_max",
+                        sigma_max,
+                        format!("must be at least objective.sigma_min ({sigma_min})"),
+                    ));
+                }
+                ConfigError::at_least_one("objective.levels", levels)?;
             }
-            Objective::MsDsm { sigma_min, sigma_max, levels }
-                if !(*sigma_min > 0.0 && sigma_max >= sigma_min && sigma_max.is_finite())
-                    || *levels == 0 =>
-            {
-                return bad(format!(
-                    "ms-dsm needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {sigma_min}, {sigma_max}, {levels})"
-                ));
-            }
-            _ => {}
+            Objective::Esm | Objective::Mle => {}
         }
-        let conditional = model.is_noise_conditional();
+        let kind = self.kind();
+        let refuse = |why: &str| Err(ConfigError::new("objective.kind", kind, why));
         match self {
-            Objective::MsDsm { .. } if !conditional => {
-                bad("ms-dsm needs a noise-conditional model: use --model ncsn-score".into())
+            Objective::MsDsm { .. } if !noise_conditional => {
+                refuse("trains a noise-conditional score network: use model.kind ncsn-score")
             }
             Objective::MsDsm { .. } => Ok(()),
-            _ if conditional => bad(format!(
-                "a noise-conditional score network is trained with ms-dsm, not {}",
-                self.name()
-            )),
-            Objective::Mle if !model.has_log_density() => {
-                bad("mle needs a model with a closed-form density: use --model nice or gaussian"
-                    .into())
+            _ if noise_conditional => {
+                refuse("a noise-conditional score network is trained with objective.kind ms-dsm")
+            }
+            Objective::Mle if !has_log_density => {
+                refuse("needs a model with a closed-form density: use model.kind nice or gaussian")
             }
             _ => Ok(()),
         }

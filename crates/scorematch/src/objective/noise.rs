@@ -3,18 +3,17 @@
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 use scorematch_graph::{Element, Tensor};
-use serde::{Deserialize, Serialize};
 
-/// Distribution of sliced score matching's projection vectors v (each with E\[vvᵀ\] = I).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Projection {
-    /// v ~ N(0, I).
-    Gaussian,
-    /// vᵢ = ±1 with equal probability (lowest variance for the trace estimator).
-    Rademacher,
-    /// v uniform on the sphere of radius √D.
-    Sphere,
+crate::names::named_enum! {
+    /// Distribution of sliced score matching's projection vectors v (each with E\[vvᵀ\] = I).
+    pub enum Projection: "projection" {
+        /// v ~ N(0, I).
+        Gaussian = "gaussian",
+        /// vᵢ = ±1 with equal probability (lowest variance for the trace estimator).
+        Rademacher = "rademacher",
+        /// v uniform on the sphere of radius √D.
+        Sphere = "sphere",
+    }
 }
 
 /// How a random input is drawn.

@@ -22,7 +22,7 @@ mod sgd;
 
 pub use adam::{Adam, AdamW};
 pub use clip::{clip_grad_norm, grad_norm};
-pub use schedule::Schedule;
+pub use schedule::{Schedule, ScheduleName};
 pub use sgd::Sgd;
 
 use std::collections::BTreeMap;
@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use num_traits::Float;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ConfigError;
 use crate::{Error, Result};
 
 /// A first-order optimiser over a list of flat parameter tensors.
@@ -85,6 +86,18 @@ fn default_eps() -> f64 {
 }
 fn default_adamw_decay() -> f64 {
     0.01
+}
+
+crate::names::named_enum! {
+    /// An optimiser family (the `kind` of an [`OptimizerKind`]).
+    pub enum OptimizerName: "optimizer" {
+        /// Stochastic gradient descent (with momentum).
+        Sgd = "sgd",
+        /// Adam.
+        Adam = "adam",
+        /// Adam with decoupled weight decay.
+        Adamw = "adamw",
+    }
 }
 
 /// Which optimiser to use and its hyper-parameters (defaults are PyTorch's); serialisable for
@@ -167,55 +180,47 @@ impl OptimizerKind {
         }
     }
 
+    /// The family.
+    pub fn family(&self) -> OptimizerName {
+        match self {
+            OptimizerKind::Sgd { .. } => OptimizerName::Sgd,
+            OptimizerKind::Adam { .. } => OptimizerName::Adam,
+            OptimizerKind::AdamW { .. } => OptimizerName::Adamw,
+        }
+    }
+
     /// Short name: `"sgd"`, `"adam"` or `"adamw"`.
     pub fn name(&self) -> &'static str {
-        match self {
-            OptimizerKind::Sgd { .. } => "sgd",
-            OptimizerKind::Adam { .. } => "adam",
-            OptimizerKind::AdamW { .. } => "adamw",
-        }
+        self.family().name()
     }
 
     /// Checks the hyper-parameters (PyTorch's rules: `0 ≤ β < 1`, `ε ≥ 0`, `λ ≥ 0`,
     /// momentum `≥ 0`, Nesterov needs momentum `> 0` and zero dampening; all finite).
-    pub fn validate(&self) -> Result<()> {
-        let nonneg = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(Error::InvalidArgument(format!(
-                    "{} {name} must be finite and >= 0, got {v}",
-                    self.name()
-                )))
-            }
-        };
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match *self {
             OptimizerKind::Sgd { momentum, dampening, nesterov, weight_decay } => {
-                nonneg("momentum", momentum)?;
-                nonneg("weight_decay", weight_decay)?;
+                ConfigError::non_negative("train.momentum", momentum)?;
+                ConfigError::non_negative("train.weight_decay", weight_decay)?;
                 if !dampening.is_finite() {
-                    return Err(Error::InvalidArgument(format!(
-                        "sgd dampening must be finite, got {dampening}"
-                    )));
+                    return Err(ConfigError::new("train.dampening", dampening, "must be finite"));
                 }
                 if nesterov && (momentum <= 0.0 || dampening != 0.0) {
-                    return Err(Error::InvalidArgument(
-                        "sgd nesterov momentum requires momentum > 0 and dampening = 0".into(),
+                    return Err(ConfigError::new(
+                        "train.nesterov",
+                        nesterov,
+                        "needs train.momentum > 0 and train.dampening = 0",
                     ));
                 }
             }
             OptimizerKind::Adam { beta1, beta2, eps, weight_decay }
             | OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
-                for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
+                for (field, b) in [("train.beta1", beta1), ("train.beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
-                        return Err(Error::InvalidArgument(format!(
-                            "{} {name} must be in [0, 1), got {b}",
-                            self.name()
-                        )));
+                        return Err(ConfigError::new(field, b, "must be in [0, 1)"));
                     }
                 }
-                nonneg("eps", eps)?;
-                nonneg("weight_decay", weight_decay)?;
+                ConfigError::non_negative("train.eps", eps)?;
+                ConfigError::non_negative("train.weight_decay", weight_decay)?;
             }
         }
         Ok(())

@@ -2,7 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::error::ConfigError;
+
+crate::names::named_enum! {
+    /// A schedule family (the `kind` of a [`Schedule`]).
+    pub enum ScheduleName: "schedule" {
+        /// The same rate throughout.
+        Constant = "constant",
+        /// Linear warmup, then cosine decay to the final rate.
+        Cosine = "cosine",
+        /// Multiply by gamma every step_size steps.
+        Step = "step",
+    }
+}
 
 /// A learning-rate schedule: the rate for step `t` (0-based: the update about to be taken)
 /// given the base rate `η`. Serialisable for run configurations
@@ -44,32 +56,23 @@ pub enum Schedule {
 
 impl Schedule {
     /// Checks the parameters (see each variant).
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match *self {
             Schedule::Constant => Ok(()),
             Schedule::Cosine { total_steps, warmup_steps, min_lr } => {
-                if total_steps == 0 || warmup_steps > total_steps {
-                    return Err(Error::InvalidArgument(format!(
-                        "cosine schedule needs total_steps >= 1 and warmup_steps <= \
-                         total_steps, got total_steps = {total_steps}, warmup_steps = \
-                         {warmup_steps}"
-                    )));
+                ConfigError::at_least_one("train.total_steps", total_steps as usize)?;
+                if warmup_steps > total_steps {
+                    return Err(ConfigError::new(
+                        "train.warmup_steps",
+                        warmup_steps,
+                        format!("exceeds the {total_steps} training steps"),
+                    ));
                 }
-                if !(min_lr.is_finite() && min_lr >= 0.0) {
-                    return Err(Error::InvalidArgument(format!(
-                        "cosine schedule min_lr must be finite and >= 0, got {min_lr}"
-                    )));
-                }
-                Ok(())
+                ConfigError::non_negative("train.min_lr", min_lr)
             }
             Schedule::Step { step_size, gamma } => {
-                if step_size == 0 || !(gamma.is_finite() && gamma > 0.0) {
-                    return Err(Error::InvalidArgument(format!(
-                        "step schedule needs step_size >= 1 and a finite gamma > 0, got \
-                         step_size = {step_size}, gamma = {gamma}"
-                    )));
-                }
-                Ok(())
+                ConfigError::at_least_one("train.lr_step_size", step_size as usize)?;
+                ConfigError::positive("train.lr_gamma", gamma)
             }
         }
     }

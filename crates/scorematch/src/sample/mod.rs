@@ -39,26 +39,15 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::objective::Objective;
 
-/// Which sampler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SamplerKind {
-    /// Unadjusted Langevin dynamics.
-    Langevin,
-    /// Metropolis-adjusted Langevin (needs an energy).
-    Mala,
-    /// Annealed Langevin over a σ ladder (noise-conditional score networks).
-    Annealed,
-}
-
-impl SamplerKind {
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Langevin => "langevin",
-            Self::Mala => "mala",
-            Self::Annealed => "annealed",
-        }
+crate::names::named_enum! {
+    /// Which sampler.
+    pub enum SamplerKind: "sampler" {
+        /// Unadjusted Langevin dynamics.
+        Langevin = "langevin",
+        /// Metropolis-adjusted Langevin (needs an energy).
+        Mala = "mala",
+        /// Annealed Langevin over a σ ladder (noise-conditional score networks).
+        Annealed = "annealed",
     }
 }
 

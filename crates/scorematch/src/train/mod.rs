@@ -3,9 +3,9 @@
 //!
 //! The loss and its parameter gradient are compiled once (`CompiledLoss`); each step
 //! gathers a batch into a preallocated buffer, draws the objective's noise, runs the
-//! program, clips, and lets the optimiser update the parameters in place. Shuffling and
-//! noise come from two streams seeded from `seed`, so the same seed and thread count give
-//! the same parameters bit for bit.
+//! program, clips, and lets the optimiser update the parameters in place. Shuffling,
+//! noise and validation noise come from the run's [`Stream`]s of `seed`, so the same seed
+//! and thread count give the same parameters bit for bit.
 
 mod compiled;
 
@@ -20,10 +20,11 @@ use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::Objective;
 use crate::optim::{OptimizerKind, Schedule, clip_grad_norm, grad_norm};
+use crate::rng::Stream;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,25 +55,6 @@ pub struct TrainConfig {
     pub threads: usize,
 }
 
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            steps: 2000,
-            epochs: None,
-            batch_size: 128,
-            lr: 1e-3,
-            optimizer: OptimizerKind::default(),
-            schedule: Schedule::Constant,
-            clip_grad_norm: None,
-            seed: 0,
-            eval_every: 100,
-            patience: None,
-            keep_best: true,
-            threads: 1,
-        }
-    }
-}
-
 /// The most optimisation steps one run may plan (a guard against typos such as an extra
 /// zero run through `--epochs`).
 pub const MAX_STEPS: usize = 1_000_000_000;
@@ -87,11 +69,52 @@ impl TrainConfig {
             None => self.steps,
         };
         if total > MAX_STEPS {
-            return Err(Error::InvalidArgument(format!(
-                "{total} steps planned, more than the {MAX_STEPS} allowed; lower --steps or --epochs"
-            )));
+            let field = if self.epochs.is_some() { "train.epochs" } else { "train.steps" };
+            return Err(ConfigError::new(
+                field,
+                total,
+                format!("plans more than the {MAX_STEPS} steps allowed"),
+            )
+            .into());
         }
         Ok(total)
+    }
+
+    /// Checks the settings on their own (see [`TrainConfig::check_rows`] for the data).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::at_least_one("train.batch_size", self.batch_size)?;
+        match self.epochs {
+            Some(epochs) => ConfigError::at_least_one("train.epochs", epochs)?,
+            None => ConfigError::at_least_one("train.steps", self.steps)?,
+        }
+        ConfigError::positive("train.lr", self.lr)?;
+        if let Some(max) = self.clip_grad_norm {
+            ConfigError::positive("train.clip_grad_norm", max)?;
+        }
+        if let Some(patience) = self.patience {
+            ConfigError::at_least_one("train.patience", patience)?;
+        }
+        ConfigError::at_least_one("train.eval_every", self.eval_every)?;
+        ConfigError::at_least_one("threads", self.threads)?;
+        self.optimizer.validate()?;
+        self.schedule.validate()
+    }
+
+    /// Checks the settings against a training set of `n_train` rows: at least one batch,
+    /// and no more steps than allowed.
+    pub fn check_rows(&self, n_train: usize) -> Result<()> {
+        if n_train < self.batch_size {
+            return Err(ConfigError::new(
+                "train.batch_size",
+                self.batch_size,
+                format!(
+                    "the training set has only {n_train} rows, fewer than one batch: lower \
+                     train.batch_size (or add data / lower data.val_fraction)"
+                ),
+            )
+            .into());
+        }
+        self.total_steps(n_train).map(|_| ())
     }
 }
 
@@ -196,9 +219,15 @@ pub fn fit<T: Element>(
     params: &mut [Vec<T>],
     hook: &mut dyn FnMut(&StepMetrics) -> Control,
 ) -> Result<TrainReport> {
-    validate(config, model, train)?;
-    config.optimizer.validate()?;
-    config.schedule.validate()?;
+    config.validate()?;
+    if train.d() != model.dim() {
+        return Err(Error::Shape(format!(
+            "data has {} columns but the model expects {}",
+            train.d(),
+            model.dim()
+        )));
+    }
+    config.check_rows(train.n())?;
     let b = config.batch_size;
     let steps_per_epoch = train.n() / b;
     let total = config.total_steps(train.n())?;
@@ -211,8 +240,8 @@ pub fn fit<T: Element>(
         _ => None,
     };
     let mut optimizer = config.optimizer.build::<T>()?;
-    let mut shuffle_rng = StdRng::seed_from_u64(config.seed);
-    let mut noise_rng = StdRng::seed_from_u64(config.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut shuffle_rng = Stream::Batches.rng(config.seed);
+    let mut noise_rng = Stream::Noise.rng(config.seed);
     let mut order: Vec<usize> = (0..train.n()).collect();
     let mut batch = vec![T::zero(); b * train.d()];
     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
@@ -271,7 +300,7 @@ pub fn fit<T: Element>(
         if let Some((vl, vdata)) = val_loss.as_mut()
             && (step % config.eval_every.max(1) == 0 || step == total)
         {
-            let v = evaluate_objective(vl, params, vdata, config.seed.wrapping_add(1))?;
+            let v = evaluate_objective(vl, params, vdata, Stream::Validation.seed(config.seed))?;
             metrics.val_loss = Some(v);
             if best.is_none_or(|(_, bv)| v < bv) {
                 best = Some((step, v));
@@ -305,32 +334,4 @@ pub fn fit<T: Element>(
 /// Copies parameter values tensor by tensor (no allocation).
 fn copy_into<T: Copy>(dst: &mut [Vec<T>], src: &[Vec<T>]) {
     dst.iter_mut().zip(src).for_each(|(d, s)| d.copy_from_slice(s));
-}
-
-fn validate(config: &TrainConfig, model: &dyn Model, train: &Dataset) -> Result<()> {
-    let bad = |m: String| Err(Error::InvalidArgument(m));
-    if train.d() != model.dim() {
-        return bad(format!(
-            "data has {} columns but the model expects {}",
-            train.d(),
-            model.dim()
-        ));
-    }
-    if config.batch_size == 0 {
-        return bad("--batch-size must be at least 1".into());
-    }
-    if train.n() < config.batch_size {
-        return bad(format!(
-            "the training set has {} rows, fewer than one batch of {}; lower --batch-size",
-            train.n(),
-            config.batch_size
-        ));
-    }
-    if config.epochs.is_none() && config.steps == 0 || config.epochs == Some(0) {
-        return bad("train for at least one step (--steps or --epochs)".into());
-    }
-    if !(config.lr > 0.0 && config.lr.is_finite()) {
-        return bad(format!("--lr must be a positive number, got {}", config.lr));
-    }
-    Ok(())
 }

@@ -1,0 +1,321 @@
+//! The sections of a [`RunConfig`](super::RunConfig), each declared once: its fields, their
+//! defaults (the `Default` impls here are the only place a default is written), the rules
+//! on them, and — with the `clap` feature — their command-line flags. A field's doc comment
+//! is its rustdoc, its `--help` line and its `config.toml` documentation at once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::model::{Activation, ModelKind, check_base_sigma, check_couplings, check_hidden};
+use crate::objective::{ObjectiveKind, Projection};
+use crate::optim::{OptimizerName, ScheduleName};
+
+/// Where the data comes from and how it is prepared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", group(id = "data"))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Data"))]
+pub struct DataSection {
+    /// Built-in dataset name, a .csv file with a header row, or a .npy file.
+    #[cfg_attr(feature = "clap", arg(long = "data", value_name = "NAME|FILE"))]
+    pub source: String,
+    /// Samples drawn from a built-in dataset.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub n_samples: usize,
+    /// Standardise each column (mean 0, sd 1) before training; the map is saved.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "no-standardize",
+            action = clap::ArgAction::SetFalse,
+            help = "Train on the data as given (no per-column standardisation)"
+        )
+    )]
+    pub standardize: bool,
+    /// Fraction of rows held out for validation, 0 for none.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "F"))]
+    pub val_fraction: f64,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            source: "eight-gaussians".into(),
+            n_samples: 10_000,
+            standardize: true,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+impl DataSection {
+    /// Checks the section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::at_least_one("data.n_samples", self.n_samples)?;
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err(ConfigError::new(
+                "data.val_fraction",
+                self.val_fraction,
+                "must be in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", group(id = "model"))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Model"))]
+pub struct ModelSection {
+    /// Model family.
+    #[cfg_attr(feature = "clap", arg(id = "model.kind", long = "model", value_name = "KIND"))]
+    pub kind: ModelKind,
+    /// Hidden widths, comma-separated.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "H1,H2,…", value_delimiter = ','))]
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub activation: Activation,
+    /// mlp-energy's Gaussian base term scale σ₀ in ‖x‖²/(2σ₀²); `inf` (or `none`) for no
+    /// base term.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "S|none", value_parser = parse_base_sigma))]
+    pub base_sigma: f64,
+    /// Coupling layers of a nice flow.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "K"))]
+    pub couplings: usize,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::MlpEnergy,
+            hidden: vec![64, 64],
+            activation: Activation::Softplus,
+            // In standardised coordinates: wide enough not to shape the fit, enough to make
+            // exp(−f) integrable.
+            base_sigma: 3.0,
+            couplings: 4,
+        }
+    }
+}
+
+impl ModelSection {
+    /// Checks the section (the rules are the models' own).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.kind.has_mlp() {
+            check_hidden(&self.hidden)?;
+        }
+        if self.kind == ModelKind::MlpEnergy {
+            check_base_sigma(self.base_sigma)?;
+        }
+        if self.kind == ModelKind::Nice {
+            check_couplings(self.couplings)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a base scale: a positive number, or `none`/`inf` for no base term.
+pub fn parse_base_sigma(text: &str) -> Result<f64, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(f64::INFINITY);
+    }
+    text.parse::<f64>().map_err(|_| format!("'{text}' is not a number (or `none`)"))
+}
+
+/// The objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", group(id = "objective"))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Objective"))]
+pub struct ObjectiveSection {
+    /// Objective; unset: the model's usual one (ms-dsm for ncsn-score, ssm-vr otherwise).
+    #[cfg_attr(
+        feature = "clap",
+        arg(id = "objective.kind", long = "objective", value_name = "NAME")
+    )]
+    pub kind: Option<ObjectiveKind>,
+    /// Projection distribution of ssm / ssm-vr.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub projection: Projection,
+    /// Projections per sample of ssm / ssm-vr.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "M"))]
+    pub n_projections: usize,
+    /// Noise level of dsm (standardised units).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "S"))]
+    pub sigma: f64,
+    /// Smallest noise level of ms-dsm.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "S"))]
+    pub sigma_min: f64,
+    /// Largest noise level of ms-dsm.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "S"))]
+    pub sigma_max: f64,
+    /// Noise levels of ms-dsm (geometric ladder).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "L"))]
+    pub levels: usize,
+}
+
+impl Default for ObjectiveSection {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            projection: Projection::Rademacher,
+            n_projections: 1,
+            sigma: 0.1,
+            sigma_min: 0.01,
+            sigma_max: 1.0,
+            levels: 10,
+        }
+    }
+}
+
+impl ObjectiveSection {
+    /// The objective `kind`, or the usual one for `model`.
+    pub fn kind_for(&self, model: ModelKind) -> ObjectiveKind {
+        self.kind.unwrap_or(if model.is_noise_conditional() {
+            ObjectiveKind::MsDsm
+        } else {
+            ObjectiveKind::SsmVr
+        })
+    }
+}
+
+/// The optimisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", group(id = "train"))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Optimisation"))]
+pub struct TrainSection {
+    /// Optimisation steps (unless epochs is set).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N", conflicts_with = "epochs"))]
+    pub steps: usize,
+    /// Passes over the training set (instead of steps).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub epochs: Option<usize>,
+    /// Rows per batch.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "B"))]
+    pub batch_size: usize,
+    /// Learning rate.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "LR"))]
+    pub lr: f64,
+    /// Optimiser.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub optimizer: OptimizerName,
+    /// SGD momentum.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "M"))]
+    pub momentum: f64,
+    /// Weight decay: L2 for sgd/adam, decoupled for adamw; unset: 0, or 0.01 for adamw.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "L"))]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub schedule: ScheduleName,
+    /// Linear warmup steps of the cosine schedule.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub warmup_steps: u64,
+    /// Final learning rate of the cosine schedule.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "LR"))]
+    pub min_lr: f64,
+    /// Steps between decays of the step schedule.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub lr_step_size: u64,
+    /// Decay factor of the step schedule.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "G"))]
+    pub lr_gamma: f64,
+    /// Clip the global gradient norm to this value.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "MAX"))]
+    pub clip_grad_norm: Option<f64>,
+    /// Stop after this many validations without improvement.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub patience: Option<usize>,
+    /// Steps between validations.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub eval_every: usize,
+    /// Keep the parameters of the best validation loss rather than the last.
+    #[cfg_attr(feature = "clap", arg(skip = true))]
+    pub keep_best: bool,
+}
+
+impl Default for TrainSection {
+    /// Chosen so that a run with no settings fits a 2-D toy density well in a few seconds
+    /// on two cores: Adam at 3e-3 on batches of 256 (for the small MLPs score matching
+    /// trains, a larger batch steadies the sliced estimator and costs little per step).
+    fn default() -> Self {
+        Self {
+            steps: 2000,
+            epochs: None,
+            batch_size: 256,
+            lr: 3e-3,
+            optimizer: OptimizerName::Adam,
+            momentum: 0.0,
+            weight_decay: None,
+            schedule: ScheduleName::Constant,
+            warmup_steps: 0,
+            min_lr: 0.0,
+            lr_step_size: 1000,
+            lr_gamma: 0.5,
+            clip_grad_norm: None,
+            patience: None,
+            eval_every: 100,
+            keep_best: true,
+        }
+    }
+}
+
+impl TrainSection {
+    /// The weight decay: as set, or the optimiser's usual (0.01 for AdamW, else 0).
+    pub fn weight_decay(&self) -> f64 {
+        self.weight_decay.unwrap_or(if self.optimizer == OptimizerName::Adamw { 0.01 } else { 0.0 })
+    }
+}
+
+/// The sampler of a run's samples plot: unadjusted Langevin, or annealed Langevin on the
+/// training ladder for noise-conditional models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleSection {
+    /// Chains.
+    pub n: usize,
+    /// Steps (per noise level for annealed Langevin); unset: 500, or 100 per level for
+    /// annealed Langevin.
+    pub steps: Option<usize>,
+    /// Step size (standardised coordinates); unset: 2e-3, or ε = 2e-5 for annealed
+    /// Langevin (whose step at level σᵢ is ε·σᵢ²/σ_L²).
+    pub step_size: Option<f64>,
+}
+
+impl Default for SampleSection {
+    fn default() -> Self {
+        Self { n: 1000, steps: None, step_size: None }
+    }
+}
+
+impl SampleSection {
+    /// Steps: as set, or the usual for the sampler.
+    pub fn steps(&self, annealed: bool) -> usize {
+        self.steps.unwrap_or(if annealed { 100 } else { 500 })
+    }
+
+    /// Step size: as set, or the usual for the sampler.
+    pub fn step_size(&self, annealed: bool) -> f64 {
+        self.step_size.unwrap_or(if annealed { 2e-5 } else { 2e-3 })
+    }
+
+    /// Checks the section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::at_least_one("sample.n", self.n)?;
+        if let Some(steps) = self.steps {
+            ConfigError::at_least_one("sample.steps", steps)?;
+        }
+        if let Some(size) = self.step_size {
+            ConfigError::positive("sample.step_size", size)?;
+        }
+        Ok(())
+    }
+}
