@@ -80,8 +80,9 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     /// The configuration: the file's (or the defaults), the typed flags over it, the usual
-    /// values of unset choices written in, validated.
-    pub fn configuration(&self) -> Result<RunConfig> {
+    /// values of unset choices written in, validated; and notes on typed flags it does not
+    /// use.
+    pub fn configuration(&self) -> Result<(RunConfig, Vec<String>)> {
         let mut config = match &self.config {
             Some(path) => config::from_file(path)?,
             None => RunConfig::default(),
@@ -89,7 +90,8 @@ impl TrainArgs {
         self.settings.apply(&mut config)?;
         let config = config.resolved();
         config.validate()?;
-        Ok(config)
+        let notes = self.settings.unused(&config);
+        Ok((config, notes))
     }
 }
 
@@ -115,7 +117,9 @@ const DISCRETE_MAX_DISTINCT: usize = 20;
 
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
-    let plan = prepare(args.configuration()?, args)?;
+    let (config, notes) = args.configuration()?;
+    common::notes(verbosity, &notes);
+    let plan = prepare(config, args)?;
     let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
         format!(
             "column '{name}' takes only {k} distinct values; score matching assumes continuous \

@@ -70,20 +70,42 @@ impl RunFlags {
     /// Lays the flags typed on the command line over `config`. Saying `--steps` clears the
     /// file's `epochs`, so that a flag can switch between them.
     pub fn apply(&self, config: &mut RunConfig) -> Result<()> {
-        let mut typed = self.0.clone();
-        let ids: Vec<String> = typed.ids().map(|id| id.as_str().to_string()).collect();
-        for id in ids {
-            if typed.value_source(&id) != Some(ValueSource::CommandLine) {
-                // Defaults of flag actions (`--no-plots`) must not overwrite the file.
-                let _ = typed.try_clear_id(&id);
-            }
-        }
+        let mut typed = self.typed();
         let switch_to_steps = typed.contains_id("steps") && !typed.contains_id("epochs");
         config.update_from_arg_matches_mut(&mut typed).map_err(|e| usage(e.to_string()))?;
         if switch_to_steps {
             config.train.epochs = None;
         }
         Ok(())
+    }
+
+    /// Notes on typed flags that `config` does not use ("ignoring --sigma: used by dsm
+    /// only").
+    pub fn unused(&self, config: &RunConfig) -> Vec<String> {
+        let (typed, flags) = (self.typed(), flags());
+        config
+            .unused_fields()
+            .into_iter()
+            .filter_map(|(path, why)| {
+                let flag = flags.iter().find(|f| f.path == path)?;
+                typed
+                    .contains_id(flag.id.as_str())
+                    .then(|| format!("ignoring {}: {why}", flag.long))
+            })
+            .collect()
+    }
+
+    /// The matches of the flags typed on the command line only (defaults of flag actions,
+    /// such as `--no-plots`'s, must not overwrite a file's settings).
+    fn typed(&self) -> ArgMatches {
+        let mut typed = self.0.clone();
+        let ids: Vec<String> = typed.ids().map(|id| id.as_str().to_string()).collect();
+        for id in ids {
+            if typed.value_source(&id) != Some(ValueSource::CommandLine) {
+                let _ = typed.try_clear_id(&id);
+            }
+        }
+        typed
     }
 }
 
@@ -152,12 +174,31 @@ fn flag_paths(cmd: &Command) -> Vec<(clap::Id, String)> {
         .collect()
 }
 
+/// A flag of the run configuration.
+struct Flag {
+    /// Its clap id.
+    id: clap::Id,
+    /// The configuration field it sets: `train.batch_size`.
+    path: String,
+    /// Its spelling: `--batch-size`.
+    long: String,
+}
+
+/// Every flag of the run configuration.
+fn flags() -> Vec<Flag> {
+    let cmd = RunFlags::augment_args(Command::new("train"));
+    flag_paths(&cmd)
+        .into_iter()
+        .filter_map(|(id, path)| {
+            let long = cmd.get_arguments().find(|a| a.get_id() == &id)?.get_long()?;
+            Some(Flag { long: format!("--{long}"), id, path })
+        })
+        .collect()
+}
+
 /// The flag that sets the configuration field `path` (`train.batch_size` → `--batch-size`).
 pub fn flag_for(path: &str) -> Option<String> {
-    let cmd = RunFlags::augment_args(Command::new("train"));
-    let (id, _) = flag_paths(&cmd).into_iter().find(|(_, p)| p == path)?;
-    let long = cmd.get_arguments().find(|a| a.get_id() == &id)?.get_long()?;
-    Some(format!("--{long}"))
+    flags().into_iter().find(|f| f.path == path).map(|f| f.long)
 }
 
 #[cfg(test)]

@@ -57,6 +57,21 @@ fn typed_flags_override_the_file_and_nothing_else_does() {
 }
 
 #[test]
+fn typed_flags_the_run_does_not_use_are_noted() {
+    let cmd = RunFlags::augment_args(Command::new("train"));
+    let argv =
+        ["train", "--sigma", "0.2", "--momentum", "0.9", "--lr", "0.01", "--n-samples", "50"];
+    let flags =
+        RunFlags::from_arg_matches(&cmd.try_get_matches_from(argv).expect("parse")).expect("flags");
+    let mut config = RunConfig::default();
+    flags.apply(&mut config).expect("apply");
+    assert_eq!(
+        flags.unused(&config),
+        vec!["ignoring --sigma: used by dsm only", "ignoring --momentum: used by sgd only"]
+    );
+}
+
+#[test]
 fn resolution_writes_the_usual_choices_and_round_trips_through_toml() {
     let c = with_flags(RunConfig::default(), &["--model", "ncsn-score", "--schedule", "cosine"]);
     let c = c.resolved();

@@ -142,6 +142,60 @@ impl RunConfig {
         self
     }
 
+    /// The settings that the chosen model, objective, optimiser and schedule do not use,
+    /// each with the reason: (`objective.sigma`, "used by dsm only"). A front can tell a
+    /// user who set one that it has no effect.
+    pub fn unused_fields(&self) -> Vec<(&'static str, &'static str)> {
+        let model = self.model.kind;
+        let objective = self.objective_kind();
+        let mut unused = Vec::new();
+        let mut unless = |used: bool, fields: &[&'static str], why: &'static str| {
+            if !used {
+                unused.extend(fields.iter().map(|f| (*f, why)));
+            }
+        };
+        unless(
+            crate::data::builtin_density(&self.data.source).is_some(),
+            &["data.n_samples"],
+            "the data is a file, not a built-in density",
+        );
+        unless(
+            model.has_mlp(),
+            &["model.hidden", "model.activation"],
+            "the gaussian model has no network",
+        );
+        unless(
+            model == ModelKind::MlpEnergy,
+            &["model.base_sigma"],
+            "only mlp-energy has a base term",
+        );
+        unless(model == ModelKind::Nice, &["model.couplings"], "only nice has couplings");
+        unless(
+            objective.is_sliced(),
+            &["objective.projection", "objective.n_projections"],
+            "used by ssm and ssm-vr only",
+        );
+        unless(objective == ObjectiveKind::Dsm, &["objective.sigma"], "used by dsm only");
+        unless(
+            objective == ObjectiveKind::MsDsm,
+            &["objective.sigma_min", "objective.sigma_max", "objective.levels"],
+            "used by ms-dsm only",
+        );
+        unless(self.train.optimizer == OptimizerName::Sgd, &["train.momentum"], "used by sgd only");
+        unless(
+            self.train.schedule == ScheduleName::Cosine,
+            &["train.warmup_steps", "train.min_lr"],
+            "used by the cosine schedule only",
+        );
+        unless(
+            self.train.schedule == ScheduleName::Step,
+            &["train.lr_step_size", "train.lr_gamma"],
+            "used by the step schedule only",
+        );
+        unless(self.data.val_fraction > 0.0, &["train.eval_every"], "there is no validation set");
+        unused
+    }
+
     /// The objective: as set, or the model's usual.
     pub fn objective_kind(&self) -> ObjectiveKind {
         self.objective.kind_for(self.model.kind)

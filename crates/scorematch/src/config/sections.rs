@@ -3,7 +3,7 @@
 //! on them, and — with the `clap` feature — their command-line flags. A field's doc comment
 //! is its rustdoc, its `--help` line and its `config.toml` documentation at once.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ConfigError;
 use crate::model::{Activation, ModelKind, check_base_sigma, check_couplings, check_hidden};
@@ -83,6 +83,7 @@ pub struct ModelSection {
     /// mlp-energy's Gaussian base term scale σ₀ in ‖x‖²/(2σ₀²); `inf` (or `none`) for no
     /// base term.
     #[cfg_attr(feature = "clap", arg(long, value_name = "S|none", value_parser = parse_base_sigma))]
+    #[serde(deserialize_with = "number_or_null_as_infinity")]
     pub base_sigma: f64,
     /// Coupling layers of a nice flow.
     #[cfg_attr(feature = "clap", arg(long, value_name = "K"))]
@@ -117,6 +118,12 @@ impl ModelSection {
         }
         Ok(())
     }
+}
+
+/// Reads a base scale written as a number, or as `null` (JSON's spelling of an infinite
+/// one: no base term).
+fn number_or_null_as_infinity<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// Parses a base scale: a positive number, or `none`/`inf` for no base term.

@@ -8,8 +8,10 @@
 //! and thread count give the same parameters bit for bit.
 
 mod compiled;
+mod record;
 
 pub use compiled::CompiledLoss;
+pub use record::{BestValidation, TrainingRecord};
 
 use std::time::Instant;
 
