@@ -15,6 +15,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
+use crate::objective::Objective;
 
 /// The metadata key of the JSON header.
 pub const METADATA_KEY: &str = "scorematch";
@@ -54,6 +55,23 @@ impl SavedModel {
     pub fn set_params<T: Element>(&mut self, params: &[Vec<T>]) {
         self.params =
             params.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect();
+    }
+
+    /// The objective the model was trained with, from its training record (`objective`);
+    /// `None` for untrained models and records without one.
+    pub fn training_objective(&self) -> Option<Objective> {
+        recorded_objective(self.training.as_ref())
+    }
+
+    /// The σ ladder (σ_min, σ_max, levels) of a model trained by multi-scale DSM, whose
+    /// noise levels σᵢ = σ_max·(σ_min/σ_max)^(i/(L−1)) are where its score was fitted.
+    pub fn training_ladder(&self) -> Option<(f64, f64, usize)> {
+        match self.training_objective()? {
+            Objective::MsDsm { sigma_min, sigma_max, levels } => {
+                Some((sigma_min, sigma_max, levels))
+            }
+            _ => None,
+        }
     }
 
     /// The checkpoint this model is stored as.
@@ -141,4 +159,9 @@ impl SavedModel {
             training: header.training,
         })
     }
+}
+
+/// The objective in a training record's `objective` field, if it holds one.
+pub(crate) fn recorded_objective(training: Option<&serde_json::Value>) -> Option<Objective> {
+    serde_json::from_value(training?.get("objective")?.clone()).ok()
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use scorematch::saved::SavedModel;
+use scorematch::handle::ModelHandle;
 
 use super::common::{self, Widths, parse_base_sigma, parse_widths};
 use crate::config::{ActivationName, DTypeName, ModelKind, RunConfig, defaults};
@@ -71,9 +71,8 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
     c.model.couplings = Some(args.couplings);
     c.validate_model()?;
     let config = c.model_config(args.input_dim)?;
-    let params = config.init_params(&mut StdRng::seed_from_u64(args.seed));
-    let saved =
-        SavedModel { config, params, dtype: args.dtype.into(), standardizer: None, training: None };
+    let rng = &mut StdRng::seed_from_u64(args.seed);
+    let saved = ModelHandle::init(config, args.dtype.into(), rng).to_saved();
     saved.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     common::say(verbosity, &format!("wrote {} ({})", args.out.display(), common::describe(&saved)));
     Ok(())
