@@ -21,7 +21,7 @@ use scorematch::objective::{Objective, Projection};
 use scorematch::sample::{CompiledScore, SamplerConfig, ScoreFn, sample_model};
 use scorematch::saved::SavedModel;
 use scorematch::train::{CompiledLoss, Control, TrainConfig, fit};
-use scorematch_graph::DType;
+use scorematch_graph::{DType, Element};
 
 fn energy(dim: usize, base_sigma: Option<f64>) -> ModelConfig {
     ModelConfig::MlpEnergy(MlpEnergy {
@@ -53,50 +53,54 @@ fn close(a: &[f64], b: &[f64], rel: f64) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= rel * (1.0 + y.abs()))
 }
 
-/// Energy, score and log-density of the handle against the typed `CompiledScore` path with
-/// the raw ↔ model maps written out: equal in f64, and f32 within single precision.
+/// Energy, score and log-density (grid) of `saved` at precision `T` by the typed path,
+/// `CompiledScore::<T>` on the standardised rows, mapped to raw coordinates by hand.
+fn typed<T: Element>(saved: &SavedModel, raw: &Dataset) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let st = saved.standardizer.clone().unwrap();
+    let z = st.transform(raw).unwrap();
+    let params = saved.params_as::<T>();
+    let mut field = CompiledScore::new(saved.config.model(), &params, z.n(), 1).unwrap();
+    let mut e = vec![0.0; z.n()];
+    field.energy(z.data(), &mut e).unwrap();
+    let mut s = vec![0.0; z.data().len()];
+    field.score(z.data(), None, &mut s).unwrap();
+    st.score_to_raw_in_place(&mut s).unwrap();
+    let cells = quadrature_cells(2);
+    let grid = density_grid(&mut field, &quadrature_box(2).unwrap(), cells, cells).unwrap();
+    let lp = e.iter().map(|f| st.log_density_to_raw(-f - grid.log_z)).collect();
+    (e.iter().map(|v| st.energy_to_raw(*v)).collect(), s, lp)
+}
+
+/// Energy, score and log-density of f32 and f64 handles: equal to the typed path at their
+/// precision, and to each other within single precision.
 #[test]
 fn handles_agree_with_the_typed_path_and_across_precisions() {
-    let saved64 = saved(energy(2, Some(2.0)), DType::F64);
-    let st = saved64.standardizer.clone().unwrap();
+    let saved = saved(energy(2, Some(2.0)), DType::F64);
     let raw = raw_rows(2, 50);
-    let z = st.transform(&raw).unwrap();
-    let params = saved64.params_as::<f64>();
-    let mut field = CompiledScore::new(saved64.config.model(), &params, 50, 1).unwrap();
-    let mut e = vec![0.0; 50];
-    field.energy(z.data(), &mut e).unwrap();
-    let mut s = vec![0.0; 100];
-    field.score(z.data(), None, &mut s).unwrap();
-    let bounds = quadrature_box(2).unwrap();
-    let cells = quadrature_cells(2);
-    let log_z = density_grid(&mut field, &bounds, cells, cells).unwrap().log_z;
-    let want_e: Vec<f64> = e.iter().map(|v| st.energy_to_raw(*v)).collect();
-    st.score_to_raw_in_place(&mut s).unwrap();
-    let want_lp: Vec<f64> = e.iter().map(|f| st.log_density_to_raw(-f - log_z)).collect();
-
-    let h64 = ModelHandle::from_saved(&saved64);
-    let h32 = ModelHandle::from_saved_as(&saved64, DType::F32);
+    let h64 = ModelHandle::from_saved(&saved);
+    let h32 = ModelHandle::from_saved_as(&saved, DType::F32);
     assert_eq!((h64.dtype(), h32.dtype()), (DType::F64, DType::F32));
-    for (h, rel) in [(&h64, 1e-12), (&h32, 1e-4)] {
-        assert!(close(&h.energy(&raw, 1).unwrap(), &want_e, rel), "{:?} energy", h.dtype());
-        assert!(close(&h.score(&raw, None, 1).unwrap(), &s, rel), "{:?} score", h.dtype());
+    let of = |h: &ModelHandle| {
         let lp = h.log_density(&raw, 1).unwrap();
         assert_eq!(lp.method, Some(LikelihoodMethod::Grid));
-        assert!(close(lp.values.as_ref().unwrap(), &want_lp, rel), "{:?} log p", h.dtype());
-        assert!(lp.log_z.is_some_and(|v| (v - log_z).abs() <= rel * (1.0 + log_z.abs())));
+        (h.energy(&raw, 1).unwrap(), h.score(&raw, None, 1).unwrap(), lp.values.unwrap())
+    };
+    let (got64, got32) = (of(&h64), of(&h32));
+    for (got, want, rel) in [
+        (&got64, typed::<f64>(&saved, &raw), 1e-12),
+        (&got32, typed::<f32>(&saved, &raw), 1e-12),
+        (&got32, got64.clone(), 1e-4),
+    ] {
+        assert!(close(&got.0, &want.0, rel), "energy {rel}");
+        assert!(close(&got.1, &want.1, rel), "score {rel}");
+        assert!(close(&got.2, &want.2, rel), "log p {rel}");
     }
-    // The f32 handle is the f32 typed path: its parameters round-trip through a checkpoint.
+    // An f32 handle stores its (rounded) parameters exactly, and round-trips.
     let back = h32.to_saved();
-    assert_eq!(back.dtype, DType::F32);
+    let mut rounded = saved.clone();
+    rounded.set_params(&saved.params_as::<f32>());
+    assert_eq!((back.dtype, &back.params), (DType::F32, &rounded.params));
     assert_eq!(ModelHandle::from_saved(&back).to_saved(), back);
-    assert_eq!(
-        back.params,
-        saved(energy(2, Some(2.0)), DType::F32)
-            .params_as::<f32>()
-            .iter()
-            .map(|p| p.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-    );
 }
 
 /// A closed-form density is reported exactly, in raw coordinates.
