@@ -1,32 +1,6 @@
 //! Per-row log-densities: log p(xᵢ) for each row on its own, e.g. to flag rows of low
-//! density as anomalies.
-//!
-//! For an energy, log p(x) = −f(x) − log Z with one normalising constant Z = ∫ exp(−f) for
-//! every row. How Z is obtained depends on the model ([`LikelihoodMethod::for_model`]):
-//!
-//! - **exact** — flows and Gaussians have log p in closed form;
-//! - **grid** — energies in D ≤ 2: midpoint-rule quadrature over the fixed box
-//!   [−[`QUADRATURE_HALF_WIDTH`], +[`QUADRATURE_HALF_WIDTH`]]ᴰ of model coordinates
-//!   ([`quadrature_box`], [`quadrature_cells`] cells per axis);
-//! - **importance sampling** — normalisable energies beyond two dimensions:
-//!   log Ẑ = logsumexp(−f(yⱼ) − log q(yⱼ)) − log N over N = [`IS_DRAWS`] draws yⱼ from the
-//!   fixed proposal q = N(0, [`IS_PROPOSAL_STD`]²·I) with the fixed seed [`IS_SEED`]; the
-//!   estimate is used only when its effective sample size (Σw)²/Σw² is at least
-//!   [`IS_MIN_ESS`];
-//! - **omitted** otherwise: a score network defines no density, and an energy without a
-//!   base term need not be integrable in D > 2.
-//!
-//! **A row's log-density must not depend on the other rows.** Z is a property of the
-//! model alone, so the box, the proposal and the seed are fixed in model coordinates (where
-//! standardised training data has unit scale) rather than fitted to the rows being scored:
-//! scoring a row alone or beside an outlier gives the same bits. (The box used to widen to
-//! cover the scored data, so one far row shifted every other row's log-density.) Rows
-//! outside the box are still scored — their values extrapolate the model — and counted in a
-//! [`RowDensityNote::RowsOutsideBox`] note.
-//!
-//! [`eval::evaluate`](super::evaluate) reports the *mean* log-likelihood of a data set; it
-//! uses the same box ([`LikelihoodConfig::fixed_box`]) but fits its importance proposal to
-//! the data, as a summary of a whole data set may.
+//! density as anomalies. The strategy, its constants and why no row's value may depend on
+//! the other rows are stated on [`row_log_density`].
 
 use serde::{Deserialize, Serialize};
 
@@ -170,10 +144,34 @@ impl RowLogDensity {
     }
 }
 
-/// log p of each row of `data` (model coordinates) under `model`, compiled as `field`, by
-/// the strategy in the [module docs](self): exact, grid quadrature over the fixed box,
-/// importance sampling from the fixed proposal, or omitted with a note. The value of a row
-/// depends on that row and the model only.
+/// log p of each row of `data` (model coordinates) under `model`, compiled as `field`.
+///
+/// For an energy, log p(x) = −f(x) − log Z with one normalising constant Z = ∫ exp(−f) for
+/// every row. How Z is obtained depends on the model ([`LikelihoodMethod::for_model`]):
+///
+/// - **exact** — flows and Gaussians have log p in closed form;
+/// - **grid** — energies in D ≤ 2: midpoint-rule quadrature over the fixed box
+///   [−[`QUADRATURE_HALF_WIDTH`], +[`QUADRATURE_HALF_WIDTH`]]ᴰ of model coordinates
+///   ([`quadrature_box`], [`quadrature_cells`] cells per axis);
+/// - **importance sampling** — normalisable energies beyond two dimensions:
+///   log Ẑ = logsumexp(−f(yⱼ) − log q(yⱼ)) − log N over N = [`IS_DRAWS`] draws yⱼ from the
+///   fixed proposal q = N(0, [`IS_PROPOSAL_STD`]²·I) with the fixed seed [`IS_SEED`]; the
+///   estimate is used only when its effective sample size (Σw)²/Σw² is at least
+///   [`IS_MIN_ESS`];
+/// - **omitted** otherwise: a score network defines no density, and an energy without a
+///   base term need not be integrable in D > 2.
+///
+/// **A row's log-density must not depend on the other rows.** Z is a property of the
+/// model alone, so the box, the proposal and the seed are fixed in model coordinates (where
+/// standardised training data has unit scale) rather than fitted to the rows being scored:
+/// scoring a row alone or beside an outlier gives the same bits. (The box used to widen to
+/// cover the scored data, so one far row shifted every other row's log-density.) Rows
+/// outside the box are still scored — their values extrapolate the model — and counted in a
+/// [`RowDensityNote::RowsOutsideBox`] note.
+///
+/// [`eval::evaluate`](super::evaluate) reports the *mean* log-likelihood of a data set; it
+/// uses the same box ([`LikelihoodConfig::fixed_box`]) but fits its importance proposal to
+/// the data, as a summary of a whole data set may.
 pub fn row_log_density(
     model: &dyn Model,
     field: &mut dyn ScoreFn,
