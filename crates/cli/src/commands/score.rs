@@ -2,8 +2,9 @@
 //! the data's own (raw) coordinates — e.g. to flag rows of low density as anomalies.
 //!
 //! With the saved standardisation z = (x − μ)/s: energy_raw = f(z) + Σ log sᵢ,
-//! log p_raw(x) = log p(z) − Σ log sᵢ, score_raw = score(z)/s (see
-//! `scorematch::data::Standardizer`).
+//! log p_raw(x) = log p(z) − Σ log sᵢ, score_raw = score(z)/s — computed by the
+//! checkpoint's `scorematch::handle::ModelHandle`; how log p is normalised (and when it is
+//! omitted) is `scorematch::eval::row_log_density`'s strategy, worded here.
 
 use std::path::PathBuf;
 
