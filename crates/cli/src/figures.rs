@@ -1,20 +1,18 @@
 //! The figures of a training run, computed from the model and handed to [`crate::plot`] as
 //! plain numbers, in raw data coordinates.
 //!
-//! The model lives in standardised coordinates z = (x − μ)/s. A regular grid in x is a
-//! regular grid in z (the map is affine per axis), so the density is evaluated on the
-//! z-grid and carried back by p_x(x) = p_z(z)/Πsᵢ; scores by s_x = s_z/s; samples by
-//! x = μ + s·z.
+//! The model lives in standardised coordinates z = (x − μ)/s; its
+//! [`ModelHandle`] carries results back to x (a regular grid in x is a regular grid in z,
+//! densities by p_x(x) = p_z(z)/Πsᵢ, scores by s_x = s_z/s, samples by x = μ + s·z).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use scorematch::data::{Dataset, Standardizer};
-use scorematch::eval::{Bounds, density_grid};
-use scorematch::model::ModelConfig;
-use scorematch::sample::{CompiledScore, SamplerConfig, SamplerKind, ScoreFn, sample_model};
+use scorematch::data::Dataset;
+use scorematch::eval::Bounds;
+use scorematch::handle::ModelHandle;
+use scorematch::sample::{SamplerConfig, SamplerKind};
 use scorematch::train::StepMetrics;
-use scorematch_graph::Element;
 
 use crate::plot::{
     Arrow, Extent, Grid2, density_vs_data, loss_curves, points_from_rows, samples_vs_data,
@@ -27,46 +25,22 @@ const DENSITY_CELLS: usize = 120;
 const ARROWS: usize = 24;
 
 /// A trained model and what is needed to show it against its data.
-pub struct ModelView<'a, T: Element> {
-    /// The model.
-    pub model: &'a ModelConfig,
-    /// Its parameters.
-    pub params: &'a [Vec<T>],
-    /// The map from raw to model coordinates, if the data were standardised.
-    pub standardizer: Option<&'a Standardizer>,
+pub struct ModelView<'a> {
+    /// The model, with its map between raw and model coordinates.
+    pub model: &'a ModelHandle,
     /// The noise level at which a noise-conditional model's score is shown.
     pub sigma: Option<f64>,
     /// Worker threads.
     pub threads: usize,
 }
 
-impl<T: Element> ModelView<'_, T> {
-    fn to_model(&self, raw: &mut [f64]) -> Result<()> {
-        if let Some(s) = self.standardizer {
-            s.transform_in_place(raw)?;
-        }
-        Ok(())
-    }
-
-    fn to_raw(&self, z: &mut [f64]) -> Result<()> {
-        if let Some(s) = self.standardizer {
-            s.inverse_transform_in_place(z)?;
-        }
-        Ok(())
-    }
-
+impl ModelView<'_> {
     /// The model density on an `n × n` grid over `extent` (raw coordinates), normalised on
     /// that grid. Needs a 2-D energy.
     pub fn density(&self, extent: &Extent, n: usize) -> Result<Grid2> {
-        let mut lo = vec![extent.x_min, extent.y_min];
-        let mut hi = vec![extent.x_max, extent.y_max];
-        self.to_model(&mut lo)?;
-        self.to_model(&mut hi)?;
-        let bounds = Bounds::new(lo, hi)?;
-        let mut field =
-            CompiledScore::new(self.model.model(), self.params, (n * n).min(4096), self.threads)?;
-        let grid = density_grid(&mut field, &bounds, n, n)?;
-        let jacobian = self.standardizer.map_or(1.0, |s| s.log_det().exp());
+        let bounds =
+            Bounds::new(vec![extent.x_min, extent.y_min], vec![extent.x_max, extent.y_max])?;
+        let grid = self.model.density_grid(&bounds, n, n, self.threads)?;
         Ok(Grid2 {
             x_min: extent.x_min,
             x_max: extent.x_max,
@@ -74,21 +48,16 @@ impl<T: Element> ModelView<'_, T> {
             y_max: extent.y_max,
             nx: n,
             ny: n,
-            values: grid.values.iter().map(|p| p / jacobian).collect(),
+            values: grid.values,
         })
     }
 
     /// The score ∇ₓ log p (raw coordinates) at the centres of an `n × n` grid over `extent`.
     pub fn arrows(&self, extent: &Extent, n: usize) -> Result<Vec<Arrow>> {
         let centres = Grid2::cell_centers(extent, n, n);
-        let mut z: Vec<f64> = centres.iter().flat_map(|&(x, y)| [x, y]).collect();
-        self.to_model(&mut z)?;
-        let mut field = CompiledScore::new(self.model.model(), self.params, n * n, self.threads)?;
-        let mut s = vec![0.0; z.len()];
-        field.score(&z, self.sigma.filter(|_| field.is_noise_conditional()), &mut s)?;
-        if let Some(st) = self.standardizer {
-            st.score_to_raw_in_place(&mut s)?;
-        }
+        let x = Dataset::from_flat(n * n, 2, centres.iter().flat_map(|&(x, y)| [x, y]).collect())?;
+        let sigma = self.sigma.filter(|_| self.model.model().is_noise_conditional());
+        let s = self.model.score(&x, sigma, self.threads)?;
         Ok(centres
             .iter()
             .zip(s.chunks_exact(2))
@@ -99,10 +68,8 @@ impl<T: Element> ModelView<'_, T> {
     /// Samples drawn with `sampler`, in raw coordinates (row-major), and MALA's acceptance
     /// rate.
     pub fn samples(&self, sampler: &SamplerConfig) -> Result<(Vec<f64>, Option<f64>)> {
-        let out = sample_model(self.model.model(), self.params, sampler, None)?;
-        let mut x = out.samples;
-        self.to_raw(&mut x)?;
-        Ok((x, out.acceptance_rate))
+        let out = self.model.sample(sampler)?;
+        Ok((out.samples, out.acceptance_rate))
     }
 }
 
@@ -120,9 +87,9 @@ pub const FIGURE_FILES: [&str; 4] = ["density.png", "score.png", "samples.png", 
 /// Draws `density.png`, `score.png`, `samples.png` and `loss.png` into `dir` for a model
 /// trained on `data` (raw coordinates). The first three need 2-D data; the density needs an
 /// energy (score networks define none).
-pub fn training_figures<T: Element>(
+pub fn training_figures(
     dir: &Path,
-    view: &ModelView<'_, T>,
+    view: &ModelView<'_>,
     data: &Dataset,
     sampler: &SamplerConfig,
     history: &[StepMetrics],
@@ -141,22 +108,22 @@ pub fn training_figures<T: Element>(
                 &path,
                 &grid,
                 &points,
-                &format!("{}: density vs data", view.model.kind_name()),
+                &format!("{}: density vs data", view.model.config().kind_name()),
             )?;
             fig.written.push(path);
             Some(grid)
         } else {
             fig.notes.push(format!(
                 "density.png skipped: a score network ({}) defines no density to plot",
-                view.model.kind_name()
+                view.model.config().kind_name()
             ));
             None
         };
         let arrows = view.arrows(&extent, ARROWS).context("cannot compute the score field")?;
         let path = dir.join("score.png");
         let title = match view.sigma.filter(|_| view.model.model().is_noise_conditional()) {
-            Some(s) => format!("{}: score at σ = {s}", view.model.kind_name()),
-            None => format!("{}: score field", view.model.kind_name()),
+            Some(s) => format!("{}: score at σ = {s}", view.model.config().kind_name()),
+            None => format!("{}: score field", view.model.config().kind_name()),
         };
         score_field(&path, &extent, &arrows, density.as_ref(), &title)?;
         fig.written.push(path);

@@ -85,14 +85,6 @@ pub fn check_dim(data: &Dataset, saved: &SavedModel, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// `data` in the model's coordinates: standardised with the checkpoint's map, if it has one.
-pub fn to_model_coordinates(data: &Dataset, saved: &SavedModel) -> Result<Dataset> {
-    match &saved.standardizer {
-        Some(s) => Ok(s.transform(data)?),
-        None => Ok(data.clone()),
-    }
-}
-
 /// The folder of a training run: `out`, else `runs/<name>`, else `runs/<UTC timestamp>`
 /// (with a numeric suffix if that exists). An existing folder that already holds a run is
 /// refused unless `force`.

@@ -26,8 +26,8 @@ fn default_train_writes_a_complete_run_folder() {
         "eight Gaussians have sd ≈ 2.85: {st:?}"
     );
     let training = saved.training.as_ref().expect("training record");
-    assert_eq!(training["steps_done"], 2000);
-    assert_eq!(training["objective"]["kind"], "ssm-vr");
+    assert_eq!(training.steps_done, 2000);
+    assert_eq!(training.objective.name(), "ssm-vr");
 
     let (header, rows) = read_csv(&run.join("metrics.csv"));
     assert_eq!(header, ["step", "epoch", "loss", "val_loss", "grad_norm", "lr"]);
@@ -152,8 +152,8 @@ fn score_networks_skip_the_density_plot_with_a_note() {
     let saved =
         SavedModel::load(dir.path().join("ncsn-score/checkpoint.safetensors")).expect("loads");
     let training = saved.training.expect("record");
-    assert_eq!(training["objective"]["kind"], "ms-dsm");
-    assert_eq!(training["objective"]["levels"], 4);
+    assert_eq!(training.objective.name(), "ms-dsm");
+    assert_eq!(training.ladder().map(|l| l.2), Some(4));
 }
 
 #[test]
@@ -379,7 +379,10 @@ fn a_diverging_run_keeps_the_last_good_checkpoint_and_fails() {
     let saved = SavedModel::load(dir.path().join("nf/checkpoint.safetensors")).expect("loads");
     assert!(saved.params.iter().flatten().all(|v| v.is_finite()));
     assert_eq!(
-        saved.training.expect("record")["stop"]["NonFinite"]["step"].as_u64().map(|s| s > 1),
+        match saved.training.expect("record").stop {
+            scorematch::train::StopReason::NonFinite { step } => Some(step > 1),
+            _ => None,
+        },
         Some(true)
     );
 }
@@ -430,7 +433,7 @@ fn ctrl_c_saves_the_last_completed_step() {
     );
     let run = dir.path().join("run");
     let saved = SavedModel::load(run.join("checkpoint.safetensors")).expect("loads");
-    let done = saved.training.expect("record")["steps_done"].as_u64().expect("steps");
+    let done = saved.training.expect("record").steps_done as u64;
     let (_, rows) = read_csv(&run.join("metrics.csv"));
     assert_eq!(rows.len() as u64, done);
     assert!((20..10_000_000).contains(&done));

@@ -1,5 +1,5 @@
-//! Train briefly on standardised data, save the model with its `Standardizer` as a
-//! safetensors checkpoint, load it back, check that the loaded model's energies and scores
+//! Train briefly on standardised data from a run configuration, save the model with its
+//! `Standardizer` and training record as a safetensors checkpoint, load it back, check that the loaded model's energies and scores
 //! are bit-identical to the original's, and print the evaluation report as JSON.
 //!
 //! The model lives in standardised coordinates z = (x − μ)/s; the checkpoint carries (μ, s)
@@ -8,14 +8,13 @@
 //!
 //! `cargo run --release -p scorematch --example evaluate_and_checkpoint`
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use scorematch::config::RunConfig;
 use scorematch::data::{Standardizer, ToyDensity};
 use scorematch::eval::{EvalConfig, evaluate};
-use scorematch::model::{Activation, CompiledField, MlpEnergy, ModelConfig};
-use scorematch::objective::{Objective, Projection};
+use scorematch::model::{CompiledField, ModelConfig};
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
-use scorematch::train::{Control, TrainConfig, fit};
+use scorematch::train::{Control, TrainingRecord, fit};
 use scorematch::{Error, Result};
 use scorematch_graph::DType;
 
@@ -32,23 +31,24 @@ fn main() -> Result<()> {
     let (train_raw, test_raw) = (toy.sample_seeded(10_000, 1), toy.sample_seeded(2_000, 2));
     let standardizer = Standardizer::fit(&train_raw)?;
     let train = standardizer.transform(&train_raw)?;
-    let config = ModelConfig::MlpEnergy(MlpEnergy {
-        dim: 2,
-        hidden: vec![64, 64],
-        activation: Activation::Softplus,
-        base_sigma: Some(3.0),
-    });
-    let init = config.init_params(&mut StdRng::seed_from_u64(0));
+    // The run's settings, as `scorematch train` would read them from a config.toml: the
+    // defaults (MLP energy 2-64-64-1, softplus, base σ₀ = 3, ssm-vr, Adam 3e-3, batches of
+    // 256), trained for 1000 steps.
+    let mut run = RunConfig::default();
+    run.train.steps = 1000;
+    run.validate()?;
+    let config = run.model_config(train.d())?;
+    let objective = run.objective();
+    let tc = run.train_config(train.n())?;
+    let init = config.init_params(&mut Stream::Init.rng(run.seed));
     let mut params: Vec<Vec<f32>> =
         init.iter().map(|p| p.iter().map(|&v| v as f32).collect()).collect();
-    let objective = Objective::SsmVr { projection: Projection::Rademacher, n_projections: 1 };
-    let tc = TrainConfig { steps: 1000, batch_size: 256, lr: 3e-3, ..TrainConfig::default() };
     let report = fit(config.model(), &objective, &train, None, &tc, &mut params, &mut |_| {
         Control::Continue
     })?;
     println!("trained {} steps in {:.2} s", report.steps_done, report.seconds);
 
-    let training = serde_json::to_value(&tc).ok();
+    let training = Some(TrainingRecord::new(run, objective, train.n(), 0, &report));
     let standardizer = Some(standardizer);
     let mut saved =
         SavedModel { config, params: vec![], dtype: DType::F32, standardizer, training };

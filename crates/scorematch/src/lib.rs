@@ -52,8 +52,9 @@
 //! | [`optim`] | SGD, Adam, AdamW (PyTorch's update rules), gradient clipping, learning-rate schedules |
 //! | [`train`] | [`fit`](train::fit): minibatches, validation, early stopping, keep-best, progress hook; [`CompiledLoss`](train::CompiledLoss) |
 //! | [`sample`] | unadjusted, Metropolis-adjusted and annealed Langevin over a [`ScoreFn`](sample::ScoreFn) |
-//! | [`eval`] | held-out objective, Fisher divergence, log-likelihood (exact, grid, importance sampling), KSD; [`evaluate`](eval::evaluate) runs what applies |
+//! | [`eval`] | held-out objective, Fisher divergence, log-likelihood (exact, grid, importance sampling), per-row log-density ([`row_log_density`](eval::row_log_density)), KSD; [`evaluate`](eval::evaluate) runs what applies |
 //! | [`data`] | [`Dataset`](data::Dataset), the built-in 2-D densities, Gaussian mixtures, CSV and `.npy`, [`Standardizer`](data::Standardizer) |
+//! | [`handle`] | [`ModelHandle`](handle::ModelHandle): a checkpoint's model whose methods (energy, score, per-row log-density, sampling, loss, evaluation, training) pick f32/f64 inside and map raw ↔ model coordinates |
 //! | [`saved`] | [`SavedModel`](saved::SavedModel): parameters under PyTorch names plus configuration and standardisation |
 //! | [`checkpoint`] | the safetensors layer: named tensors, metadata, atomic writes |
 //! | [`rng`] | the run's named random [`Stream`](rng::Stream)s, all derived from one seed |
@@ -166,6 +167,13 @@
 //! and mapped ([`eval::fisher_divergence_standardized`], [`eval::evaluate`]), and
 //! [`EvalReport`](eval::EvalReport) reports the raw log-likelihood beside the model one.
 //!
+//! **Precision at run time, one generic implementation.** Compiled programs are generic
+//! over the element type (`f32` or `f64`), but a checkpoint says its precision only when
+//! it is read. [`ModelHandle`](handle::ModelHandle) holds the parameters at their precision
+//! behind a dtype-free trait implemented once for every element type; its methods (energy,
+//! score, per-row log-density, sampling, loss, evaluation, training) pick the precision
+//! inside and map raw ↔ model coordinates, so fronts never `match` on a dtype.
+//!
 //! **Determinism.** Every random stream of a run — built-in data, split, initialisation,
 //! batch order, training noise, validation noise, sampler, held-out data — is derived from
 //! the run's one seed by [`rng::Stream`] (a fixed number per stream through SplitMix64), so
@@ -195,6 +203,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod handle;
 pub mod model;
 pub(crate) mod names;
 pub mod objective;

@@ -3,8 +3,13 @@
 //!
 //! The metadata key `scorematch` holds JSON: the format version, the model configuration
 //! (kind, sizes, activation), the data standardisation (so energies, scores and densities
-//! are reported for raw data) and, for trained models, the training configuration and
-//! outcome. Values round-trip bit for bit: f32 models store f32 tensors.
+//! are reported for raw data) and, for trained models, the typed
+//! [`TrainingRecord`](crate::train::TrainingRecord) (configuration, objective, outcome).
+//! Values round-trip bit for bit: f32 models store f32 tensors.
+//!
+//! Format versions: 2 (written now) stores the typed record; 1 stored a free-form record
+//! with the same keys, read by [`TrainingRecord::from_version_1`] (a version-1 record that
+//! does not fit, such as one a program wrote by hand, is left out: the model itself loads).
 
 use std::path::Path;
 
@@ -15,11 +20,15 @@ use crate::checkpoint::Checkpoint;
 use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
+use crate::objective::Objective;
+use crate::train::TrainingRecord;
 
 /// The metadata key of the JSON header.
 pub const METADATA_KEY: &str = "scorematch";
-/// The format version written, and the only one read.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version read.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// A model, its parameters and how to use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +41,8 @@ pub struct SavedModel {
     pub dtype: DType,
     /// The standardisation applied to raw data before the model sees it.
     pub standardizer: Option<Standardizer>,
-    /// Free-form training record (configuration, objective, outcome).
-    pub training: Option<serde_json::Value>,
+    /// How the model was trained (configuration, objective, outcome), if it was.
+    pub training: Option<TrainingRecord>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,6 +65,17 @@ impl SavedModel {
             params.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect();
     }
 
+    /// The objective the model was trained with, from its training record.
+    pub fn training_objective(&self) -> Option<Objective> {
+        self.training.as_ref().map(|t| t.objective.clone())
+    }
+
+    /// The σ ladder (σ_min, σ_max, levels) of a model trained by multi-scale DSM, whose
+    /// noise levels σᵢ = σ_max·(σ_min/σ_max)^(i/(L−1)) are where its score was fitted.
+    pub fn training_ladder(&self) -> Option<(f64, f64, usize)> {
+        self.training.as_ref()?.ladder()
+    }
+
     /// The checkpoint this model is stored as.
     pub fn to_checkpoint(&self) -> Result<Checkpoint> {
         let specs = self.config.model().param_specs();
@@ -74,7 +94,9 @@ impl SavedModel {
             format_version: FORMAT_VERSION,
             model: self.config.clone(),
             standardizer: self.standardizer.clone(),
-            training: self.training.clone(),
+            training: self.training.as_ref().map(serde_json::to_value).transpose().map_err(
+                |e| Error::InvalidArgument(format!("cannot encode the training record: {e}")),
+            )?,
         };
         let json = serde_json::to_string(&header)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode metadata: {e}")))?;
@@ -101,12 +123,27 @@ impl SavedModel {
         })?;
         let header: Header = serde_json::from_str(json)
             .map_err(|e| bad(format!("unreadable '{METADATA_KEY}' metadata: {e}")))?;
-        if header.format_version != FORMAT_VERSION {
+        let version = header.format_version;
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(bad(format!(
-                "format version {} is not supported (this build reads {FORMAT_VERSION})",
-                header.format_version
+                "format version {version} is not supported: this build reads versions \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION} (a newer scorematch wrote it?)"
             )));
         }
+        let training = match (version, header.training) {
+            (_, None) => None,
+            (FORMAT_VERSION, Some(record)) => Some(
+                serde_json::from_value::<TrainingRecord>(record)
+                    .map_err(|e| bad(format!("unreadable training record: {e}")))?,
+            ),
+            (_, Some(record)) => TrainingRecord::from_version_1(record).ok().map(|mut r| {
+                // Version 1 wrote an infinite base scale (no base term) as null.
+                if let ModelConfig::MlpEnergy(m) = &header.model {
+                    r.config.model.base_sigma = m.base_sigma.unwrap_or(f64::INFINITY);
+                }
+                r
+            }),
+        };
         header.model.validate().map_err(|e| bad(e.to_string()))?;
         let specs = header.model.model().param_specs();
         let params = specs
@@ -138,7 +175,7 @@ impl SavedModel {
             params,
             dtype,
             standardizer: header.standardizer,
-            training: header.training,
+            training,
         })
     }
 }

@@ -5,12 +5,15 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use scorematch::checkpoint::Checkpoint;
+use scorematch::config::RunConfig;
 use scorematch::data::{Dataset, GaussianMixture, Standardizer, ToyDensity};
 use scorematch::model::{Activation, CompiledField, GaussianEnergy, MlpEnergy, ModelConfig};
 use scorematch::objective::{Objective, Projection};
 use scorematch::optim::OptimizerKind;
+use scorematch::saved::METADATA_KEY;
 use scorematch::saved::SavedModel;
-use scorematch::train::{Control, StopReason, TrainConfig, TrainReport, fit};
+use scorematch::train::{Control, StopReason, TrainConfig, TrainReport, TrainingRecord, fit};
 use scorematch_graph::{DType, Element};
 
 fn mlp() -> ModelConfig {
@@ -196,11 +199,28 @@ fn absurd_step_counts_are_refused_before_any_allocation() {
     }
 }
 
+/// A training record with the values JSON finds awkward: an infinite base scale, a
+/// non-finite stop, a best validation step.
+fn awkward_record() -> TrainingRecord {
+    let mut run = RunConfig::default();
+    run.model.base_sigma = f64::INFINITY;
+    let run = run.resolved();
+    let report = TrainReport {
+        history: vec![],
+        stop: StopReason::NonFinite { step: 7 },
+        steps_done: 6,
+        best: Some((5, -1.25)),
+        seconds: 0.5,
+    };
+    TrainingRecord::new(run.clone(), run.objective(), 900, 100, &report)
+}
+
 #[test]
 fn save_then_load_gives_bit_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let raw = ToyDensity::TwoMoons.sample_seeded(300, 1);
     let standardizer = Standardizer::fit(&raw).unwrap();
+    let record = awkward_record();
     for dtype in [DType::F32, DType::F64] {
         let config = mlp();
         let mut saved = SavedModel {
@@ -208,7 +228,7 @@ fn save_then_load_gives_bit_identical_outputs() {
             params: config.init_params(&mut StdRng::seed_from_u64(1)),
             dtype,
             standardizer: Some(standardizer.clone()),
-            training: Some(serde_json::json!({"note": "test"})),
+            training: Some(record.clone()),
         };
         if dtype == DType::F32 {
             let p32 = saved.params_as::<f32>();
@@ -286,4 +306,57 @@ fn bad_configurations_are_refused_with_a_clear_message() {
     assert!(msg.contains("ncsn-score"), "{msg}");
     let msg = Objective::Mle.validate(mlp().model()).unwrap_err().to_string();
     assert!(msg.contains("nice") && msg.contains("gaussian"), "{msg}");
+}
+
+#[test]
+fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModelConfig::MlpEnergy(MlpEnergy {
+        dim: 2,
+        hidden: vec![4],
+        activation: Activation::Tanh,
+        base_sigma: None,
+    });
+    let saved = SavedModel {
+        params: config.init_params(&mut StdRng::seed_from_u64(1)),
+        config,
+        dtype: DType::F64,
+        standardizer: None,
+        training: None,
+    };
+    // The metadata as version 1 wrote it: a free-form record whose unset settings (and the
+    // infinite base scale) are nulls.
+    let v1_record = r#"{"config": {"seed": 3, "threads": 1, "dtype": "f64", "plots": null,
+        "data": {"source": "two-moons", "n_samples": 500, "standardize": true, "val_fraction": 0.1},
+        "model": {"kind": "mlp-energy", "hidden": [4], "activation": "tanh", "base_sigma": null,
+                  "couplings": null},
+        "objective": {"kind": "ssm", "projection": "sphere", "n_projections": 2, "sigma": null,
+                      "sigma_min": null, "sigma_max": null, "levels": null},
+        "train": {"steps": 40, "epochs": null, "batch_size": 50, "lr": 0.01, "optimizer": "adam",
+                  "momentum": null, "weight_decay": 0.0, "schedule": "constant",
+                  "warmup_steps": null, "min_lr": null, "lr_step_size": null, "lr_gamma": null,
+                  "clip_grad_norm": null, "patience": null, "eval_every": 10, "keep_best": true},
+        "sample": {"n": 10, "steps": 5, "step_size": 0.01}},
+        "objective": {"kind": "ssm", "projection": "sphere", "n_projections": 2},
+        "n_train": 450, "n_validation": 50, "stop": "Completed", "steps_done": 40,
+        "best_validation": {"step": 30, "loss": -0.5}, "final_loss": -0.4}"#;
+    let with_header = |version: u32| {
+        let mut ck: Checkpoint = saved.to_checkpoint().unwrap();
+        let mut header: serde_json::Value =
+            serde_json::from_str(&ck.metadata[METADATA_KEY]).unwrap();
+        header["format_version"] = version.into();
+        header["training"] = serde_json::from_str(v1_record).unwrap();
+        ck.metadata.insert(METADATA_KEY.into(), header.to_string());
+        let path = dir.path().join(format!("v{version}.safetensors"));
+        ck.save(&path).unwrap();
+        path
+    };
+    let old = SavedModel::load(with_header(1)).unwrap();
+    assert_eq!(old.params, saved.params);
+    let record = old.training.expect("the version-1 record is read");
+    assert_eq!((record.config.seed, record.config.train.steps, record.steps_done), (3, 40, 40));
+    assert!(record.config.model.base_sigma.is_infinite(), "null base scale means none");
+    assert_eq!(record.objective.name(), "ssm");
+    let msg = SavedModel::load(with_header(3)).unwrap_err().to_string();
+    assert!(msg.contains("format version 3") && msg.contains("versions 1 to 2"), "{msg}");
 }

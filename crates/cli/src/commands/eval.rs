@@ -6,12 +6,12 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use scorematch::eval::{EvalConfig, EvalReport, HeldoutConfig, LikelihoodConfig, evaluate};
+use scorematch::eval::{EvalReport, TrueScore};
+use scorematch::handle::ModelHandle;
 use scorematch::saved::SavedModel;
-use scorematch_graph::{DType, Element};
 
 use super::common;
-use crate::files::{HELD_OUT_STREAM, builtin, check_dim, load_data, to_model_coordinates};
+use crate::files::{HELD_OUT_STREAM, builtin, check_dim, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -25,9 +25,6 @@ nice and gaussian, grid quadrature of log Z for 1-D and 2-D energies, importance
 above), the Fisher divergence to the true score (built-in datasets with a known score) and
 the kernel Stein discrepancy. Built-in data is drawn from a stream independent of the one
 training used, so it is held out whatever --seed.";
-
-/// A true score in raw coordinates.
-type TrueScore<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 
 /// Flags of `scorematch eval`.
 #[derive(Debug, Args)]
@@ -56,10 +53,7 @@ pub struct EvalArgs {
 /// Runs `scorematch eval`.
 pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let report = match saved.dtype {
-        DType::F32 => evaluate_typed::<f32>(args, &saved)?,
-        DType::F64 => evaluate_typed::<f64>(args, &saved)?,
-    };
+    let report = evaluate(args, &saved)?;
     if args.json {
         let out = json!({
             "checkpoint": args.checkpoint,
@@ -82,40 +76,18 @@ pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
     Ok(())
 }
 
-/// Loads the data and evaluates in precision `T`.
-fn evaluate_typed<T: Element>(args: &EvalArgs, saved: &SavedModel) -> Result<EvalReport> {
+/// Loads the data and evaluates the checkpoint's model on it.
+fn evaluate(args: &EvalArgs, saved: &SavedModel) -> Result<EvalReport> {
     let toy = builtin(&args.data);
     let raw = load_data(&args.data, args.n_samples, args.seed ^ HELD_OUT_STREAM)?;
     check_dim(&raw, saved, &format!("the data '{}'", args.data))?;
-    let data = to_model_coordinates(&raw, saved)?;
-    let params = saved.params_as::<T>();
-    let model = saved.config.model();
-    let heldout = HeldoutConfig {
-        seed: args.seed,
-        threads: args.threads,
-        objective: model
-            .is_noise_conditional()
-            .then(|| common::training_objective(saved))
-            .flatten(),
-        ..HeldoutConfig::default()
-    };
-    let likelihood = LikelihoodConfig {
-        bounds: (model.dim() <= 2).then(|| common::quadrature_box(model.dim())).transpose()?,
-        resolution: Some(common::quadrature_cells(model.dim())),
-        seed: args.seed,
-        ..LikelihoodConfig::default()
-    };
-    let config = EvalConfig {
-        heldout: Some(heldout),
-        likelihood: Some(likelihood),
-        threads: args.threads,
-        ..EvalConfig::default()
-    };
+    let model = ModelHandle::from_saved(saved);
+    let config = model.eval_config(args.seed, args.threads)?;
     let truth = toy
         .filter(|t| t.has_true_score())
         .map(|t| move |x: &[f64]| t.score(x).unwrap_or_else(|| vec![f64::NAN; x.len()]));
     let truth_ref: Option<TrueScore<'_>> = truth.as_ref().map(|f| f as TrueScore<'_>);
-    Ok(evaluate(model, &params, &data, saved.standardizer.as_ref(), truth_ref, &config)?)
+    Ok(model.evaluate(&raw, truth_ref, &config)?)
 }
 
 /// The human-readable report.

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use scorematch::config::{ModelSection, RunConfig, parse_base_sigma, parse_dtype};
+use scorematch::handle::ModelHandle;
 use scorematch::model::{Activation, ModelKind};
 use scorematch::rng::Stream;
-use scorematch::saved::SavedModel;
 use scorematch_graph::DType;
 
 use super::common;
@@ -71,9 +71,7 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
         couplings: args.couplings,
     };
     let config = RunConfig { model, ..RunConfig::default() }.model_config(args.input_dim)?;
-    let params = config.init_params(&mut Stream::Init.rng(args.seed));
-    let saved =
-        SavedModel { config, params, dtype: args.dtype, standardizer: None, training: None };
+    let saved = ModelHandle::init(config, args.dtype, &mut Stream::Init.rng(args.seed)).to_saved();
     saved.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     common::say(verbosity, &format!("wrote {} ({})", args.out.display(), common::describe(&saved)));
     Ok(())

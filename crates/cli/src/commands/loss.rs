@@ -9,17 +9,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde_json::json;
 
 use scorematch::checkpoint::Checkpoint;
 use scorematch::config::{ObjectiveSection, parse_dtype};
 use scorematch::data::Dataset;
+use scorematch::handle::{Draw, ModelHandle};
 use scorematch::objective::{Objective, Projection};
-use scorematch::saved::SavedModel;
-use scorematch::train::CompiledLoss;
-use scorematch_graph::{DType, Element};
+use scorematch_graph::DType;
 
 use super::common;
 use crate::error::usage;
@@ -111,10 +108,8 @@ pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
     check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
     let setup = setup(args, &data)?;
     let dtype = args.dtype.unwrap_or(saved.dtype);
-    let loss = match dtype {
-        DType::F32 => loss_typed::<f32>(args, &saved, &data, &setup)?,
-        DType::F64 => loss_typed::<f64>(args, &saved, &data, &setup)?,
-    };
+    let model = ModelHandle::from_saved_as(&saved, dtype);
+    let loss = loss(args, &model, &data, &setup)?;
     let name = setup.objective.name();
     if args.json {
         println!("{}", json!({ "objective": name, "loss": loss, "n": data.n() }));
@@ -206,53 +201,22 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
     })
 }
 
-/// Evaluates the loss (and writes the gradient) in precision `T`.
-fn loss_typed<T: Element>(
-    args: &LossArgs,
-    saved: &SavedModel,
-    data: &Dataset,
-    setup: &Setup,
-) -> Result<f64> {
-    let model = saved.config.model();
-    let mut loss = CompiledLoss::<T>::new(
-        model,
-        &setup.objective,
-        data.n(),
-        args.grad_out.is_some(),
-        args.threads,
-    )?;
-    match &setup.draw {
-        Some(draw) => {
-            let buffer =
-                loss.noise_buffers_mut().next().context("the objective takes no random input")?;
-            if buffer.len() != draw.len() {
-                return Err(usage(format!(
-                    "the given draw has {} values, the objective needs {}",
-                    draw.len(),
-                    buffer.len()
-                )));
-            }
-            buffer.iter_mut().zip(draw).for_each(|(o, &v)| *o = T::from_f64(v));
-        }
-        None => loss.draw_noise(&mut StdRng::seed_from_u64(args.seed)),
-    }
-    let params = saved.params_as::<T>();
-    let x: Vec<T> = data.data().iter().map(|&v| T::from_f64(v)).collect();
-    let value = loss.evaluate(&params, &x)?;
+/// Evaluates the loss (and writes the gradient) at the model's precision.
+fn loss(args: &LossArgs, model: &ModelHandle, data: &Dataset, setup: &Setup) -> Result<f64> {
+    let draw = match &setup.draw {
+        Some(values) => Draw::Given(values),
+        None => Draw::Seeded(args.seed),
+    };
+    let report = model.loss(&setup.objective, data, draw, args.grad_out.is_some(), args.threads)?;
     if let Some(path) = &args.grad_out {
-        let mut ck = Checkpoint::new(T::DTYPE);
-        for (i, spec) in model.param_specs().iter().enumerate() {
-            let g: Vec<f64> = loss
-                .grad(i)
-                .context("the loss was compiled without gradients")?
-                .iter()
-                .map(|&v| Element::to_f64(v))
-                .collect();
-            ck.push(spec.name.clone(), spec.shape.clone(), g)?;
+        let grads = report.gradients.context("the loss was computed without gradients")?;
+        let mut ck = Checkpoint::new(model.dtype());
+        for (spec, g) in model.model().param_specs().into_iter().zip(grads) {
+            ck.push(spec.name, spec.shape, g)?;
         }
         ck.metadata.insert("objective".into(), setup.objective.name().into());
-        ck.metadata.insert("loss".into(), value.to_string());
+        ck.metadata.insert("loss".into(), report.value.to_string());
         ck.save(path).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(value)
+    Ok(report.value)
 }

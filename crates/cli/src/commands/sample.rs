@@ -7,9 +7,9 @@ use clap::Args;
 
 use scorematch::config::{ObjectiveSection, SampleSection};
 use scorematch::data::Dataset;
+use scorematch::handle::ModelHandle;
 use scorematch::sample::{Ladder, SamplerConfig, SamplerKind};
 use scorematch::saved::SavedModel;
-use scorematch_graph::{DType, Element};
 
 use super::common;
 use crate::error::usage;
@@ -87,10 +87,7 @@ pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
     table_format(&args.out, "--out")?;
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let config = sampler_config(args, &saved)?;
-    match saved.dtype {
-        DType::F32 => sample_typed::<f32>(args, &saved, &config, verbosity),
-        DType::F64 => sample_typed::<f64>(args, &saved, &config, verbosity),
-    }
+    sample(args, &saved, &config, verbosity)
 }
 
 /// The sampler settings from the flags and the checkpoint.
@@ -116,7 +113,7 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         ..SamplerConfig::default()
     };
     if annealed {
-        let trained = common::training_ladder(saved);
+        let trained = saved.training_ladder();
         let o = ObjectiveSection::default();
         let (lo, hi, levels) = trained.unwrap_or((o.sigma_min, o.sigma_max, o.levels));
         c.ladder = Ladder {
@@ -137,21 +134,15 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
     Ok(c)
 }
 
-/// Samples in precision `T` and writes the results.
-fn sample_typed<T: Element>(
+/// Samples the checkpoint's model and writes the results.
+fn sample(
     args: &SampleArgs,
     saved: &SavedModel,
     config: &SamplerConfig,
     verbosity: Verbosity,
 ) -> Result<()> {
-    let params = saved.params_as::<T>();
-    let view = ModelView {
-        model: &saved.config,
-        params: &params,
-        standardizer: saved.standardizer.as_ref(),
-        sigma: None,
-        threads: config.threads,
-    };
+    let model = ModelHandle::from_saved(saved);
+    let view = ModelView { model: &model, sigma: None, threads: config.threads };
     let started = std::time::Instant::now();
     let (samples, rate) = view.samples(config)?;
     let dim = saved.config.model().dim();

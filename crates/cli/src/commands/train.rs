@@ -15,15 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use serde_json::json;
 
 use scorematch::data::{Dataset, Standardizer};
+use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
 use scorematch::rng::Stream;
-use scorematch::saved::SavedModel;
-use scorematch::train::{Control, StepMetrics, StopReason, TrainConfig, TrainReport, fit};
-use scorematch_graph::{DType, Element};
+use scorematch::train::{
+    Control, StepMetrics, StopReason, TrainConfig, TrainReport, TrainingRecord,
+};
 
 use super::common;
 use crate::config::{self, RunConfig, RunFlags};
@@ -128,10 +128,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
         )
     });
     common::notes(verbosity, &discrete.collect::<Vec<_>>());
-    match plan.config.dtype {
-        DType::F32 => train_typed::<f32>(&plan, args, verbosity),
-        DType::F64 => train_typed::<f64>(&plan, args, verbosity),
-    }
+    train_model(&plan, args, verbosity)
 }
 
 /// Loads and splits the data, builds the model, objective and optimisation settings, and
@@ -173,24 +170,19 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
     })
 }
 
-/// Trains in precision `T`, then writes the run folder.
-fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
-    let model = plan.model.model();
+/// Trains at the configured precision, then writes the run folder.
+fn train_model(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let mut rng = Stream::Init.rng(plan.config.seed);
-    let mut params: Vec<Vec<T>> = plan
-        .model
-        .init_params(&mut rng)
-        .into_iter()
-        .map(|p| p.into_iter().map(T::from_f64).collect())
-        .collect();
+    let mut model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+        .with_standardizer(plan.standardizer.clone());
     let total = plan.train.total_steps(plan.train_data.n())?;
-    let n_params: usize = params.iter().map(Vec::len).sum();
+    let n_params = model.n_params();
     let source = &plan.config.data.source;
     let mut progress = Progress::new(total, verbosity, args.log_every);
     progress.message(&format!(
         "training {} ({n_params} parameters, {}) on {source} ({} rows, {} validation) by {} for {total} steps -> {}",
         plan.model.kind_name(),
-        T::DTYPE,
+        model.dtype(),
         plan.train_data.n(),
         plan.validation.as_ref().map_or(0, Dataset::n),
         plan.objective.name(),
@@ -207,27 +199,25 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         if INTERRUPTED.load(Ordering::SeqCst) { Control::Stop } else { Control::Continue }
     };
     IN_TRAINING.store(true, Ordering::SeqCst);
-    let report = fit(
-        model,
+    let report = model.fit(
         &plan.objective,
         &plan.train_data,
         plan.validation.as_ref(),
         &plan.train,
-        &mut params,
         &mut hook,
     );
     IN_TRAINING.store(false, Ordering::SeqCst);
     let report = report?;
 
     let checkpoint = plan.dir.join("checkpoint.safetensors");
-    let mut saved = SavedModel {
-        config: plan.model.clone(),
-        params: Vec::new(),
-        dtype: T::DTYPE,
-        standardizer: plan.standardizer.clone(),
-        training: Some(training_record(plan, &report)),
-    };
-    saved.set_params(&params);
+    let mut saved = model.to_saved();
+    saved.training = Some(TrainingRecord::new(
+        plan.config.clone(),
+        plan.objective.clone(),
+        plan.train_data.n(),
+        plan.validation.as_ref().map_or(0, Dataset::n),
+        &report,
+    ));
     saved.save(&checkpoint).with_context(|| format!("cannot write {}", checkpoint.display()))?;
     save_text(&plan.dir.join("metrics.csv"), &metrics_csv(&report.history))?;
     save_text(&plan.dir.join("config.toml"), &config_toml(&plan.config)?)?;
@@ -269,9 +259,7 @@ fn train_typed<T: Element>(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) 
         progress.finish("");
         common::detail(verbosity, "drawing the figures");
         let view = ModelView {
-            model: &plan.model,
-            params: &params,
-            standardizer: plan.standardizer.as_ref(),
+            model: &model,
             sigma: match plan.objective {
                 Objective::MsDsm { sigma_min, .. } => Some(sigma_min),
                 _ => None,
@@ -319,21 +307,6 @@ fn install_ctrlc_handler() {
         }
         eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
     });
-}
-
-/// The checkpoint's training record: the configuration (without where it was written),
-/// the objective and the outcome. No wall-clock values, so equal runs write equal files.
-fn training_record(plan: &Plan, report: &TrainReport) -> serde_json::Value {
-    json!({
-        "config": plan.config,
-        "objective": plan.objective,
-        "n_train": plan.train_data.n(),
-        "n_validation": plan.validation.as_ref().map_or(0, Dataset::n),
-        "stop": report.stop,
-        "steps_done": report.steps_done,
-        "best_validation": report.best.map(|(step, loss)| json!({"step": step, "loss": loss})),
-        "final_loss": report.history.last().map(|m| m.loss),
-    })
 }
 
 /// `metrics.csv`: step, epoch, loss, val_loss (empty where not evaluated), grad_norm, lr.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::grid::{Bounds, EDGE_MASS_WARNING, density_grid};
 use crate::data::{Dataset, GaussianMixture};
 use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::sample::ScoreFn;
 
 /// How log Z was obtained.
@@ -20,6 +21,25 @@ pub enum LikelihoodMethod {
     Grid,
     /// Importance sampling from a Gaussian fitted to the data.
     ImportanceSampling,
+}
+
+impl LikelihoodMethod {
+    /// The method that applies to `model`: [`Exact`](Self::Exact) for a closed-form
+    /// density; for an energy f, log Z = log ∫ exp(−f) by [`Grid`](Self::Grid) quadrature
+    /// in D ≤ 2, else by [`ImportanceSampling`](Self::ImportanceSampling) when exp(−f) is
+    /// integrable by construction ([`Model::is_normalizable`]); `None` for score networks
+    /// (no density) and for energies in D > 2 without a base term.
+    pub fn for_model(model: &dyn Model) -> Option<Self> {
+        if model.has_log_density() {
+            Some(Self::Exact)
+        } else if !model.has_energy() {
+            None
+        } else if model.dim() <= 2 {
+            Some(Self::Grid)
+        } else {
+            model.is_normalizable().then_some(Self::ImportanceSampling)
+        }
+    }
 }
 
 /// How to estimate the log-likelihood.

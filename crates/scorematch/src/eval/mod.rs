@@ -10,6 +10,9 @@
 //!   mean(−f) − log Z with log Z by grid quadrature in D ≤ 2 ([`density_grid`], also the
 //!   density plot's grid) or importance sampling from an inflated Gaussian fit to the data
 //!   ([`importance_log_z`]) above. Score networks define no density and have none.
+//! - Per-row log-density ([`row_log_density`]): log p of each row on its own — exact, by
+//!   grid quadrature over a fixed box (D ≤ 2) or by importance sampling from a fixed
+//!   proposal (normalisable energies above), so that no row's value depends on the others.
 //! - [`ksd`]: kernel Stein discrepancy (IMQ kernel) between the model and a sample — needs
 //!   only scores, so it applies to every non-conditional model.
 //!
@@ -20,6 +23,7 @@ mod grid;
 mod heldout;
 mod ksd;
 mod likelihood;
+mod rows;
 
 pub use fisher::{FisherEstimate, fisher_divergence, fisher_divergence_standardized};
 pub use grid::{Bounds, EDGE_MASS_WARNING, Grid, cell_centers, density_grid};
@@ -28,6 +32,11 @@ pub use ksd::{KsdConfig, KsdEstimate, ksd, ksd_from_scores};
 pub use likelihood::{
     Likelihood, LikelihoodConfig, LikelihoodMethod, LogZEstimate, exact_log_likelihood,
     fit_proposal, importance_log_z, log_likelihood,
+};
+pub use rows::{
+    IS_DRAWS, IS_MIN_ESS, IS_PROPOSAL_STD, IS_SEED, QUADRATURE_CELLS_1D, QUADRATURE_CELLS_2D,
+    QUADRATURE_HALF_WIDTH, RowDensityNote, RowLogDensity, importance_proposal, quadrature_box,
+    quadrature_cells, row_log_density, rows_outside,
 };
 
 use scorematch_graph::Element;
@@ -58,34 +67,16 @@ pub(crate) fn mean_and_std_err(v: &[f64]) -> (f64, f64) {
     (mean, (var / n).sqrt())
 }
 
-/// Why `model` has no log-likelihood estimate, if it has none: score networks define no
-/// density; energies in D > 2 need a base term for importance sampling to be meaningful.
+/// Why `model` has no log-likelihood estimate, if it has none
+/// ([`LikelihoodMethod::for_model`] finds no method): score networks define no density;
+/// energies in D > 2 need a base term for importance sampling to be meaningful.
 pub fn likelihood_unavailable(model: &dyn Model) -> Option<String> {
-    let field_kind = probe(model);
-    match field_kind {
-        Probe::Score => Some("a score network has no likelihood (it defines no density)".into()),
-        Probe::Exact => None,
-        Probe::Energy if model.dim() <= 2 => None,
-        Probe::Energy if model.is_normalizable() => None,
-        Probe::Energy => Some(
+    match LikelihoodMethod::for_model(model) {
+        Some(_) => None,
+        None if model.has_energy() => Some(
             "this energy is not normalisable in D > 2 (no base term), so its likelihood cannot be estimated; train with --base-sigma".into(),
         ),
-    }
-}
-
-enum Probe {
-    Score,
-    Energy,
-    Exact,
-}
-
-fn probe(model: &dyn Model) -> Probe {
-    if model.has_log_density() {
-        Probe::Exact
-    } else if model.has_energy() {
-        Probe::Energy
-    } else {
-        Probe::Score
+        None => Some("a score network has no likelihood (it defines no density)".into()),
     }
 }
 

@@ -1,0 +1,302 @@
+//! A model whose precision is a run-time value: one object from a checkpoint (or a fresh
+//! configuration) whose methods pick `f32` or `f64` inside.
+//!
+//! The library's compiled programs are generic over the element type `T` (the precision of
+//! every kernel). A checkpoint says its precision only when it is read, so a front that
+//! reads checkpoints would otherwise dispatch by hand (`match dtype` → a `*_typed::<T>`
+//! twin) in every command. [`ModelHandle`] holds the parameters at their precision behind a
+//! dtype-free trait implemented once, generically; the one `match` on [`DType`] is where a
+//! handle is built.
+//!
+//! **Coordinates.** The handle owns the model's [`Standardizer`], z = (x − μ)/s, and its
+//! row-wise methods take and return **raw** data coordinates x:
+//!
+//! - energy_raw(x) = f(z) + Σᵢ log sᵢ,
+//! - score_raw(x) = ∇ₓ log p(x) = s(z)/s elementwise,
+//! - log p_raw(x) = log p(z) − Σᵢ log sᵢ,
+//! - samples x = μ + s·z.
+//!
+//! Training ([`ModelHandle::fit`]), the objective ([`ModelHandle::loss`]) and
+//! [`ModelHandle::field`] work in model coordinates, where the objectives are defined.
+
+mod typed;
+
+use std::path::Path;
+
+use rand::Rng;
+use scorematch_graph::DType;
+
+use crate::data::{Dataset, Standardizer};
+use crate::error::{Error, Result};
+use crate::eval::{
+    Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, LikelihoodConfig, RowLogDensity,
+    TrueScore, density_grid, row_log_density,
+};
+use crate::model::{Model, ModelConfig};
+use crate::objective::Objective;
+use crate::sample::{SamplerConfig, Samples, ScoreFn};
+use crate::saved::SavedModel;
+use crate::train::{Control, StepMetrics, TrainConfig, TrainReport, TrainingRecord};
+use typed::Precision;
+
+/// Rows per compiled evaluation of per-row quantities (energy, score, log-density).
+const ROW_BATCH: usize = 1024;
+/// Cells per compiled evaluation of a density grid.
+const GRID_BATCH: usize = 4096;
+
+/// The random input of an objective: the projections v of sliced SM (M·B rows for M per
+/// sample, copy k in rows k·B … (k+1)·B − 1) or the noise z of DSM.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Draw<'a> {
+    /// These values, row-major.
+    Given(&'a [f64]),
+    /// Drawn from a generator seeded with this value.
+    Seeded(u64),
+}
+
+/// An objective's value on one batch and, when asked, its gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossReport {
+    /// The loss, the mean over the batch of the per-sample loss.
+    pub value: f64,
+    /// ∂ loss / ∂θ for every parameter tensor, in the model's order, as `f64` (exact).
+    pub gradients: Option<Vec<Vec<f64>>>,
+}
+
+/// A model, its parameters at their precision, its data standardisation and its training
+/// record: what a checkpoint holds, ready to use.
+#[derive(Debug)]
+pub struct ModelHandle {
+    config: ModelConfig,
+    params: Box<dyn Precision>,
+    standardizer: Option<Standardizer>,
+    training: Option<TrainingRecord>,
+}
+
+impl ModelHandle {
+    /// The model of a checkpoint, at the checkpoint's precision.
+    pub fn from_saved(saved: &SavedModel) -> Self {
+        Self::from_saved_as(saved, saved.dtype)
+    }
+
+    /// The model of a checkpoint at precision `dtype` (values rounded to nearest for f32).
+    pub fn from_saved_as(saved: &SavedModel, dtype: DType) -> Self {
+        Self {
+            config: saved.config.clone(),
+            params: typed::typed(&saved.params, dtype),
+            standardizer: saved.standardizer.clone(),
+            training: saved.training.clone(),
+        }
+    }
+
+    /// Reads a checkpoint ([`SavedModel::load`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::from_saved(&SavedModel::load(path)?))
+    }
+
+    /// A freshly initialised model ([`ModelConfig::init_params`], drawn in f64 and rounded
+    /// to `dtype`), with no standardisation and no training record.
+    pub fn init(config: ModelConfig, dtype: DType, rng: &mut impl Rng) -> Self {
+        let params = typed::typed(&config.init_params(rng), dtype);
+        Self { config, params, standardizer: None, training: None }
+    }
+
+    /// The same model seeing data through `standardizer` (raw → model coordinates).
+    pub fn with_standardizer(self, standardizer: Option<Standardizer>) -> Self {
+        Self { standardizer, ..self }
+    }
+
+    /// The checkpoint of this model: parameters as `f64` (exact), its precision, its
+    /// standardisation and training record.
+    pub fn to_saved(&self) -> SavedModel {
+        SavedModel {
+            config: self.config.clone(),
+            params: self.params.to_f64(),
+            dtype: self.params.dtype(),
+            standardizer: self.standardizer.clone(),
+            training: self.training.clone(),
+        }
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The model.
+    pub fn model(&self) -> &dyn Model {
+        self.config.model()
+    }
+
+    /// The precision of the parameters and of every computation.
+    pub fn dtype(&self) -> DType {
+        self.params.dtype()
+    }
+
+    /// The number of scalar parameters.
+    pub fn n_params(&self) -> usize {
+        self.model().param_specs().iter().map(|s| s.numel()).sum()
+    }
+
+    /// The map from raw to model coordinates, if the data were standardised.
+    pub fn standardizer(&self) -> Option<&Standardizer> {
+        self.standardizer.as_ref()
+    }
+
+    /// `raw` in model coordinates, z = (x − μ)/s (a copy when there is no standardisation).
+    pub fn to_model_coordinates(&self, raw: &Dataset) -> Result<Dataset> {
+        let dim = self.model().dim();
+        if raw.d() != dim {
+            return Err(Error::Shape(format!(
+                "data has {} columns but the model expects {dim}",
+                raw.d()
+            )));
+        }
+        match &self.standardizer {
+            Some(s) => s.transform(raw),
+            None => Ok(raw.clone()),
+        }
+    }
+
+    /// The model compiled for batches of `batch` rows, in **model** coordinates: the
+    /// [`ScoreFn`] that samplers and evaluators take.
+    pub fn field(&self, batch: usize, threads: usize) -> Result<Box<dyn ScoreFn + '_>> {
+        self.params.field(self.model(), batch, threads)
+    }
+
+    /// The field compiled for the rows of `data`, and `data` in model coordinates.
+    fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
+        let z = self.to_model_coordinates(raw)?;
+        Ok((self.field(z.n().clamp(1, ROW_BATCH), threads)?, z))
+    }
+
+    /// The energy of each row of `raw` (raw coordinates): f(z) + Σᵢ log sᵢ, with
+    /// p_raw ∝ exp(−energy). Errors for score networks, which have none.
+    pub fn energy(&self, raw: &Dataset, threads: usize) -> Result<Vec<f64>> {
+        let (mut field, z) = self.row_field(raw, threads)?;
+        let mut energy = vec![0.0; z.n()];
+        field.energy(z.data(), &mut energy)?;
+        if let Some(s) = &self.standardizer {
+            energy.iter_mut().for_each(|v| *v = s.energy_to_raw(*v));
+        }
+        Ok(energy)
+    }
+
+    /// The score ∇ₓ log p of each row of `raw` (raw coordinates, row-major): s(z)/s. A
+    /// noise-conditional model needs its noise level `sigma` (model coordinates), the others
+    /// none.
+    pub fn score(&self, raw: &Dataset, sigma: Option<f64>, threads: usize) -> Result<Vec<f64>> {
+        let (mut field, z) = self.row_field(raw, threads)?;
+        let mut score = vec![0.0; z.data().len()];
+        field.score(z.data(), sigma, &mut score)?;
+        if let Some(s) = &self.standardizer {
+            s.score_to_raw_in_place(&mut score)?;
+        }
+        Ok(score)
+    }
+
+    /// The log-density of each row of `raw` on its own ([`row_log_density`]: exact, grid
+    /// quadrature over a fixed box, importance sampling from a fixed proposal, or omitted
+    /// with a note), values in raw coordinates: log p(z) − Σᵢ log sᵢ.
+    pub fn log_density(&self, raw: &Dataset, threads: usize) -> Result<RowLogDensity> {
+        let (mut field, z) = self.row_field(raw, threads)?;
+        let mut out = row_log_density(self.model(), &mut *field, &z)?;
+        if let (Some(s), Some(values)) = (&self.standardizer, out.values.as_mut()) {
+            values.iter_mut().for_each(|v| *v = s.log_density_to_raw(*v));
+        }
+        Ok(out)
+    }
+
+    /// The normalised density on an `nx × ny` grid over the box `raw` (raw coordinates; D ≤
+    /// 2 energies). The regular grid in x is a regular grid in z (the map is affine per
+    /// axis), so the density is computed there ([`density_grid`]) and carried back by
+    /// p_x = p_z / Πᵢ sᵢ; log Z and the edge mass are the same in both coordinates.
+    pub fn density_grid(&self, raw: &Bounds, nx: usize, ny: usize, threads: usize) -> Result<Grid> {
+        let (mut lo, mut hi) = (raw.lo.clone(), raw.hi.clone());
+        if let Some(s) = &self.standardizer {
+            s.transform_in_place(&mut lo)?;
+            s.transform_in_place(&mut hi)?;
+        }
+        let mut field = self.field((nx * ny).clamp(1, GRID_BATCH), threads)?;
+        let mut grid = density_grid(&mut *field, &Bounds::new(lo, hi)?, nx, ny)?;
+        let jacobian = self.standardizer.as_ref().map_or(1.0, |s| s.log_det().exp());
+        grid.values.iter_mut().for_each(|p| *p /= jacobian);
+        grid.bounds = raw.clone();
+        Ok(grid)
+    }
+
+    /// Samples drawn by `config`'s sampler ([`crate::sample::sample_model`]; step sizes in
+    /// model coordinates), with the kept states and trajectories in raw coordinates.
+    pub fn sample(&self, config: &SamplerConfig) -> Result<Samples> {
+        let mut out = self.params.sample(self.model(), config)?;
+        if let Some(s) = &self.standardizer {
+            s.inverse_transform_in_place(&mut out.samples)?;
+            for t in &mut out.trajectories {
+                s.inverse_transform_in_place(t)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The loss of `objective` on the batch `x`, in **model** coordinates (the data as
+    /// given: no standardisation), with its random input `draw`, and its gradient in every
+    /// parameter when `gradients` — what a training step computes, for checking the toolkit
+    /// against other implementations.
+    pub fn loss(
+        &self,
+        objective: &Objective,
+        x: &Dataset,
+        draw: Draw<'_>,
+        gradients: bool,
+        threads: usize,
+    ) -> Result<LossReport> {
+        self.params.loss(self.model(), objective, x, draw, gradients, threads)
+    }
+
+    /// The evaluation settings for this model: the held-out objective (for a
+    /// noise-conditional model, the multi-scale objective of its training record), and the
+    /// log-likelihood with log Z over the fixed box of [`crate::eval::row_log_density`]
+    /// ([`LikelihoodConfig::fixed_box`]), so that the mean log-likelihood of `eval` is the
+    /// mean of the per-row values in D ≤ 2.
+    pub fn eval_config(&self, seed: u64, threads: usize) -> Result<EvalConfig> {
+        let model = self.model();
+        let objective = if model.is_noise_conditional() {
+            self.training.as_ref().map(|t| t.objective.clone())
+        } else {
+            None
+        };
+        Ok(EvalConfig {
+            heldout: Some(HeldoutConfig { seed, threads, objective, ..HeldoutConfig::default() }),
+            likelihood: Some(LikelihoodConfig::fixed_box(model.dim(), seed)?),
+            threads,
+            ..EvalConfig::default()
+        })
+    }
+
+    /// [`crate::eval::evaluate`] on `raw` (raw coordinates; mapped to model coordinates,
+    /// where the estimates are reported, with the raw mean log-likelihood beside them).
+    /// `true_score_raw`: the data's true score in raw coordinates, when known.
+    pub fn evaluate(
+        &self,
+        raw: &Dataset,
+        true_score_raw: Option<TrueScore<'_>>,
+        config: &EvalConfig,
+    ) -> Result<EvalReport> {
+        let data = self.to_model_coordinates(raw)?;
+        self.params.evaluate(self.model(), &data, self.standardizer(), true_score_raw, config)
+    }
+
+    /// Trains the parameters in place by [`crate::train::fit`] on `train` (model
+    /// coordinates), with early stopping on `validation`; `hook` sees every step.
+    pub fn fit(
+        &mut self,
+        objective: &Objective,
+        train: &Dataset,
+        validation: Option<&Dataset>,
+        config: &TrainConfig,
+        hook: &mut dyn FnMut(&StepMetrics) -> Control,
+    ) -> Result<TrainReport> {
+        let model = self.config.model();
+        self.params.fit(model, objective, train, validation, config, hook)
+    }
+}
