@@ -89,7 +89,7 @@ fn config_error(error: &anyhow::Error) -> Option<&ConfigError> {
 /// becomes the flag that sets it (`--lr`); a field with no flag keeps its path, which is
 /// its key in a configuration file.
 fn in_flags(e: &ConfigError) -> String {
-    let name = |path: &str| crate::config::flag_for(path).unwrap_or_else(|| path.to_string());
+    let name = |path: &str| flag_for(path).unwrap_or_else(|| path.to_string());
     let mut expected = String::new();
     let mut word = String::new();
     for c in e.expected.chars().chain(std::iter::once(' ')) {
@@ -106,6 +106,19 @@ fn in_flags(e: &ConfigError) -> String {
     }
     expected.pop();
     format!("{} {}: {expected}", name(e.field), e.value)
+}
+
+/// The flag that sets a configuration field: the run configuration's (`train.lr` →
+/// `--lr`), or, for a sampler setting (`sampler.n_chains`), the `sample` command's flag of
+/// that field.
+fn flag_for(path: &str) -> Option<String> {
+    crate::config::flag_for(path).or_else(|| {
+        let field = path.strip_prefix("sampler.")?;
+        let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+        let sample = cli.find_subcommand("sample")?;
+        let arg = sample.get_arguments().find(|a| a.get_id().as_str() == field)?;
+        Some(format!("--{}", arg.get_long()?))
+    })
 }
 
 /// The error and its causes joined by `: `, leaving out a cause whose text the message

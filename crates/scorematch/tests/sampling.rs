@@ -165,7 +165,7 @@ fn langevin_records_trajectories_and_keeps_thinned_states() {
     let net_params = vec![vec![0.0; 16], vec![0.0; 8], vec![0.0; 16], vec![0.0; 2]];
     let mala_cfg = SamplerConfig { kind: SamplerKind::Mala, ..config };
     let err = sample_model(&net, &net_params, &mala_cfg, None).expect_err("no energy").to_string();
-    assert!(err.contains("MALA needs an energy; use --sampler langevin"), "{err}");
+    assert!(err.contains("MALA needs an energy; use sampler.kind langevin"), "{err}");
 }
 
 /// The two-mode mixture 0.7·N(−3, 0.5²) + 0.3·N(3, 0.5²) and, for each σ of `ladder`, the

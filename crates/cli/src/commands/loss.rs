@@ -8,14 +8,14 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
 use scorematch::checkpoint::Checkpoint;
 use scorematch::config::{ObjectiveSection, parse_dtype};
 use scorematch::data::Dataset;
 use scorematch::handle::{Draw, ModelHandle};
-use scorematch::objective::{Objective, Projection};
+use scorematch::objective::{Objective, ObjectiveKind, Projection};
 use scorematch_graph::DType;
 
 use super::common;
@@ -33,18 +33,19 @@ Examples:
 Prints {\"objective\": …, \"loss\": …, \"n\": …} with --json. With --grad-out, writes d loss / d θ
 for every parameter under the parameter's own name (safetensors).";
 
-/// The objectives `loss` evaluates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LossObjective {
-    /// Exact score matching.
-    Esm,
-    /// Sliced score matching.
-    Ssm,
-    /// Variance-reduced sliced score matching.
-    #[value(alias = "ssm_vr")]
-    SsmVr,
-    /// Denoising score matching.
-    Dsm,
+/// The objectives `loss` evaluates: those of the PyTorch/JAX reference fixtures, whose
+/// random inputs can be given as files.
+const LOSS_OBJECTIVES: [ObjectiveKind; 4] =
+    [ObjectiveKind::Esm, ObjectiveKind::Ssm, ObjectiveKind::SsmVr, ObjectiveKind::Dsm];
+
+/// Parses `--objective`: one of [`LOSS_OBJECTIVES`].
+fn loss_objective(text: &str) -> Result<ObjectiveKind, String> {
+    let kind: ObjectiveKind = text.parse().map_err(|e: scorematch::UnknownName| e.to_string())?;
+    if LOSS_OBJECTIVES.contains(&kind) {
+        Ok(kind)
+    } else {
+        Err(format!("`loss` evaluates esm, ssm, ssm-vr and dsm, not {kind}"))
+    }
 }
 
 /// Flags of `scorematch loss`.
@@ -57,9 +58,9 @@ pub struct LossArgs {
     /// The batch: .npy or .csv file (or a built-in dataset name), used as given.
     #[arg(long, value_name = "FILE")]
     pub data: String,
-    /// The objective.
-    #[arg(long, value_enum)]
-    pub objective: LossObjective,
+    /// The objective: esm, ssm, ssm-vr or dsm.
+    #[arg(long, value_name = "NAME", value_parser = loss_objective)]
+    pub objective: ObjectiveKind,
     /// Projection vectors of ssm / ssm-vr (.npy or .csv), one row per sample.
     #[arg(long, value_name = "FILE")]
     pub projections: Option<String>,
@@ -132,20 +133,19 @@ fn load_draw(spec: &str, flag: &str, dim: usize) -> Result<Dataset> {
 /// The objective from the flags, with the given projections or noise.
 fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
     let (b, d) = (data.n(), data.d());
-    let sliced = matches!(args.objective, LossObjective::Ssm | LossObjective::SsmVr);
+    let sliced = args.objective.is_sliced();
     if args.projections.is_some() && !sliced {
         return Err(usage("--projections applies to --objective ssm and ssm-vr only"));
     }
     if args.n_projections.is_some() && !sliced {
         return Err(usage("--n-projections applies to --objective ssm and ssm-vr only"));
     }
-    if args.objective != LossObjective::Dsm && (args.noise.is_some() || args.sigma.is_some()) {
+    if args.objective != ObjectiveKind::Dsm && (args.noise.is_some() || args.sigma.is_some()) {
         return Err(usage("--noise and --sigma apply to --objective dsm only"));
     }
     let projection = args.projection;
     Ok(match args.objective {
-        LossObjective::Esm => Setup { objective: Objective::Esm, draw: None },
-        LossObjective::Ssm | LossObjective::SsmVr => {
+        ObjectiveKind::Ssm | ObjectiveKind::SsmVr => {
             let (n_projections, draw) = match &args.projections {
                 Some(spec) => {
                     let v = load_draw(spec, "--projections", d)?;
@@ -168,21 +168,15 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
                     (args.n_projections.unwrap_or(ObjectiveSection::default().n_projections), None)
                 }
             };
-            if n_projections == 0 {
-                return Err(usage("--n-projections must be at least 1"));
-            }
-            let objective = if args.objective == LossObjective::Ssm {
+            let objective = if args.objective == ObjectiveKind::Ssm {
                 Objective::Ssm { projection, n_projections }
             } else {
                 Objective::SsmVr { projection, n_projections }
             };
             Setup { objective, draw }
         }
-        LossObjective::Dsm => {
+        ObjectiveKind::Dsm => {
             let sigma = args.sigma.unwrap_or(ObjectiveSection::default().sigma);
-            if !(sigma > 0.0 && sigma.is_finite()) {
-                return Err(usage(format!("--sigma must be a positive number, got {sigma}")));
-            }
             let draw = match &args.noise {
                 Some(spec) => {
                     let z = load_draw(spec, "--noise", d)?;
@@ -198,6 +192,8 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
             };
             Setup { objective: Objective::Dsm { sigma }, draw }
         }
+        ObjectiveKind::Esm => Setup { objective: Objective::Esm, draw: None },
+        other => return Err(usage(format!("`loss` does not evaluate {other}"))),
     })
 }
 

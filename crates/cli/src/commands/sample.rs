@@ -42,11 +42,11 @@ pub struct SampleArgs {
     #[arg(long, value_name = "PNG")]
     pub plot: Option<PathBuf>,
     /// Sampler [default: annealed for ncsn-score, else langevin].
-    #[arg(long, value_enum)]
-    pub sampler: Option<SamplerKind>,
+    #[arg(long = "sampler", value_enum)]
+    pub kind: Option<SamplerKind>,
     /// Number of samples (chains run in parallel).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub n: usize,
+    #[arg(long = "n", value_name = "N", default_value_t = 1000)]
+    pub n_chains: usize,
     /// Steps (per noise level for annealed) [default: 500; annealed 100].
     #[arg(long, value_name = "N")]
     pub steps: Option<usize>,
@@ -93,7 +93,7 @@ pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
 /// The sampler settings from the flags and the checkpoint.
 fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig> {
     let conditional = saved.config.model().is_noise_conditional();
-    let kind = args.sampler.unwrap_or(if conditional {
+    let kind = args.kind.unwrap_or(if conditional {
         SamplerKind::Annealed
     } else {
         SamplerKind::Langevin
@@ -102,7 +102,7 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
     let usual = SampleSection::default();
     let mut c = SamplerConfig {
         kind,
-        n_chains: args.n,
+        n_chains: args.n_chains,
         seed: args.seed,
         threads: args.threads.max(1),
         noise_scale: args.noise_scale,
@@ -130,7 +130,7 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         }
         c.init_std = args.init_std.unwrap_or(1.0);
     }
-    c.validate().map_err(|e| usage(e.to_string()))?;
+    c.validate()?;
     Ok(c)
 }
 

@@ -4,7 +4,7 @@ use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Projection};
 use crate::train::{CompiledLoss, evaluate_objective};
@@ -73,7 +73,9 @@ impl HeldoutConfig {
             Ok(Objective::Esm)
         } else {
             if self.n_projections == 0 {
-                return Err(Error::InvalidArgument("--n-projections must be at least 1".into()));
+                return Err(
+                    ConfigError::new("heldout.n_projections", 0, "must be at least 1").into()
+                );
             }
             Ok(Objective::SsmVr { projection: self.projection, n_projections: self.n_projections })
         }
@@ -99,7 +101,7 @@ pub fn heldout_objective<T: Element>(
         return Err(Error::InvalidArgument("no rows to evaluate the held-out objective on".into()));
     }
     if config.batch_size == 0 {
-        return Err(Error::InvalidArgument("--batch-size must be at least 1".into()));
+        return Err(ConfigError::new("heldout.batch_size", 0, "must be at least 1").into());
     }
     let objective = config.objective_for(model)?;
     let b = config.batch_size.min(data.n());

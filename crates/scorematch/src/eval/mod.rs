@@ -74,7 +74,7 @@ pub fn likelihood_unavailable(model: &dyn Model) -> Option<String> {
     match LikelihoodMethod::for_model(model) {
         Some(_) => None,
         None if model.has_energy() => Some(
-            "this energy is not normalisable in D > 2 (no base term), so its likelihood cannot be estimated; train with --base-sigma".into(),
+            "this energy is not normalisable in D > 2 (no base term), so its likelihood cannot be estimated; train it with a base term (model.base_sigma)".into(),
         ),
         None => Some("a score network has no likelihood (it defines no density)".into()),
     }

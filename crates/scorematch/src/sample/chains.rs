@@ -52,7 +52,7 @@ pub(crate) fn check_finite(x: &[f64], step: usize) -> Result<()> {
         Ok(())
     } else {
         Err(Error::NonFinite(format!(
-            "the chains diverged at step {step} (a state became NaN or Inf); lower --step-size"
+            "the chains diverged at step {step} (a state became NaN or Inf); lower the step size"
         )))
     }
 }

@@ -158,7 +158,7 @@ impl<'p, T: Element> CompiledScore<'p, T> {
             }
             (true, None) => {
                 return Err(Error::InvalidArgument(
-                    "a noise-conditional score network needs a noise level σ (sample it with --sampler annealed)".into(),
+                    "a noise-conditional score network needs a noise level σ (sample it with annealed Langevin)".into(),
                 ));
             }
             (false, Some(_)) => {

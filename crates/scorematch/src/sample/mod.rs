@@ -35,7 +35,7 @@ use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Result};
 use crate::model::Model;
 use crate::objective::Objective;
 
@@ -153,74 +153,77 @@ impl SamplerConfig {
         }
     }
 
-    /// Checks the values on their own (not against a model).
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
-        let positive = |v: f64| v > 0.0 && v.is_finite();
-        if self.steps == 0 {
-            return bad("--steps must be at least 1".into());
-        }
-        if self.n_chains == 0 {
-            return bad("--n-chains must be at least 1".into());
-        }
-        if !positive(self.step_size) {
-            return bad(format!("--step-size must be a positive number, got {}", self.step_size));
-        }
-        if let Some(e) = self.step_size_final {
+    /// Checks the values on their own (not against a model). Fields are named
+    /// `sampler.<field>`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::at_least_one("sampler.steps", self.steps)?;
+        ConfigError::at_least_one("sampler.n_chains", self.n_chains)?;
+        ConfigError::positive("sampler.step_size", self.step_size)?;
+        if let Some(end) = self.step_size_final {
             if self.kind == SamplerKind::Annealed {
-                return bad("--step-size-final applies to langevin and mala; annealed Langevin scales its step with σ".into());
+                return Err(ConfigError::new(
+                    "sampler.step_size_final",
+                    end,
+                    "applies to langevin and mala; annealed Langevin scales its step with σ",
+                ));
             }
-            if !positive(e) {
-                return bad(format!("--step-size-final must be a positive number, got {e}"));
-            }
+            ConfigError::positive("sampler.step_size_final", end)?;
         }
-        if !(self.noise_scale >= 0.0 && self.noise_scale.is_finite()) {
-            return bad(format!("--noise-scale must be ≥ 0, got {}", self.noise_scale));
-        }
+        ConfigError::non_negative("sampler.noise_scale", self.noise_scale)?;
         if self.kind == SamplerKind::Mala && self.noise_scale != 1.0 {
-            return bad("MALA samples the model itself; --noise-scale must be 1 (use --sampler langevin for a temperature)".into());
+            return Err(ConfigError::new(
+                "sampler.noise_scale",
+                self.noise_scale,
+                "MALA samples the model itself, so it must be 1 (use sampler.kind langevin for \
+                 a temperature)",
+            ));
         }
-        if !(self.init_std >= 0.0 && self.init_std.is_finite()) {
-            return bad(format!("--init-std must be ≥ 0, got {}", self.init_std));
-        }
-        if self.keep_last == 0 || self.thin == 0 || self.trace_every == 0 {
-            return bad("--keep-last, --thin and --trace-every must be at least 1".into());
-        }
+        ConfigError::non_negative("sampler.init_std", self.init_std)?;
+        ConfigError::at_least_one("sampler.keep_last", self.keep_last)?;
+        ConfigError::at_least_one("sampler.thin", self.thin)?;
+        ConfigError::at_least_one("sampler.trace_every", self.trace_every)?;
         let last_level = self.steps;
         if (self.keep_last - 1).saturating_mul(self.thin) >= last_level {
-            return bad(format!(
-                "keeping {} states {} steps apart needs more than {last_level} steps{}",
+            return Err(ConfigError::new(
+                "sampler.keep_last",
                 self.keep_last,
-                self.thin,
-                if self.kind == SamplerKind::Annealed { " per level" } else { "" }
+                format!(
+                    "keeping that many states {} steps apart needs more than {last_level} \
+                     steps{}",
+                    self.thin,
+                    if self.kind == SamplerKind::Annealed { " per level" } else { "" }
+                ),
             ));
         }
         if self.kind == SamplerKind::Annealed {
             let l = &self.ladder;
-            if !(positive(l.sigma_min) && positive(l.sigma_max) && l.sigma_min <= l.sigma_max)
-                || l.levels == 0
-            {
-                return bad(format!(
-                    "annealed Langevin needs 0 < sigma_min ≤ sigma_max and levels ≥ 1 (got {}, {}, {})",
-                    l.sigma_min, l.sigma_max, l.levels
+            ConfigError::positive("sampler.sigma_min", l.sigma_min)?;
+            ConfigError::positive("sampler.sigma_max", l.sigma_max)?;
+            if l.sigma_max < l.sigma_min {
+                return Err(ConfigError::new(
+                    "sampler.sigma_max",
+                    l.sigma_max,
+                    format!("must be at least sampler.sigma_min ({})", l.sigma_min),
                 ));
             }
+            ConfigError::at_least_one("sampler.levels", l.levels)?;
         }
         Ok(())
     }
 
     /// Checks that the sampler suits a field with these capabilities.
-    pub fn check_field(&self, field: &dyn ScoreFn) -> Result<()> {
-        let bad = |m: &str| Err(Error::InvalidArgument(m.into()));
+    pub fn check_field(&self, field: &dyn ScoreFn) -> Result<(), ConfigError> {
+        let refuse = |why: &str| Err(ConfigError::new("sampler.kind", self.kind, why));
         match self.kind {
             SamplerKind::Mala if !field.has_energy() => {
-                bad("MALA needs an energy; use --sampler langevin")
+                refuse("MALA needs an energy; use sampler.kind langevin")
             }
-            SamplerKind::Annealed if !field.is_noise_conditional() => bad(
-                "annealed Langevin needs a noise-conditional score network (--model ncsn-score); use --sampler langevin or mala",
+            SamplerKind::Annealed if !field.is_noise_conditional() => refuse(
+                "annealed Langevin needs a noise-conditional score network (model.kind \
+                 ncsn-score); use sampler.kind langevin or mala",
             ),
             SamplerKind::Langevin | SamplerKind::Mala if field.is_noise_conditional() => {
-                bad("a noise-conditional score network is sampled with --sampler annealed")
+                refuse("a noise-conditional score network is sampled with sampler.kind annealed")
             }
             _ => Ok(()),
         }
