@@ -53,6 +53,6 @@ mod tensor_api;
 pub use autodiff::{grad, hvp, jvp, vjp};
 pub use dtype::{DType, Element};
 pub use error::{GraphError, Result};
-pub use graph::{Graph, Node, NodeId, Tensor, ancestors};
+pub use graph::{Graph, Node, NodeId, Tensor, ancestors, resolve_view, uniform_value};
 pub use interp::{HostTensor, evaluate};
 pub use op::{BinaryOp, CmpOp, Op, Operand, UnaryOp};

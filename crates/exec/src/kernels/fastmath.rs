@@ -1,4 +1,8 @@
-//! Branch-free `f32` exp, ln and log1p that vectorise.
+//! The fast `f32` elementwise kernels: branch-free exp, ln and log1p that vectorise, and
+//! the table [`unary_f32`] of the unary ops that have such a kernel. Every other
+//! elementwise op (and every op in `f64`) runs its reference kernel from the graph crate
+//! (`UnaryOp::map` and the like) inside the fused kernels; an op gets a row here when
+//! profiling asks for one.
 //!
 //! libm's `expf`/`log1pf` are scalar calls (≈ 10–30 ns each here), and softplus and its
 //! derivatives call them once per hidden unit per sample, several times per training
@@ -10,6 +14,8 @@
 //! Results in the subnormal range may differ from libm in the last bits.
 //!
 //! `f64` keeps the standard library's functions.
+
+use scorematch_graph::UnaryOp;
 
 /// 1.5·2²³: adding it rounds an `f32` of magnitude < 2²² to an integer, kept in the low
 /// mantissa bits.
@@ -97,28 +103,31 @@ pub(crate) fn ln_1p(x: f32) -> f32 {
     if w.is_finite() && w > 0.0 { r + c } else { r }
 }
 
-/// y = eˣ over a slice.
+/// y = f(x), elementwise: a monomorphic loop the compiler vectorises.
 #[inline(always)]
-pub(crate) fn exp_slice(x: &[f32], y: &mut [f32]) {
+fn map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
     for (o, &v) in y.iter_mut().zip(x) {
-        *o = exp(v);
+        *o = f(v);
     }
 }
 
-/// y = ln x over a slice.
+/// The fast kernels: runs `u`'s fast `f32` kernel over `x` into `y` and returns `true`, or
+/// returns `false` (touching nothing) when `u` has none — then the caller runs the
+/// reference kernel.
 #[inline(always)]
-pub(crate) fn ln_slice(x: &[f32], y: &mut [f32]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = ln(v);
+pub(crate) fn unary_f32(u: UnaryOp, x: &[f32], y: &mut [f32]) -> bool {
+    match u {
+        UnaryOp::Exp => map(x, y, exp),
+        UnaryOp::Log => map(x, y, ln),
+        UnaryOp::Log1p => map(x, y, ln_1p),
+        _ => return false,
     }
+    true
 }
 
-/// y = ln(1 + x) over a slice.
-#[inline(always)]
-pub(crate) fn ln_1p_slice(x: &[f32], y: &mut [f32]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = ln_1p(v);
-    }
+/// Whether `u` has a fast `f32` kernel in [`unary_f32`].
+pub(crate) fn has_unary_f32(u: UnaryOp) -> bool {
+    unary_f32(u, &[], &mut [])
 }
 
 #[cfg(test)]
