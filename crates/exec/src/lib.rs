@@ -92,9 +92,10 @@
 //! ## Numerics
 //!
 //! Every kernel computes what the reference interpreter computes, to rounding: products
-//! and sums may associate differently, and `f32` `exp`, `log` and `log1p` use
-//! vectorisable polynomial versions within 2 ulp of the correctly rounded result (libm's
-//! are scalar calls, and softplus derivatives call them several times per hidden unit).
+//! and sums may associate differently, and the fast `f32` kernels of `kernels/fastmath.rs`
+//! are vectorisable polynomial versions whose error bounds (a few ulp) are stated and
+//! tested there (libm's are scalar calls, and a softplus MLP's derivatives call them
+//! several times per hidden unit).
 //! Fusion itself changes no result: a fused program is bit-identical to the unfused one.
 //!
 //! ## Threads
@@ -116,8 +117,8 @@
 //! kernel, and gets a fast one when profiling asks.
 //!
 //! - **Elementwise ops** run inside fused kernels, one loop per op over each chunk: the
-//!   fast kernel where `kernels/fastmath.rs` registers one for the element type (today
-//!   `f32` exp, log, log1p), else the op's reference kernel over the chunk
+//!   fast kernel where `kernels/fastmath.rs` registers one for the element type (only
+//!   `f32` ones so far), else the op's reference kernel over the chunk
 //!   (`UnaryOp::map`, `BinaryOp::map`, `CmpOp::map`, `select_map`: the op matched once, a
 //!   monomorphic loop the compiler vectorises where the op allows; no allocation).
 //!   [`ProgramStats::reference_elementwise`] counts the ops a program runs that way.
