@@ -43,7 +43,7 @@ fn unary_ops() {
 fn defined_on_signed(u: UnaryOp) -> bool {
     match u {
         UnaryOp::Neg | UnaryOp::Exp | UnaryOp::Tanh | UnaryOp::Abs => true,
-        UnaryOp::Sin | UnaryOp::Cos => true,
+        UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Softplus | UnaryOp::Sigmoid => true,
         UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Sqrt | UnaryOp::Recip => false,
     }
 }
@@ -152,7 +152,7 @@ fn elementwise_ops_without_a_fast_kernel_run_their_reference_kernel() {
     assert!(fallback_is_the_reference_kernel::<f64>().is_empty());
     let fast = fallback_is_the_reference_kernel::<f32>();
     let fast_names: Vec<&str> = fast.iter().map(Op::name).collect();
-    assert_eq!(fast_names, ["exp", "log", "log1p"]);
+    assert_eq!(fast_names, ["exp", "log", "log1p", "softplus", "sigmoid"]);
 }
 
 fn reduce_cases() -> Vec<(Vec<usize>, Vec<usize>)> {

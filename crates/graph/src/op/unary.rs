@@ -1,5 +1,5 @@
-//! Elementwise unary primitives: neg, exp, log, log1p, tanh, sqrt, recip, abs, sin, cos,
-//! softplus, sigmoid — one row each in the table at the bottom of this file.
+//! Elementwise unary primitives, one row each in the table at the bottom of this file
+//! (listed by [`UnaryOp::ALL`]).
 //!
 //! Every op here is a pointwise map y = g(x). Its derivative is the pointwise scale g'(x),
 //! so one rule serves both modes: JVP ẏ = g'(x)·ẋ and VJP x̄ = g'(x)·ȳ (a diagonal Jacobian
@@ -192,6 +192,28 @@ unary_ops! {
     Cos "cos" fn cos {
         apply: |x| x.cos(),
         derivative: |x, _| By(-x.sin()),
+        cheap: false,
+        linear: false,
+    }
+    /// softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|): no overflow, and
+    /// accurate in both tails (≈ x above, ≈ eˣ below); softplus' = σ(x). Domain ℝ, smooth.
+    /// A primitive (not a composite) for its kernel: one fast fused f32 kernel, and a
+    /// derivative that is one `sigmoid` node.
+    Softplus "softplus" fn softplus {
+        apply: |x| x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
+        derivative: |x, _| By(x.sigmoid()),
+        cheap: false,
+        linear: false,
+    }
+    /// σ(x) = 1/(1 + e⁻ˣ), computed with e = e^−|x| as 1/(1 + e) for x ≥ 0 and e/(1 + e)
+    /// otherwise: no overflow, accurate in both tails; σ' = σ(1 − σ). Domain ℝ, smooth.
+    Sigmoid "sigmoid" fn sigmoid {
+        apply: |x| {
+            let e = (-x.abs()).exp();
+            let r = (T::one() + e).recip();
+            if x >= T::zero() { r } else { e * r }
+        },
+        derivative: |_, y| By(y * (1.0 - y)),
         cheap: false,
         linear: false,
     }
