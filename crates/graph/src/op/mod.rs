@@ -18,8 +18,9 @@
 //!   registered (`scorematch-exec`, `kernels/fastmath.rs`).
 //! - **Any other op**: its variant here (the exhaustive matches below then say which
 //!   dispatch arms it needs: shape, kernel, JVP, VJP, classification), its rules in its
-//!   family's file, and a row in the op test table; the table's coverage test names every
-//!   variant in an exhaustive match, so it does not compile until the op has a row.
+//!   family's file, and a row in the op test table; the table's coverage test lists one op
+//!   of every kind behind an exhaustive match, so it does not compile until the new kind is
+//!   listed there, and then fails until it has a row.
 
 pub mod binary;
 pub mod dot;
@@ -195,9 +196,9 @@ impl Op {
         matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select)
     }
 
-    /// The op only reinterprets its operand: the same elements in the same order (reshape,
-    /// stop_gradient, convert; a program of one dtype holds no other kind of convert), so
-    /// its value can share its operand's memory.
+    /// The op passes its operand's elements through, in order (reshape, stop_gradient, and
+    /// convert, which changes only their type): in a program of one dtype its value can
+    /// share its operand's memory.
     pub fn is_view(&self) -> bool {
         matches!(self, Op::Reshape { .. } | Op::StopGradient | Op::Convert { .. })
     }
@@ -220,7 +221,7 @@ impl Op {
     }
 
     /// An elementwise op cheap enough to recompute where it is read rather than store and
-    /// reload (negation, abs, add, sub, mul, max, compare, select); see the tables.
+    /// reload: the tables' `cheap` flag for unary and binary ops; compare and select.
     pub fn is_cheap(&self) -> bool {
         match self {
             Op::Unary(u) => u.is_cheap(),
