@@ -10,10 +10,10 @@ use scorematch_graph::{Element, Node, NodeId, Op, Tensor, ancestors, passes};
 use crate::error::ExecError;
 use crate::fuse::{self, Fusion, Unit};
 use crate::instr::{Instr, Kernel, Slot};
-use crate::lower::{Lowered, is_mt, lower};
+use crate::kernels::fused;
+use crate::lower::{Lowered, lower};
 use crate::plan;
-use crate::program::{InputSpec, OutputSpec, Program, ProgramStats};
-use crate::rewrite;
+use crate::program::{InputSpec, OutputSpec, Program, ProgramParts, ProgramStats};
 
 /// Options of [`compile`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,23 +88,23 @@ pub fn compile<T: Element>(
     } else {
         outputs.to_vec()
     };
-    let outs = rewrite::sink_transposes(&outs)?.unwrap_or(outs);
+    let outs = passes::sink_transposes(&outs)?;
     let lowered = Lowering::<T>::run(&outs, &position, options.fuse)?;
-    Program::new(lowered, specs, options.threads)
+    Program::new(assemble(lowered, specs, options.threads))
 }
 
 /// The result of lowering, before buffer assignment.
-pub(crate) struct Lowering<T> {
+struct Lowering<T> {
     /// Instructions over virtual values.
-    pub instrs: Vec<Instr>,
+    instrs: Vec<Instr>,
     /// Element count of each virtual value.
-    pub lens: Vec<usize>,
+    lens: Vec<usize>,
     /// Constant values and their data.
-    pub consts: Vec<(usize, Vec<T>)>,
+    consts: Vec<(usize, Vec<T>)>,
     /// Output values and shapes.
-    pub outputs: Vec<(usize, Vec<usize>)>,
+    outputs: Vec<(usize, Vec<usize>)>,
     /// Counters for [`ProgramStats`].
-    pub stats: ProgramStats,
+    stats: ProgramStats,
 }
 
 impl<T: Element> Lowering<T> {
@@ -256,6 +256,8 @@ impl<T: Element> Lowering<T> {
             self.stats.flops += (members * len) as u64;
             return;
         }
+        self.stats.reference_elementwise +=
+            plan.ops.iter().filter(|op| fused::runs_reference::<T>(op)).count();
         let srcs: Vec<Slot> =
             ins.iter().map(|&r| val[r].expect("inputs are lowered before the group")).collect();
         let dsts: Vec<usize> = outs.iter().map(|_| self.new_value(len)).collect();
@@ -282,8 +284,7 @@ impl<T: Element> Lowering<T> {
 /// Marks the `mt` transposes that no one but `dot` reads (and that are not outputs): the
 /// dots read their operand through swapped strides instead, and no transpose is emitted.
 fn absorbable(nodes: &[Node], needed: &[bool], outs: &[Tensor]) -> Vec<bool> {
-    let mut ok: Vec<bool> =
-        nodes.iter().map(|n| matches!(&n.op, Op::Transpose { perm } if is_mt(perm))).collect();
+    let mut ok: Vec<bool> = nodes.iter().map(|n| n.op.is_matrix_transpose()).collect();
     let mut used = vec![false; nodes.len()];
     for (_, n) in nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
         for x in &n.inputs {
@@ -313,8 +314,12 @@ fn flops(kernel: &Kernel, ins: &[&[usize]]) -> u64 {
     }
 }
 
-/// Assigns buffers and builds the plan's pieces for [`Program::new`].
-pub(crate) fn plan_buffers<T: Element>(low: &mut Lowering<T>) -> plan::BufferPlan {
+/// Assigns buffers, places the constants and outputs in them, and counts the statistics.
+fn assemble<T: Element>(
+    mut low: Lowering<T>,
+    inputs: Vec<InputSpec>,
+    threads: usize,
+) -> ProgramParts<T> {
     let mut pinned = vec![false; low.lens.len()];
     for &(v, _) in &low.consts {
         pinned[v] = true;
@@ -325,13 +330,34 @@ pub(crate) fn plan_buffers<T: Element>(low: &mut Lowering<T>) -> plan::BufferPla
     let consts: Vec<usize> = low.consts.iter().map(|c| c.0).collect();
     let p = plan::assign(&low.instrs, &low.lens, &consts, &pinned);
     plan::apply(&mut low.instrs, &p);
-    p
-}
-
-/// Output specs after assignment.
-pub(crate) fn output_specs<T>(low: &Lowering<T>, p: &plan::BufferPlan) -> Vec<OutputSpec> {
-    low.outputs
+    let outputs = low
+        .outputs
         .iter()
         .map(|(v, shape)| OutputSpec { buf: p.phys[*v], len: numel(shape), shape: shape.clone() })
-        .collect()
+        .collect();
+    let elem = std::mem::size_of::<T>();
+    let mut stats = low.stats;
+    stats.instructions = low.instrs.len();
+    stats.buffers = p.sizes.len();
+    stats.bytes = p.sizes.iter().sum::<usize>() * elem;
+    stats.values = low.lens.len();
+    stats.unshared_bytes = low.lens.iter().sum::<usize>() * elem;
+    stats.reference_kernels =
+        low.instrs.iter().filter(|i| matches!(i.kernel, Kernel::Reference(_))).count();
+    stats.flops += low.instrs.iter().map(|i| i.flops).sum::<u64>();
+    let mut kinds: HashMap<&'static str, usize> = HashMap::new();
+    for i in &low.instrs {
+        *kinds.entry(i.kernel.name()).or_default() += 1;
+    }
+    stats.kernels = kinds.into_iter().collect();
+    stats.kernels.sort();
+    ProgramParts {
+        consts: low.consts.into_iter().map(|(v, data)| (p.phys[v], data)).collect(),
+        instrs: low.instrs,
+        buf_sizes: p.sizes,
+        inputs,
+        outputs,
+        threads,
+        stats,
+    }
 }

@@ -1,6 +1,7 @@
 //! Elementwise fusion: which elementwise nodes run together in one fused kernel, the
 //! order in which the program's units (fused groups and other nodes) run, and each
-//! group's register program.
+//! group's register program. What is elementwise, a view or cheap is the graph's to say
+//! (`Op::is_elementwise`, `Op::is_view`, `Op::is_cheap`).
 //!
 //! **Groups.** Every node gets a *level*: sources are at 0; an elementwise node is at the
 //! highest level among its operands; any other node (dot, reduction, layout) is one above
@@ -27,9 +28,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
-use scorematch_graph::Node;
-use scorematch_graph::Op;
 use scorematch_graph::shape::numel;
+use scorematch_graph::{Node, Op, resolve_view, uniform_value};
 
 use crate::kernels::fused::{FOp, FusedPlan, Loc, MAX_OUT};
 
@@ -60,51 +60,23 @@ pub(crate) struct Fusion {
     pub seen_through: usize,
 }
 
-/// Whether the node is computed by a fused kernel.
-pub(crate) fn is_elementwise(op: &Op) -> bool {
-    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select)
-}
-
-/// Whether the node only reinterprets its operand's memory (whatever the shapes).
-fn is_view(op: &Op) -> bool {
-    matches!(op, Op::Reshape { .. } | Op::StopGradient | Op::Convert { .. })
-}
-
-/// The node whose memory `i` is, seen through reshapes and the like.
-pub(crate) fn resolve(nodes: &[Node], mut i: usize) -> usize {
-    while is_view(&nodes[i].op) {
-        i = nodes[i].inputs[0].index();
-    }
-    i
-}
-
-/// The value of a uniform constant: a `Constant`, or a view or broadcast of one.
-pub(crate) fn uniform(nodes: &[Node], i: usize) -> Option<f64> {
-    let r = resolve(nodes, i);
-    match &nodes[r].op {
-        Op::Constant { bits, .. } => Some(f64::from_bits(*bits)),
-        Op::Broadcast { .. } => uniform(nodes, nodes[r].inputs[0].index()),
-        _ => None,
-    }
-}
-
 /// Runs the analysis over the `needed` nodes; `outputs` are the program's output nodes.
 /// With `fuse` off every elementwise node is a group of its own.
 pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: bool) -> Fusion {
     let n = nodes.len();
-    let ew: Vec<bool> = (0..n).map(|i| needed[i] && is_elementwise(&nodes[i].op)).collect();
+    let ew: Vec<bool> = (0..n).map(|i| needed[i] && nodes[i].op.is_elementwise()).collect();
     // The operands a member reads from memory (immediates excluded), seen through views.
     let reads = |i: usize| {
         nodes[i]
             .inputs
             .iter()
             .map(|x| x.index())
-            .filter(|&x| uniform(nodes, x).is_none())
-            .map(|x| resolve(nodes, x))
+            .filter(|&x| uniform_value(nodes, x).is_none())
+            .map(|x| resolve_view(nodes, x))
     };
     let mut out_root = vec![false; n];
     for &o in outputs {
-        out_root[resolve(nodes, o)] = true;
+        out_root[resolve_view(nodes, o)] = true;
     }
     // Levels, readers, and values read by something that is not elementwise.
     let mut level = vec![0usize; n];
@@ -115,7 +87,7 @@ pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: 
         let top = node.inputs.iter().map(|x| level[x.index()]).max().unwrap_or(0);
         level[i] = match &node.op {
             Op::Input { .. } | Op::Constant { .. } | Op::Literal { .. } => 0,
-            op if is_view(op) => top,
+            op if op.is_view() => top,
             _ if ew[i] => reads(i).map(|r| level[r]).max().unwrap_or(0),
             _ => top + 1,
         };
@@ -123,9 +95,9 @@ pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: 
             for r in reads(i) {
                 users[r].push(i);
             }
-        } else if !is_view(&node.op) {
+        } else if !node.op.is_view() {
             for x in &node.inputs {
-                other_use[resolve(nodes, x.index())] = true;
+                other_use[resolve_view(nodes, x.index())] = true;
             }
         }
     }
@@ -180,7 +152,7 @@ pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: 
         groups.push(tail);
         work.extend([g, h]);
     }
-    let cheap: Vec<bool> = (0..n).map(|i| ew[i] && is_cheap(&nodes[i].op)).collect();
+    let cheap: Vec<bool> = (0..n).map(|i| ew[i] && nodes[i].op.is_cheap()).collect();
     let (needs, clones) = rematerialize(&group, &groups, &cheap, reads, fuse);
     let mut is_out: Vec<bool> = (0..n).map(|i| ew[i] && (out_root[i] || other_use[i])).collect();
     for &r in needs.iter().flatten() {
@@ -188,7 +160,7 @@ pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: 
     }
     let last: Vec<usize> = groups.iter().map(|m| m.last().copied().unwrap_or(0)).collect();
     let (order, live) = schedule(nodes, needed, outputs, &ew, &group, &needs, &last);
-    let seen_through = (0..n).filter(|&i| needed[i] && !live[i] && is_view(&nodes[i].op)).count();
+    let seen_through = (0..n).filter(|&i| needed[i] && !live[i] && nodes[i].op.is_view()).count();
     Fusion { group, groups, is_out, clones, order, seen_through }
 }
 
@@ -257,17 +229,6 @@ fn schedule(
         }
     }
     (order, live)
-}
-
-/// Ops cheap enough to recompute in another group rather than store and reload.
-fn is_cheap(op: &Op) -> bool {
-    use scorematch_graph::{BinaryOp, UnaryOp};
-    match op {
-        Op::Unary(u) => matches!(u, UnaryOp::Neg | UnaryOp::Abs),
-        Op::Binary(b) => !matches!(b, BinaryOp::Div),
-        Op::Compare(_) | Op::Select => true,
-        _ => false,
-    }
 }
 
 /// Most nodes one recomputed value may bring along.
@@ -352,8 +313,8 @@ pub(crate) fn build_plan(
         nodes[m]
             .inputs
             .iter()
-            .filter(|x| uniform(nodes, x.index()).is_none())
-            .map(|x| resolve(nodes, x.index()))
+            .filter(|x| uniform_value(nodes, x.index()).is_none())
+            .map(|x| resolve_view(nodes, x.index()))
             .filter(|r| pos.contains_key(r))
             .collect()
     };
@@ -379,7 +340,7 @@ pub(crate) fn build_plan(
         let mut srcs = Vec::with_capacity(3);
         for x in &nodes[m].inputs {
             let x = x.index();
-            let s = if let Some(v) = uniform(nodes, x) {
+            let s = if let Some(v) = uniform_value(nodes, x) {
                 let r = match consts.get(&v.to_bits()) {
                     Some(&r) => r,
                     None => {
@@ -393,7 +354,7 @@ pub(crate) fn build_plan(
                 };
                 Loc::Reg(r)
             } else {
-                let r = resolve(nodes, x);
+                let r = resolve_view(nodes, x);
                 match pos.get(&r) {
                     Some(&p) => loc[p],
                     None => {

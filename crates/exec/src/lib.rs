@@ -31,7 +31,8 @@
 //!   allocated with the program). The exceptions: with `threads > 1`, rayon's scheduler
 //!   may allocate internally; and the reference-kernel fallback (below) allocates index
 //!   scratch inside the graph crate's kernels — [`ProgramStats::reference_kernels`] says
-//!   whether a program has any (none for the current ops below rank 9).
+//!   whether a program has any (none for the current ops below rank 9; elementwise ops
+//!   that fall back allocate nothing).
 //! - **`Send`, self-contained.** A program owns its data and holds nothing of the graph.
 //! - **One element type.** `T` is `f32` or `f64`, and every node must have dtype
 //!   `T::DTYPE`; a `convert` to the same dtype is a no-op. Mixed precision is out of
@@ -43,18 +44,20 @@
 //!    (simplify, fold constants, simplify again, DCE). It rebuilds the graph but keeps the
 //!    input declarations and their `Op::Input { index }`, through which the caller's
 //!    inputs are mapped to feed positions.
-//! 2. **Sink transposes** (`rewrite.rs`): a last-two-axes transpose (`mt`) of a product
-//!    read only there becomes the product with swapped operands, (A·B)ᵀ = Bᵀ·Aᵀ, and an
-//!    `mt` of an elementwise node moves onto its operands when they can all be transposed
-//!    that way (or are transposes, which cancel). Reverse mode accumulates weight
-//!    gradients in both orientations (`mt(mt(ȳ·a) + ȳ'·a')`); each such `mt` was a full
-//!    transpose pass, a fifth of a G4 step.
-//! 3. **Fuse** (`fuse.rs`): elementwise nodes (unary, binary, compare, select) are grouped
+//! 2. **Sink transposes** (`passes::sink_transposes`, a graph pass): a last-two-axes
+//!    transpose (`mt`) of a product read only there becomes the product with swapped
+//!    operands, (A·B)ᵀ = Bᵀ·Aᵀ, and an `mt` of an elementwise node moves onto its operands
+//!    when they can all be transposed that way (or are transposes, which cancel). Reverse
+//!    mode accumulates weight gradients in both orientations (`mt(mt(ȳ·a) + ȳ'·a')`); each
+//!    such `mt` was a full transpose pass, a fifth of a G4 step. Like every pass it is a
+//!    hook on the graph crate's one rebuild loop; this crate rebuilds no graph itself.
+//! 3. **Fuse** (`fuse.rs`): elementwise nodes (`Op::is_elementwise`: unary, binary,
+//!    compare, select) are grouped
 //!    by *level* (a non-elementwise node is one level above its operands) and element
 //!    count, so a group can run as one kernel; a node whose readers all sit in one later
 //!    group sinks into it, and cheap values (negations, products, masks…) read by later
 //!    groups are recomputed there from what those groups read anyway instead of being
-//!    stored. Each group becomes one `kernels::fused` register program that writes only
+//!    stored (`Op::is_cheap`). Each group becomes one `kernels::fused` register program that writes only
 //!    the members read outside the group. Uniform constants (`x * 0.5` builds a full-size
 //!    `Constant`) become registers filled once per call and are never materialised when
 //!    only fused kernels read them. [`CompileOptions::fuse`] off gives one kernel per
@@ -78,18 +81,21 @@
 //!    keep their buffers to the end.
 //!
 //! The instruction set (`instr.rs`) is an enum of kernel variants with a uniform
-//! read-slots/write-buffers contract (a fused kernel may write several buffers). Files:
-//! `compile.rs` (driver, input mapping, lowering loop), `rewrite.rs` (transpose sinking),
-//! `fuse.rs` (groups, schedule, register programs), `lower.rs` (kernel selection),
-//! `plan.rs` (liveness and reuse), `program.rs` (the run loop), `kernels/` (fused and
-//! elementwise, fast `f32` math, matmul, layout, reduce).
+//! read-slots/write-buffers contract (a fused kernel may write several buffers). Files, each
+//! importing only those after it: `compile.rs` (driver, input mapping, lowering loop,
+//! assembly), `fuse.rs` (groups, schedule, register programs), `lower.rs` (kernel
+//! selection), `plan.rs` (liveness and reuse), `program.rs` (the run loop), `instr.rs`
+//! (the instruction set), `kernels/` (fused, fast `f32` math, matmul, layout, reduce).
+//! What an op is — elementwise, a view, cheap, a matrix transpose — the graph crate says
+//! (`Op::is_*`); this crate keeps no op lists of its own beyond its fast kernels.
 //!
 //! ## Numerics
 //!
 //! Every kernel computes what the reference interpreter computes, to rounding: products
-//! and sums may associate differently, and `f32` `exp`, `log` and `log1p` use
-//! vectorisable polynomial versions within 2 ulp of the correctly rounded result (libm's
-//! are scalar calls, and softplus derivatives call them several times per hidden unit).
+//! and sums may associate differently, and the fast `f32` kernels of `kernels/fastmath.rs`
+//! are vectorisable polynomial versions whose error bounds (a few ulp) are stated and
+//! tested there (libm's are scalar calls, and a softplus MLP's derivatives call them
+//! several times per hidden unit).
 //! Fusion itself changes no result: a fused program is bit-identical to the unfused one.
 //!
 //! ## Threads
@@ -106,10 +112,20 @@
 //!
 //! ## The reference-kernel fallback
 //!
-//! Any op without a fast path runs the graph crate's `Op::reference_kernel` — by design
+//! Any op without a fast kernel runs the graph crate's reference kernel — by design
 //! (DESIGN §3): a new primitive works in compiled programs the moment it has a reference
-//! kernel, and gets a fast one when profiling asks. Today only layout ops and reductions
-//! whose collapsed iteration space exceeds [`MAX_RANK`] axes take it.
+//! kernel, and gets a fast one when profiling asks.
+//!
+//! - **Elementwise ops** run inside fused kernels, one loop per op over each chunk: the
+//!   fast kernel where `kernels/fastmath.rs` registers one for the element type (only
+//!   `f32` ones so far), else the op's reference kernel over the chunk
+//!   (`UnaryOp::map`, `BinaryOp::map`, `CmpOp::map`, `select_map`: the op matched once, a
+//!   monomorphic loop the compiler vectorises where the op allows; no allocation).
+//!   [`ProgramStats::reference_elementwise`] counts the ops a program runs that way.
+//! - **Other ops** without a fast path become a reference instruction
+//!   instruction calling `Op::reference_kernel` ([`ProgramStats::reference_kernels`]):
+//!   today only layout ops and reductions whose collapsed iteration space exceeds
+//!   [`MAX_RANK`] axes.
 
 mod compile;
 mod error;
@@ -119,7 +135,6 @@ mod kernels;
 mod lower;
 mod plan;
 mod program;
-mod rewrite;
 
 pub use compile::{CompileOptions, compile};
 pub use error::ExecError;

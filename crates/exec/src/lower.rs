@@ -20,15 +20,6 @@ pub(crate) enum Lowered {
     Emit(Kernel),
 }
 
-/// Whether `perm` swaps the last two axes and keeps the others (`Tensor::mt`).
-pub(crate) fn is_mt(perm: &[usize]) -> bool {
-    let r = perm.len();
-    r >= 2
-        && perm[r - 2] == r - 1
-        && perm[r - 1] == r - 2
-        && perm[..r - 2].iter().enumerate().all(|(i, &p)| i == p)
-}
-
 /// The fallback: the graph crate's reference kernel.
 fn reference(op: &Op, ins: &[&[usize]], out: &[usize]) -> Lowered {
     Lowered::Emit(Kernel::Reference(Box::new(RefKernel {

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::ThreadPool;
 use scorematch_graph::Element;
 
-use crate::compile::{Lowering, output_specs, plan_buffers};
 use crate::error::ExecError;
 use crate::instr::{Ctx, Instr, Kernel};
 
@@ -50,12 +49,27 @@ pub struct ProgramStats {
     pub absorbed_transposes: usize,
     /// Instructions that use the graph crate's reference kernel.
     pub reference_kernels: usize,
+    /// Elementwise ops that fused kernels run with the graph crate's reference kernel, for
+    /// want of a fast kernel of their own in this element type (see the crate docs).
+    pub reference_elementwise: usize,
     /// Elementwise nodes computed inside fused kernels of two or more nodes.
     pub fused_nodes: usize,
     /// Floating-point operations per run (see [`Program::flops`]).
     pub flops: u64,
     /// Instruction count per kernel name, sorted by name.
     pub kernels: Vec<(&'static str, usize)>,
+}
+
+/// What the compiler hands over to build a [`Program`]: instructions over physical
+/// buffers, the buffers' sizes, the constants' data by buffer, and the statistics.
+pub(crate) struct ProgramParts<T> {
+    pub instrs: Vec<Instr>,
+    pub buf_sizes: Vec<usize>,
+    pub consts: Vec<(usize, Vec<T>)>,
+    pub inputs: Vec<InputSpec>,
+    pub outputs: Vec<OutputSpec>,
+    pub threads: usize,
+    pub stats: ProgramStats,
 }
 
 /// A compiled program over element type `T`: fixed shapes, preallocated buffers, a flat
@@ -95,20 +109,14 @@ fn pool_for(threads: usize) -> Result<Option<Arc<ThreadPool>>, ExecError> {
 }
 
 impl<T: Element> Program<T> {
-    /// Plans buffers, allocates them once and fills the constants.
-    pub(crate) fn new(
-        mut low: Lowering<T>,
-        inputs: Vec<InputSpec>,
-        threads: usize,
-    ) -> Result<Self, ExecError> {
-        let plan = plan_buffers(&mut low);
-        let mut bufs: Vec<Vec<T>> = plan.sizes.iter().map(|&s| vec![T::zero(); s]).collect();
-        for (v, data) in &low.consts {
-            bufs[plan.phys[*v]][..data.len()].copy_from_slice(data);
+    /// Allocates the buffers once, fills the constants and sets up the pool.
+    pub(crate) fn new(parts: ProgramParts<T>) -> Result<Self, ExecError> {
+        let ProgramParts { instrs, buf_sizes, consts, inputs, outputs, threads, stats } = parts;
+        let mut bufs: Vec<Vec<T>> = buf_sizes.iter().map(|&s| vec![T::zero(); s]).collect();
+        for (b, data) in &consts {
+            bufs[*b][..data.len()].copy_from_slice(data);
         }
-        let outputs = output_specs(&low, &plan);
-        let scratch_len = low
-            .instrs
+        let scratch_len = instrs
             .iter()
             .map(|i| match &i.kernel {
                 Kernel::Fused(f) => f.scratch_len(threads),
@@ -116,24 +124,8 @@ impl<T: Element> Program<T> {
             })
             .max()
             .unwrap_or(0);
-        let elem = std::mem::size_of::<T>();
-        let mut stats = low.stats;
-        stats.instructions = low.instrs.len();
-        stats.buffers = bufs.len();
-        stats.bytes = plan.sizes.iter().sum::<usize>() * elem;
-        stats.values = low.lens.len();
-        stats.unshared_bytes = low.lens.iter().sum::<usize>() * elem;
-        stats.reference_kernels =
-            low.instrs.iter().filter(|i| matches!(i.kernel, Kernel::Reference(_))).count();
-        stats.flops += low.instrs.iter().map(|i| i.flops).sum::<u64>();
-        let mut kinds: HashMap<&'static str, usize> = HashMap::new();
-        for i in &low.instrs {
-            *kinds.entry(i.kernel.name()).or_default() += 1;
-        }
-        stats.kernels = kinds.into_iter().collect();
-        stats.kernels.sort();
         Ok(Program {
-            instrs: low.instrs,
+            instrs,
             bufs,
             scratch: vec![T::zero(); scratch_len],
             input_shapes: inputs.iter().map(|s| s.shape.clone()).collect(),

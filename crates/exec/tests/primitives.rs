@@ -1,13 +1,15 @@
 //! Every primitive, compiled, against the reference interpreter over edge-case shapes:
 //! empty, one element, odd sizes, sizes around the threading and tiling thresholds, large.
 //! Each case runs in f64 and f32, on 1 and 2 threads, with and without the optimiser.
+//! The elementwise ops are iterated from the graph's own lists (`UnaryOp::ALL`, …), so a
+//! new op is tested here without a line of its own.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::check;
-use scorematch_exec::PAR_MIN_ELEMS;
-use scorematch_graph::{BinaryOp, CmpOp, DType, Op, Tensor, UnaryOp};
+use scorematch_exec::{CompileOptions, PAR_MIN_ELEMS};
+use scorematch_graph::{BinaryOp, CmpOp, DType, Element, Graph, Op, Operand, Tensor, UnaryOp};
 
 /// Shapes for elementwise kernels, around the parallel threshold too.
 fn ew_shapes() -> Vec<Vec<usize>> {
@@ -26,19 +28,7 @@ fn ew_shapes() -> Vec<Vec<usize>> {
 
 #[test]
 fn unary_ops() {
-    let ops = [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Log1p,
-        UnaryOp::Tanh,
-        UnaryOp::Sqrt,
-        UnaryOp::Recip,
-        UnaryOp::Abs,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-    ];
-    for u in ops {
+    for &u in UnaryOp::ALL {
         for s in ew_shapes() {
             check(&format!("{} {s:?}", u.name()), |g, dt| {
                 let x = g.input("pos_x", &s, dt);
@@ -49,9 +39,18 @@ fn unary_ops() {
     }
 }
 
+/// Whether `u` is defined on all of [-2, 2]. No wildcard: a new op must say.
+fn defined_on_signed(u: UnaryOp) -> bool {
+    match u {
+        UnaryOp::Neg | UnaryOp::Exp | UnaryOp::Tanh | UnaryOp::Abs => true,
+        UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Softplus | UnaryOp::Sigmoid => true,
+        UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Sqrt | UnaryOp::Recip => false,
+    }
+}
+
 #[test]
 fn unary_on_signed_inputs() {
-    for u in [UnaryOp::Neg, UnaryOp::Exp, UnaryOp::Tanh, UnaryOp::Abs, UnaryOp::Sin, UnaryOp::Cos] {
+    for &u in UnaryOp::ALL.iter().filter(|&&u| defined_on_signed(u)) {
         check(&format!("{} signed", u.name()), |g, dt| {
             let x = g.input("x", &[13, 9], dt);
             (vec![x.clone()], vec![x.apply(Op::Unary(u), &[])])
@@ -61,8 +60,7 @@ fn unary_on_signed_inputs() {
 
 #[test]
 fn binary_ops() {
-    let ops = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Max];
-    for b in ops {
+    for &b in BinaryOp::ALL {
         for s in ew_shapes() {
             check(&format!("{} {s:?}", b.name()), |g, dt| {
                 let x = g.input("x", &s, dt);
@@ -81,8 +79,7 @@ fn binary_ops() {
 
 #[test]
 fn compare_and_select() {
-    let ops = [CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge, CmpOp::Eq, CmpOp::Ne];
-    for c in ops {
+    for &c in CmpOp::ALL {
         for s in [vec![0], vec![1], vec![5, 7], vec![PAR_MIN_ELEMS + 1]] {
             check(&format!("{} {s:?}", c.name()), |g, dt| {
                 let x = g.input("int_x", &s, dt);
@@ -100,6 +97,62 @@ fn compare_and_select() {
             (vec![c, a, b], vec![y])
         });
     }
+}
+
+/// Every elementwise op alone in a program over `T`: whether it ran its reference kernel
+/// (`ProgramStats::reference_elementwise`), and when it did, that the output is bit for bit
+/// the graph crate's reference kernel run over `T`. Returns the ops that ran a fast kernel.
+fn fallback_is_the_reference_kernel<T: Element>() -> Vec<Op> {
+    let mut ops: Vec<Op> = UnaryOp::ALL.iter().map(|&u| Op::Unary(u)).collect();
+    ops.extend(BinaryOp::ALL.iter().map(|&b| Op::Binary(b)));
+    ops.extend(CmpOp::ALL.iter().map(|&c| Op::Compare(c)));
+    ops.push(Op::Select);
+    let n = 3 * 2048 + 5; // several chunks and a tail
+    let mut fast = Vec::new();
+    for op in ops {
+        let g = Graph::new();
+        let arity = match op {
+            Op::Unary(_) => 1,
+            Op::Select => 3,
+            _ => 2,
+        };
+        let ins: Vec<Tensor> =
+            (0..arity).map(|k| g.input(&format!("pos_{k}"), &[n], T::DTYPE)).collect();
+        let rest: Vec<&Tensor> = ins[1..].iter().collect();
+        let y = ins[0].apply(op.clone(), &rest);
+        let data = common::feeds(&ins, T::DTYPE, 7);
+        let (p, got) = common::run_program::<T>(&ins, &[y], &data, &CompileOptions::default());
+        match p.stats().reference_elementwise {
+            0 => fast.push(op),
+            1 => {
+                let typed: Vec<Vec<T>> =
+                    data.iter().map(|d| d.iter().map(|&v| T::from_f64(v)).collect()).collect();
+                let shape = [n];
+                let operands: Vec<Operand<T>> =
+                    typed.iter().map(|d| Operand { shape: &shape, data: d }).collect();
+                let mut want = vec![T::zero(); n];
+                op.reference_kernel(&operands, &[n], &mut want);
+                for (i, (g, w)) in got[0].iter().zip(&want).enumerate() {
+                    let w = Element::to_f64(*w);
+                    let same = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
+                    assert!(same, "{} [{}] element {i}: {g} vs reference {w}", op.name(), T::DTYPE);
+                }
+            }
+            k => panic!("{}: {k} reference ops for one node", op.name()),
+        }
+    }
+    fast
+}
+
+/// An elementwise op without a fast kernel runs its reference kernel (DESIGN §3), and the
+/// count says which ran which: in f64 every elementwise op falls back, in f32 exactly
+/// the ops with a fast `fastmath` kernel do not.
+#[test]
+fn elementwise_ops_without_a_fast_kernel_run_their_reference_kernel() {
+    assert!(fallback_is_the_reference_kernel::<f64>().is_empty());
+    let fast = fallback_is_the_reference_kernel::<f32>();
+    let fast_names: Vec<&str> = fast.iter().map(Op::name).collect();
+    assert_eq!(fast_names, ["exp", "log", "log1p", "softplus", "sigmoid"]);
 }
 
 fn reduce_cases() -> Vec<(Vec<usize>, Vec<usize>)> {

@@ -1,33 +1,15 @@
 //! Composite functions, written in primitives in numerically stable form. Their
 //! derivatives come from the primitives' rules, so they compose to any order; each is
-//! checked in the op table against finite differences like a primitive.
+//! checked in the op table against finite differences like a primitive. (softplus and
+//! sigmoid were composites here; they are primitives now, for their fused kernels, and
+//! their old composites live on in the op table as their oracles.)
 
 use crate::graph::Tensor;
-
-/// PyTorch's softplus threshold: above it, softplus(x) = x to within f64 rounding.
-const SOFTPLUS_THRESHOLD: f64 = 20.0;
 
 impl Tensor {
     /// x², elementwise.
     pub fn square(&self) -> Tensor {
         self * self
-    }
-
-    /// softplus(x) = ln(1 + eˣ); softplus' = σ(x).
-    ///
-    /// Stable form (as `torch.nn.Softplus`): x when x > 20, else ln(1 + e^min(x, 20)). The
-    /// `min` keeps the unselected branch finite so no 0·∞ reaches a derivative, and unlike
-    /// max(x, 0) + ln(1 + e^−|x|) it has no kink at 0, so every derivative is exact there.
-    pub fn softplus(&self) -> Tensor {
-        let t = self.full_like(SOFTPLUS_THRESHOLD);
-        let safe = self.minimum(&t);
-        self.gt(&t).select(self, &safe.exp().log1p())
-    }
-
-    /// σ(x) = 1/(1 + e⁻ˣ), written as ½ + ½·tanh(x/2): bounded, no overflow for any x and
-    /// smooth at every order (σ' = σ(1 − σ)).
-    pub fn sigmoid(&self) -> Tensor {
-        0.5 + 0.5 * (self * 0.5).tanh()
     }
 
     /// swish / SiLU: x·σ(x).

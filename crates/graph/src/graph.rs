@@ -277,6 +277,26 @@ pub fn ancestors(roots: &[Tensor]) -> Vec<bool> {
     })
 }
 
+/// The node whose values node `i` shows, seen through views ([`Op::is_view`]: reshape,
+/// stop_gradient, convert). Indices are arena positions in `nodes`.
+pub fn resolve_view(nodes: &[Node], mut i: usize) -> usize {
+    while nodes[i].op.is_view() {
+        i = nodes[i].inputs[0].index();
+    }
+    i
+}
+
+/// The fill value of node `i` when it is a uniform constant: a `Constant`, or a view or
+/// broadcast of one.
+pub fn uniform_value(nodes: &[Node], i: usize) -> Option<f64> {
+    let r = resolve_view(nodes, i);
+    match &nodes[r].op {
+        Op::Constant { bits, .. } => Some(f64::from_bits(*bits)),
+        Op::Broadcast { .. } => uniform_value(nodes, nodes[r].inputs[0].index()),
+        _ => None,
+    }
+}
+
 impl PartialEq for Tensor {
     fn eq(&self, other: &Self) -> bool {
         self.graph.same(&other.graph) && self.id == other.id

@@ -9,14 +9,19 @@
 //! - **IR** ([`Graph`], [`Node`], [`Tensor`]): an arena of nodes, each a primitive ([`Op`])
 //!   over earlier nodes with a static shape and dtype. Arena order is topological.
 //!   Building hash-conses `(op, operands)`, so common subexpressions are shared for free.
-//! - **Primitives** (`op/`): 31 ops — input, constant, literal; neg, exp, log, log1p,
-//!   tanh, sqrt, recip, abs, sin, cos; add, sub, mul, div, max; compare, select;
-//!   reduce_sum, reduce_max; reshape, broadcast, transpose, slice, pad, concat; dot;
-//!   convert, stop_gradient. Each lives in its family's file with its doc'd maths, shape
-//!   rule, JVP rule, VJP rule and reference kernel. Binary primitives take equal shapes;
-//!   NumPy broadcasting is explicit `broadcast` nodes inserted by the API.
-//! - **Composites** (softplus, sigmoid, swish, elu, logsumexp, square, norms, mean) are
-//!   written in primitives in stable form, and differentiate through them.
+//! - **Primitives** (`op/`): sources (input, constant, literal); the elementwise unary
+//!   and binary ops, one row each in their family's table ([`UnaryOp::ALL`],
+//!   [`BinaryOp::ALL`]); compare ([`CmpOp::ALL`]) and select; reduce_sum, reduce_max;
+//!   reshape, broadcast, transpose, slice, pad, concat; dot; convert, stop_gradient. Each
+//!   lives in its family's file with its doc'd maths, shape rule, JVP rule, VJP rule and
+//!   reference kernel; the op says what it is ([`Op::is_elementwise`], [`Op::is_view`],
+//!   [`Op::is_cheap`], [`Op::is_linear`], …) for the passes and the executor. Binary
+//!   primitives take equal shapes; NumPy broadcasting is explicit `broadcast` nodes
+//!   inserted by the API. How to add an op: [`op`].
+//! - **Composites** (`composite.rs`: activations, logsumexp, square, norms; mean in the
+//!   tensor API) are written in primitives in stable form, and differentiate through
+//!   them. One is promoted to a primitive only for numerics or a measured kernel need,
+//!   and its composite stays in the op table as its oracle.
 //! - **Autodiff** ([`jvp`], [`vjp`], [`grad`], [`hvp`]) are graph → graph transforms. Rules
 //!   emit primitives, so results differentiate again to any order (grad of grad, grad of
 //!   hvp, jvp of grad). Zero tangents and cotangents are symbolic (`None`) inside the
@@ -53,6 +58,6 @@ mod tensor_api;
 pub use autodiff::{grad, hvp, jvp, vjp};
 pub use dtype::{DType, Element};
 pub use error::{GraphError, Result};
-pub use graph::{Graph, Node, NodeId, Tensor, ancestors};
+pub use graph::{Graph, Node, NodeId, Tensor, ancestors, resolve_view, uniform_value};
 pub use interp::{HostTensor, evaluate};
 pub use op::{BinaryOp, CmpOp, Op, Operand, UnaryOp};

@@ -9,7 +9,7 @@
 mod common;
 
 use common::{Rng, assert_close, eval};
-use scorematch_graph::passes::{dce, fold_constants, optimize, simplify, verify};
+use scorematch_graph::passes::{dce, fold_constants, optimize, simplify, sink_transposes, verify};
 use scorematch_graph::{BinaryOp, DType, Graph, Node, Op, Tensor, UnaryOp, grad, hvp};
 
 /// `passes::fold::FOLD_LIMIT` (the module is private): largest literal a fold creates.
@@ -493,4 +493,48 @@ fn passes_commute_with_grad() {
             }
         }
     }
+}
+
+/// Transpose sinking keeps values, removes the `mt`s it promises to (of a product, of an
+/// elementwise node over products and constants, of an `mt`), leaves an `mt` of a product
+/// read elsewhere alone, and returns the outputs themselves when nothing applies.
+#[test]
+fn sink_transposes_moves_mt_onto_producers() {
+    let g = Graph::new();
+    let a = g.input("a", &[3, 4], DType::F64);
+    let b = g.input("b", &[4, 5], DType::F64);
+    let c = g.input("c", &[5, 3], DType::F64);
+    let ab = a.matmul(&b);
+    let shared = b.mt().matmul(&a.mt()); // [5, 3], also read by an output
+    let outs =
+        vec![ab.mt(), (((&a * 0.5).matmul(&b) * 2.0) + c.mt()).mt(), shared.mt(), shared.exp()];
+    let mut r = Rng::new(11);
+    let feeds: Feeds = [&a, &b, &c]
+        .iter()
+        .map(|t| ((*t).clone(), (0..t.numel()).map(|_| r.uniform(-2.0, 2.0)).collect()))
+        .collect();
+    let want = eval(&outs, &feeds);
+    let sunk = sink_transposes(&outs).unwrap();
+    let g1 = sunk[0].graph().clone();
+    verify(&g1).unwrap();
+    let got = eval(&sunk, &refeed(&g1, &feeds, &g));
+    for (i, (w, o)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(w.shape, o.shape);
+        assert_close(&o.data, &w.data, 1e-12, &format!("sink_transposes output {i}"));
+    }
+    // Output 0 becomes bᵀ·aᵀ, output 1 a product-and-add over transposed operands with
+    // c's transposes cancelled; output 2 (shared product) keeps its transpose.
+    assert_eq!(sunk[0].op(), Op::Dot);
+    assert_eq!(sunk[1].op(), Op::Binary(BinaryOp::Add));
+    assert!(
+        sunk[1]
+            .operands()
+            .iter()
+            .any(|t| t.op() == Op::Input { index: 2, shape: vec![5, 3], dtype: DType::F64 })
+    );
+    assert!(sunk[2].op().is_matrix_transpose());
+    // Nothing to sink: the very same tensors come back.
+    let plain = vec![a.matmul(&b).exp(), c.mt()];
+    let same = sink_transposes(&plain).unwrap();
+    assert!(same.iter().zip(&plain).all(|(p, q)| p == q));
 }

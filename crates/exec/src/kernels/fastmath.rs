@@ -1,4 +1,8 @@
-//! Branch-free `f32` exp, ln and log1p that vectorise.
+//! The fast `f32` elementwise kernels: branch-free exp, ln, log1p, softplus and sigmoid
+//! that vectorise, and the table [`unary_f32`] of the unary ops that have such a kernel.
+//! Every other elementwise op (and every op in `f64`) runs its reference kernel from the graph crate
+//! (`UnaryOp::map` and the like) inside the fused kernels; an op gets a row here when
+//! profiling asks for one.
 //!
 //! libm's `expf`/`log1pf` are scalar calls (≈ 10–30 ns each here), and softplus and its
 //! derivatives call them once per hidden unit per sample, several times per training
@@ -6,10 +10,13 @@
 //! range reduction and the Cephes minimax polynomials; special values by selects, not
 //! branches), so a loop over a slice compiles to SIMD. Accuracy: within 2 ulp of the
 //! correctly rounded result over the whole range (tested against `f64` below), with the
-//! IEEE special values of `f32::exp`/`ln`/`ln_1p` (NaN, ±∞, 0, negative arguments).
+//! IEEE special values of `f32::exp`/`ln`/`ln_1p` (NaN, ±∞, 0, negative arguments);
+//! softplus and sigmoid, composed of them, stay within 2 ulp too.
 //! Results in the subnormal range may differ from libm in the last bits.
 //!
 //! `f64` keeps the standard library's functions.
+
+use scorematch_graph::UnaryOp;
 
 /// 1.5·2²³: adding it rounds an `f32` of magnitude < 2²² to an integer, kept in the low
 /// mantissa bits.
@@ -97,28 +104,48 @@ pub(crate) fn ln_1p(x: f32) -> f32 {
     if w.is_finite() && w > 0.0 { r + c } else { r }
 }
 
-/// y = eˣ over a slice.
+/// softplus(x) = max(x, 0) + ln(1 + e^−|x|) (as the graph's reference kernel).
 #[inline(always)]
-pub(crate) fn exp_slice(x: &[f32], y: &mut [f32]) {
+pub(crate) fn softplus(x: f32) -> f32 {
+    x.max(0.0) + ln_1p(exp(-x.abs()))
+}
+
+/// σ(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) otherwise, e = e^−|x| (as the graph's
+/// reference kernel).
+#[inline(always)]
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    let e = exp(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 { r } else { e * r }
+}
+
+/// y = f(x), elementwise: a monomorphic loop the compiler vectorises.
+#[inline(always)]
+fn map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
     for (o, &v) in y.iter_mut().zip(x) {
-        *o = exp(v);
+        *o = f(v);
     }
 }
 
-/// y = ln x over a slice.
+/// The fast kernels: runs `u`'s fast `f32` kernel over `x` into `y` and returns `true`, or
+/// returns `false` (touching nothing) when `u` has none — then the caller runs the
+/// reference kernel.
 #[inline(always)]
-pub(crate) fn ln_slice(x: &[f32], y: &mut [f32]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = ln(v);
+pub(crate) fn unary_f32(u: UnaryOp, x: &[f32], y: &mut [f32]) -> bool {
+    match u {
+        UnaryOp::Exp => map(x, y, exp),
+        UnaryOp::Log => map(x, y, ln),
+        UnaryOp::Log1p => map(x, y, ln_1p),
+        UnaryOp::Softplus => map(x, y, softplus),
+        UnaryOp::Sigmoid => map(x, y, sigmoid),
+        _ => return false,
     }
+    true
 }
 
-/// y = ln(1 + x) over a slice.
-#[inline(always)]
-pub(crate) fn ln_1p_slice(x: &[f32], y: &mut [f32]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = ln_1p(v);
-    }
+/// Whether `u` has a fast `f32` kernel in [`unary_f32`].
+pub(crate) fn has_unary_f32(u: UnaryOp) -> bool {
+    unary_f32(u, &[], &mut [])
 }
 
 #[cfg(test)]
@@ -216,5 +243,31 @@ mod tests {
         assert_eq!(ln_1p(0.0), 0.0);
         assert_eq!(ln_1p(f32::INFINITY), f32::INFINITY);
         assert_eq!(ln_1p(1e-30), 1e-30);
+    }
+
+    fn softplus_f64(x: f64) -> f64 {
+        x.max(0.0) + (-x.abs()).exp().ln_1p()
+    }
+
+    fn sigmoid_f64(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    #[test]
+    fn softplus_within_two_ulp() {
+        check("softplus", softplus, softplus_f64, f64::from(f32::MIN_POSITIVE));
+        assert_eq!(softplus(f32::INFINITY), f32::INFINITY);
+        assert_eq!(softplus(f32::NEG_INFINITY), 0.0);
+        assert_eq!(softplus(100.0), 100.0);
+        assert!(softplus(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sigmoid_within_two_ulp() {
+        check("sigmoid", sigmoid, sigmoid_f64, f64::from(f32::MIN_POSITIVE));
+        assert_eq!(sigmoid(f32::INFINITY), 1.0);
+        assert_eq!(sigmoid(f32::NEG_INFINITY), 0.0);
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!(sigmoid(f32::NAN).is_nan());
     }
 }

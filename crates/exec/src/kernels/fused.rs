@@ -11,8 +11,11 @@
 //! read back from there, still in L1, by later ops); only those outputs are written to
 //! memory.
 //!
-//! The per-element semantics are exactly those of the unfused ops (`elementwise`), so a
-//! fused program is bit-identical to the unfused one.
+//! Each op runs as one loop over the chunk: its fast kernel where `fastmath` has one for
+//! the element type, else the graph crate's reference kernel over the slice
+//! (`UnaryOp::map`, `BinaryOp::map`, `CmpOp::map`, `select_map`), which matches the op
+//! once and runs a monomorphic loop the compiler vectorises where the op allows. Fusion
+//! changes no per-element result, so a fused program is bit-identical to the unfused one.
 //!
 //! Threads: a call of at least [`PAR_MIN_ELEMS`] element-ops (elements × ops) is split
 //! into one contiguous range per thread, each with its own registers.
@@ -20,10 +23,10 @@
 //! SIMD: on x86-64 with AVX2 (detected at run time) the chunk loop is compiled with AVX2
 //! enabled; otherwise with the baseline target's features.
 
+use scorematch_graph::op::select::select_map;
 use scorematch_graph::{BinaryOp, CmpOp, Element, UnaryOp};
 
-use super::PAR_MIN_ELEMS;
-use super::elementwise::{binary_into, compare_into, select_into, unary_into};
+use super::{PAR_MIN_ELEMS, fastmath, same, same_mut};
 
 /// Elements per register (one chunk).
 pub(crate) const CHUNK: usize = 2048;
@@ -284,9 +287,29 @@ fn split_get<'s, T>(
 #[inline(always)]
 fn apply<'a, T: Element>(op: &FOp, y: &mut [T], get: impl Fn(Loc) -> &'a [T]) {
     match *op {
-        FOp::Unary(u, a, _) => unary_into(u, get(a), y),
-        FOp::Binary(b, a, c, _) => binary_into(b, get(a), get(c), y),
-        FOp::Compare(c, a, b, _) => compare_into(c, get(a), get(b), y),
-        FOp::Select(c, a, b, _) => select_into(get(c), get(a), get(b), y),
+        FOp::Unary(u, a, _) => unary(u, get(a), y),
+        FOp::Binary(b, a, c, _) => b.map(get(a), get(c), y),
+        FOp::Compare(c, a, b, _) => c.map(get(a), get(b), y),
+        FOp::Select(c, a, b, _) => select_map(get(c), get(a), get(b), y),
+    }
+}
+
+/// y = u(x): the fast kernel where there is one, the reference kernel otherwise.
+#[inline(always)]
+fn unary<T: Element>(u: UnaryOp, x: &[T], y: &mut [T]) {
+    if let (Some(xf), Some(yf)) = (same::<T, f32>(x), same_mut::<T, f32>(&mut *y))
+        && fastmath::unary_f32(u, xf, yf)
+    {
+        return;
+    }
+    u.map(x, y);
+}
+
+/// Whether `op`, run over elements of type `T`, falls back to its reference kernel (it has
+/// no fast kernel in `fastmath`).
+pub(crate) fn runs_reference<T: 'static>(op: &FOp) -> bool {
+    match *op {
+        FOp::Unary(u, ..) => same::<T, f32>(&[]).is_none() || !fastmath::has_unary_f32(u),
+        _ => true,
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! - [`fused`]: every elementwise node, alone or fused with others into one pass over the
 //!   elements (a register program over chunks); rayon above [`PAR_MIN_ELEMS`] element-ops.
-//! - [`elementwise`]: the per-op loops fused kernels run; [`fastmath`]: vectorisable `f32`
-//!   exp, ln and log1p.
+//!   Each op runs its fast kernel where [`fastmath`] registers one (vectorisable `f32`
+//!   exp, ln, log1p), and the graph crate's reference kernel otherwise.
 //! - [`matmul`]: `dot` through faer, sequential below a size threshold.
 //! - [`layout`]: one strided-copy engine for broadcast, transpose, slice, pad and concat,
 //!   plus a cache-blocked 2-D transpose.
@@ -13,7 +13,6 @@
 
 use std::any::TypeId;
 
-pub(crate) mod elementwise;
 pub(crate) mod fastmath;
 pub(crate) mod fused;
 pub(crate) mod layout;

@@ -1,9 +1,26 @@
 //! The primitives. Each op family lives in one file with its shape rule, derivative rules
-//! and reference kernel; this module holds the [`Op`] enum and the three dispatchers
-//! (shape, kernel, derivative) that route a node to its family.
+//! and reference kernel; this module holds the [`Op`] enum, the three dispatchers (shape,
+//! kernel, derivative) that route a node to its family, and the classification every
+//! consumer of the IR shares ([`Op::is_elementwise`], [`Op::is_view`], [`Op::is_gather`],
+//! [`Op::is_cheap`], [`Op::is_linear`]) — the executor asks these, and keeps no list of
+//! its own.
 //!
-//! Adding an op: its variant (here or in its family's enum), its arms in the family file,
-//! one row in the op test table (`tests/op_table/`, in its family's file).
+//! ## Adding an op
+//!
+//! - **Elementwise unary or binary**: one row in the table at the bottom of `unary.rs` or
+//!   `binary.rs` — doc comment with the maths (definition, derivative, domain), variant,
+//!   name, `Tensor` method, reference kernel, derivative in primitives, classification.
+//!   The row generates the enum variant, [`UnaryOp::ALL`] / [`BinaryOp::ALL`], the
+//!   reference kernels (`apply`, `map`), the derivative rule and the builder method. Then
+//!   one row in the op test table (`tests/op_table/unary.rs` or `binary.rs`), which fails
+//!   until it is there; the executor's tests iterate `ALL` on their own. The executor runs
+//!   the new op through its reference kernel inside fused kernels until a fast one is
+//!   registered (`scorematch-exec`, `kernels/fastmath.rs`).
+//! - **Any other op**: its variant here (the exhaustive matches below then say which
+//!   dispatch arms it needs: shape, kernel, JVP, VJP, classification), its rules in its
+//!   family's file, and a row in the op test table; the table's coverage test lists one op
+//!   of every kind behind an exhaustive match, so it does not compile until the new kind is
+//!   listed there, and then fails until it has a row.
 
 pub mod binary;
 pub mod dot;
@@ -116,6 +133,28 @@ pub enum Op {
     StopGradient,
 }
 
+/// A derivative factor of a pointwise op, kept symbolic when it is ±1 so that no
+/// multiplication is emitted.
+pub(crate) enum Partial {
+    /// The factor 1.
+    One,
+    /// The factor −1.
+    MinusOne,
+    /// A factor computed in the graph.
+    By(Tensor),
+}
+
+impl Partial {
+    /// Scales a tangent or cotangent `t` by the factor.
+    fn apply(&self, t: &Tensor) -> Tensor {
+        match self {
+            Partial::One => t.clone(),
+            Partial::MinusOne => -t,
+            Partial::By(s) => t * s,
+        }
+    }
+}
+
 /// A kernel operand: a shape and its row-major data.
 #[derive(Debug, Clone, Copy)]
 pub struct Operand<'a, T> {
@@ -147,6 +186,74 @@ impl Op {
             Op::Dot => "dot",
             Op::Convert { .. } => "convert",
             Op::StopGradient => "stop_gradient",
+        }
+    }
+
+    /// A positionwise map over operands of one shape (unary, binary, compare, select):
+    /// output element i depends on operand elements i only. These are what the executor
+    /// fuses into one pass over the elements.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select)
+    }
+
+    /// The op passes its operand's elements through, in order (reshape, stop_gradient, and
+    /// convert, which changes only their type): in a program of one dtype its value can
+    /// share its operand's memory.
+    pub fn is_view(&self) -> bool {
+        matches!(self, Op::Reshape { .. } | Op::StopGradient | Op::Convert { .. })
+    }
+
+    /// Every output element is a copy of one operand element (views, broadcast, transpose,
+    /// slice), so a uniform operand gives a uniform result.
+    pub fn is_gather(&self) -> bool {
+        self.is_view()
+            || matches!(self, Op::Broadcast { .. } | Op::Transpose { .. } | Op::Slice { .. })
+    }
+
+    /// A transpose that swaps the last two axes and keeps the others (`Tensor::mt`).
+    pub fn is_matrix_transpose(&self) -> bool {
+        let Op::Transpose { perm } = self else { return false };
+        let r = perm.len();
+        r >= 2
+            && perm[r - 2] == r - 1
+            && perm[r - 1] == r - 2
+            && perm[..r - 2].iter().enumerate().all(|(i, &p)| i == p)
+    }
+
+    /// An elementwise op cheap enough to recompute where it is read rather than store and
+    /// reload: the tables' `cheap` flag for unary and binary ops; compare and select.
+    pub fn is_cheap(&self) -> bool {
+        match self {
+            Op::Unary(u) => u.is_cheap(),
+            Op::Binary(b) => b.is_cheap(),
+            Op::Compare(_) | Op::Select => true,
+            _ => false,
+        }
+    }
+
+    /// A linear map of its operands jointly, so its JVP is the op applied to the tangents
+    /// (neg, add, sub; reduce_sum; the layout ops; convert). Select is linear in its
+    /// branches only, stop_gradient has derivative zero: neither is linear here.
+    pub fn is_linear(&self) -> bool {
+        match self {
+            Op::Unary(u) => u.is_linear(),
+            Op::Binary(b) => b.is_linear(),
+            Op::ReduceSum { .. }
+            | Op::Reshape { .. }
+            | Op::Broadcast { .. }
+            | Op::Transpose { .. }
+            | Op::Slice { .. }
+            | Op::Pad { .. }
+            | Op::Concat { .. }
+            | Op::Convert { .. } => true,
+            Op::Input { .. }
+            | Op::Constant { .. }
+            | Op::Literal { .. }
+            | Op::Compare(_)
+            | Op::Select
+            | Op::ReduceMax { .. }
+            | Op::Dot
+            | Op::StopGradient => false,
         }
     }
 
@@ -230,25 +337,15 @@ impl Op {
         out: &mut [T],
     ) {
         let x = || operands[0];
-        let zip2 = |out: &mut [T], f: &dyn Fn(T, T) -> T| {
-            let (a, b) = (operands[0].data, operands[1].data);
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = f(a[i], b[i]);
-            }
-        };
+        let data = |k: usize| operands[k].data;
         match self {
             Op::Input { .. } => {}
             Op::Constant { bits, .. } => source::constant_kernel(f64::from_bits(*bits), out),
             Op::Literal { data, .. } => source::literal_kernel(data, out),
-            Op::Unary(u) => out.iter_mut().zip(x().data).for_each(|(o, &v)| *o = u.apply(v)),
-            Op::Binary(b) => zip2(out, &|p, q| b.apply(p, q)),
-            Op::Compare(c) => zip2(out, &|p, q| c.apply(p, q)),
-            Op::Select => {
-                let (c, a, b) = (operands[0].data, operands[1].data, operands[2].data);
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = select::select_apply(c[i], a[i], b[i]);
-                }
-            }
+            Op::Unary(u) => u.map(data(0), out),
+            Op::Binary(b) => b.map(data(0), data(1), out),
+            Op::Compare(c) => c.map(data(0), data(1), out),
+            Op::Select => select::select_map(data(0), data(1), data(2), out),
             Op::ReduceSum { .. } => reduce::sum_kernel(x(), out_shape, out),
             Op::ReduceMax { .. } => reduce::max_kernel(x(), out_shape, out),
             Op::Reshape { .. } | Op::Convert { .. } | Op::StopGradient => {
@@ -287,7 +384,8 @@ impl Op {
                     .collect();
                 Some(Tensor::concat(&parts, *axis))
             }
-            // The remaining ops are linear and unary: apply the op to the tangent.
+            // Every remaining op has one operand and is linear (`is_linear`, checked by the
+            // op table): its JVP is the op applied to the tangent.
             _ => t0().map(|tx| tx.apply(self.clone(), &[])),
         }
     }

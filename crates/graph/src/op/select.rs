@@ -9,53 +9,81 @@
 use crate::dtype::Element;
 use crate::graph::Tensor;
 
-/// A comparison predicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    /// a < b
-    Lt,
-    /// a ≤ b
-    Le,
-    /// a > b
-    Gt,
-    /// a ≥ b
-    Ge,
-    /// a = b
-    Eq,
-    /// a ≠ b
-    Ne,
+/// Declares the predicates: doc, variant, name and the predicate on one pair of elements.
+macro_rules! cmp_ops {
+    ($($(#[$doc:meta])* $v:ident $name:literal |$a:ident, $b:ident| $holds:expr;)*) => {
+        /// A comparison predicate.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CmpOp {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl CmpOp {
+            /// Every predicate, in table order.
+            pub const ALL: &'static [CmpOp] = &[$(CmpOp::$v),*];
+
+            /// The predicate's name, as it appears in errors.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CmpOp::$v => $name,)*
+                }
+            }
+
+            /// 1 where the predicate holds, else 0 (the reference kernel).
+            #[inline(always)]
+            pub fn apply<T: Element>(self, a: T, b: T) -> T {
+                let holds = match self {
+                    $(CmpOp::$v => {
+                        let ($a, $b) = (a, b);
+                        $holds
+                    })*
+                };
+                if holds { T::one() } else { T::zero() }
+            }
+
+            /// The reference kernel over slices: `y[i] = apply(a[i], b[i])`, the predicate
+            /// matched once, outside a monomorphic loop.
+            #[inline(always)]
+            pub fn map<T: Element>(self, a: &[T], b: &[T], y: &mut [T]) {
+                match self {
+                    $(CmpOp::$v => {
+                        for ((o, &p), &q) in y.iter_mut().zip(a).zip(b) {
+                            *o = CmpOp::$v.apply(p, q);
+                        }
+                    })*
+                }
+            }
+        }
+    };
 }
 
-impl CmpOp {
-    /// The predicate's name, as it appears in errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Lt => "compare_lt",
-            CmpOp::Le => "compare_le",
-            CmpOp::Gt => "compare_gt",
-            CmpOp::Ge => "compare_ge",
-            CmpOp::Eq => "compare_eq",
-            CmpOp::Ne => "compare_ne",
-        }
-    }
-
-    /// 1 where the predicate holds, else 0 (the reference kernel).
-    pub fn apply<T: Element>(self, a: T, b: T) -> T {
-        let holds = match self {
-            CmpOp::Lt => a < b,
-            CmpOp::Le => a <= b,
-            CmpOp::Gt => a > b,
-            CmpOp::Ge => a >= b,
-            CmpOp::Eq => a == b,
-            CmpOp::Ne => a != b,
-        };
-        if holds { T::one() } else { T::zero() }
-    }
+cmp_ops! {
+    /// a < b
+    Lt "compare_lt" |a, b| a < b;
+    /// a ≤ b
+    Le "compare_le" |a, b| a <= b;
+    /// a > b
+    Gt "compare_gt" |a, b| a > b;
+    /// a ≥ b
+    Ge "compare_ge" |a, b| a >= b;
+    /// a = b
+    Eq "compare_eq" |a, b| a == b;
+    /// a ≠ b
+    Ne "compare_ne" |a, b| a != b;
 }
 
 /// Reference kernel of select for one element.
+#[inline(always)]
 pub fn select_apply<T: Element>(c: T, a: T, b: T) -> T {
     if c != T::zero() { a } else { b }
+}
+
+/// Reference kernel of select over slices: `y[i] = select_apply(c[i], a[i], b[i])`.
+#[inline(always)]
+pub fn select_map<T: Element>(c: &[T], a: &[T], b: &[T], y: &mut [T]) {
+    for (((o, &m), &p), &q) in y.iter_mut().zip(c).zip(a).zip(b) {
+        *o = select_apply(m, p, q);
+    }
 }
 
 /// JVP rule of select: ẏ = select(c, ȧ, ḃ), a missing tangent being zero.

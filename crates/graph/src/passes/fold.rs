@@ -23,7 +23,8 @@ fn constant_values(t: &Tensor) -> Option<Vec<f64>> {
 
 /// Replaces every constant-operand subexpression by its value.
 pub fn fold_constants(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
-    rebuild(outputs, &|op, operands| {
+    rebuild(outputs, &|site| {
+        let (op, operands) = (site.op, site.operands);
         if operands.is_empty() || matches!(op, Op::StopGradient) {
             return Ok(None);
         }
@@ -46,13 +47,13 @@ pub fn fold_constants(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
         // Uniform operands give a uniform result for every elementwise op; evaluate one
         // element instead of materialising a large result.
         let out = if n > FOLD_LIMIT {
-            if is_elementwise(op) {
+            if op.is_elementwise() {
                 let one: Vec<Operand<f64>> =
                     ops.iter().map(|o| Operand { shape: &[], data: &o.data[..1] }).collect();
                 let mut v = vec![0.0];
                 op.reference_kernel(&one, &[], &mut v);
                 v
-            } else if is_rearrangement(op) {
+            } else if op.is_gather() {
                 vec![values[0][0]]
             } else {
                 return Ok(None);
@@ -68,17 +69,4 @@ pub fn fold_constants(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
             graph.literal(&out, &shape, dtype)?
         }))
     })
-}
-
-/// Ops that only move elements around, so a uniform operand gives a uniform result.
-fn is_rearrangement(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Reshape { .. } | Op::Broadcast { .. } | Op::Transpose { .. } | Op::Slice { .. }
-    )
-}
-
-/// Ops that map elements one to one (or pairwise, triple-wise), position by position.
-fn is_elementwise(op: &Op) -> bool {
-    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Convert { .. })
 }

@@ -36,7 +36,7 @@ fn is(t: &Tensor, v: f64) -> bool {
 
 /// Applies the identities of the module table to every node, bottom-up.
 pub fn simplify(outputs: &[Tensor]) -> Result<Vec<Tensor>> {
-    rebuild(outputs, &|op, x| Ok(rewrite(op, x)))
+    rebuild(outputs, &|s| Ok(rewrite(s.op, s.operands)))
 }
 
 /// −t, folding a double negation so that a rewrite's result is already simplified.

@@ -1,4 +1,5 @@
-//! Composites (built from primitives; derivatives come from the primitives' rules).
+//! Composites (built from primitives; derivatives come from the primitives' rules), and
+//! the composites that primitives replaced, kept as their oracles.
 
 use crate::checker::{
     Family, Row, check_family, map1, map2, mm, per_row, row, s_away, s_distinct, s_real,
@@ -6,21 +7,60 @@ use crate::checker::{
 };
 use crate::common::{assert_close, dot, eval};
 use scorematch_graph::passes::verify;
-use scorematch_graph::{DType, Graph, Tensor, grad, hvp};
+use scorematch_graph::{DType, Graph, Tensor, grad, hvp, jvp};
+
+/// PyTorch's softplus threshold: above it, softplus(x) = x to within f64 rounding.
+const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+/// The softplus composite the primitive replaced, its oracle: x when x > 20, else
+/// ln(1 + e^min(x, 20)), as `torch.nn.Softplus`. The `min` keeps the unselected branch
+/// finite so no 0·∞ reaches a derivative, and there is no kink at 0.
+pub fn softplus_composite(x: &Tensor) -> Tensor {
+    let t = x.full_like(SOFTPLUS_THRESHOLD);
+    let safe = x.minimum(&t);
+    x.gt(&t).select(x, &safe.exp().log1p())
+}
+
+/// The sigmoid composite the primitive replaced, its oracle: ½ + ½·tanh(x/2), bounded and
+/// smooth at every order.
+pub fn sigmoid_composite(x: &Tensor) -> Tensor {
+    0.5 + 0.5 * (x * 0.5).tanh()
+}
 
 /// Composites (built from primitives; derivatives come from the primitives' rules).
 pub fn rows() -> Vec<Row> {
     use Family::*;
     vec![
-        row(Composite, "softplus", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_softplus)
-            .reference(|x| map1(x, softplus_ref))
-            .order(3),
+        row(
+            Composite,
+            "softplus_composite",
+            &[&[2, 3]],
+            &[2, 3],
+            |x| softplus_composite(&x[0]),
+            s_softplus,
+        )
+        .reference(|x| map1(x, softplus_ref))
+        .order(3),
         // Beyond the threshold the stable form returns x (error e^−x ≤ 8e−10, as PyTorch).
-        row(Composite, "softplus_tails", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_tails)
-            .reference_tol(|x| map1(x, softplus_ref), 1e-9),
-        row(Composite, "sigmoid", &[&[2, 3]], &[2, 3], |x| x[0].sigmoid(), s_real)
-            .reference(|x| map1(x, sigmoid_ref))
-            .order(3),
+        row(
+            Composite,
+            "softplus_composite_tails",
+            &[&[2, 3]],
+            &[2, 3],
+            |x| softplus_composite(&x[0]),
+            s_tails,
+        )
+        .reference_tol(|x| map1(x, softplus_ref), 1e-9),
+        row(
+            Composite,
+            "sigmoid_composite",
+            &[&[2, 3]],
+            &[2, 3],
+            |x| sigmoid_composite(&x[0]),
+            s_real,
+        )
+        .reference(|x| map1(x, sigmoid_ref))
+        .order(3),
         row(Composite, "swish", &[&[2, 3]], &[2, 3], |x| x[0].swish(), s_real)
             .reference(|x| map1(x, |v| v * sigmoid_ref(v)))
             .order(3),
@@ -152,9 +192,77 @@ fn values_and_grad(f: fn(&Tensor) -> Tensor, xs: &[f64]) -> (Vec<f64>, Vec<f64>,
     (out[0].data.clone(), out[1].data.clone(), out[2].data.clone())
 }
 
+/// The primitives agree with the composites they replaced, in value and in derivatives to
+/// order 3 (each derivative by reverse and by forward mode): in the smooth middle to
+/// rounding, in the tails to the composite's threshold error (softplus: e^−x ≤ 8e−10
+/// above 21).
+#[test]
+fn primitives_agree_with_their_composite_oracles() {
+    type F = fn(&Tensor) -> Tensor;
+    let pairs: [(&str, F, F); 2] = [
+        ("softplus", Tensor::softplus, softplus_composite),
+        ("sigmoid", Tensor::sigmoid, sigmoid_composite),
+    ];
+    let mut r = crate::common::Rng::new(3);
+    let middle: Vec<f64> = (0..24).map(|_| r.uniform(-6.0, 6.0)).collect();
+    let tails: Vec<f64> = (0..24).map(|_| r.away(21.0, 40.0)).collect();
+    for (name, prim, comp) in pairs {
+        for (xs, tol) in [(&middle, 1e-13), (&tails, 1e-9)] {
+            let g = Graph::new();
+            let x = g.input("x", &[xs.len()], DType::F64);
+            let ones = x.ones_like();
+            // [f, f′, f″, f‴] by grad of the sum (the Jacobians are diagonal), then
+            // [f′, f″, f‴] by jvp with a unit tangent.
+            let derivs = |f: F| {
+                let (mut by_grad, mut by_jvp) = (vec![f(&x)], vec![f(&x)]);
+                for k in 0..3 {
+                    let s = by_grad[k].sum_all();
+                    by_grad.push(grad(&s, std::slice::from_ref(&x)).unwrap().remove(0));
+                    let t = by_jvp[k].clone();
+                    let tangents = [ones.clone()];
+                    by_jvp.push(jvp(&[t], std::slice::from_ref(&x), &tangents).unwrap().remove(0));
+                }
+                by_grad.into_iter().chain(by_jvp.into_iter().skip(1)).collect::<Vec<_>>()
+            };
+            let p = derivs(prim);
+            let c = derivs(comp);
+            verify(&g).unwrap();
+            let outs: Vec<Tensor> = p.iter().chain(&c).cloned().collect();
+            let vals = eval(&outs, &[(x.clone(), xs.to_vec())]);
+            let (vp, vc) = vals.split_at(p.len());
+            for (k, (a, b)) in vp.iter().zip(vc).enumerate() {
+                let order = if k < 4 { k } else { k - 3 };
+                assert_close(&a.data, &b.data, tol, &format!("{name} order {order} (#{k})"));
+            }
+        }
+    }
+}
+
+#[test]
+fn softplus_primitive_extremes_are_finite_and_exact() {
+    let (y, d, h) = values_and_grad(Tensor::softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
+    assert_eq!(y[0], 1000.0);
+    assert_eq!(y[1], 0.0);
+    assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
+    assert!((y[3] - softplus_ref(20.0)).abs() < 1e-14);
+    // No threshold: 20.5 + e^−20.5, not 20.5.
+    assert!((y[4] - (20.5 + (-20.5f64).exp())).abs() < 4e-15);
+    assert!(y[4] > 20.5);
+    assert!(y[5] >= 0.0 && y[5] < 1e-300);
+    assert_eq!(d[0], 1.0);
+    assert_eq!(d[1], 0.0);
+    assert!((d[2] - 0.5).abs() < 1e-16);
+    assert!((d[3] - sigmoid_ref(20.0)).abs() < 1e-14);
+    assert!(h.iter().all(|v| v.is_finite()), "softplus'' not finite: {h:?}");
+    assert_eq!(h[0], 0.0);
+    assert_eq!(h[1], 0.0);
+    assert!((h[2] - 0.25).abs() < 1e-16);
+}
+
 #[test]
 fn softplus_extremes_are_finite_and_exact() {
-    let (y, d, h) = values_and_grad(Tensor::softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
+    let (y, d, h) =
+        values_and_grad(softplus_composite, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
     assert_eq!(y[0], 1000.0);
     assert_eq!(y[1], 0.0);
     assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
@@ -173,10 +281,12 @@ fn softplus_extremes_are_finite_and_exact() {
 
 #[test]
 fn sigmoid_swish_elu_extremes_are_finite() {
-    let (y, d, h) = values_and_grad(Tensor::sigmoid, &[1000.0, -1000.0, 0.0]);
-    assert_eq!(y, vec![1.0, 0.0, 0.5]);
-    assert_eq!(d, vec![0.0, 0.0, 0.25]);
-    assert!(h.iter().all(|v| v.is_finite()));
+    for sigmoid in [Tensor::sigmoid, sigmoid_composite] {
+        let (y, d, h) = values_and_grad(sigmoid, &[1000.0, -1000.0, 0.0]);
+        assert_eq!(y, vec![1.0, 0.0, 0.5]);
+        assert_eq!(d, vec![0.0, 0.0, 0.25]);
+        assert!(h.iter().all(|v| v.is_finite()));
+    }
     let (y, d, h) = values_and_grad(Tensor::swish, &[1000.0, -1000.0, 0.0]);
     assert_eq!(y[0], 1000.0);
     assert_eq!(y[1], 0.0);

@@ -1,7 +1,8 @@
 //! Elementwise unary primitives.
 
 use crate::checker::{
-    Family, Row, check_family, map1, row, s_away, s_log1p, s_pos, s_real, s_recip,
+    Family, Row, check_family, map1, row, s_away, s_log1p, s_pos, s_real, s_recip, s_softplus,
+    s_tails, sigmoid_ref, softplus_ref,
 };
 use crate::common::eval;
 use scorematch_graph::{DType, Graph};
@@ -33,6 +34,19 @@ pub fn rows() -> Vec<Row> {
             .order(3),
         row(Unary, "cos", &[&[2, 3]], &[2, 3], |x| x[0].cos(), s_real)
             .reference(|x| map1(x, f64::cos))
+            .order(3),
+        row(Unary, "softplus", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_softplus)
+            .reference(|x| map1(x, softplus_ref))
+            .order(3),
+        // Both tails, |x| ∈ [21, 30): exact there too (no threshold, unlike the composite).
+        row(Unary, "softplus_tails", &[&[2, 3]], &[2, 3], |x| x[0].softplus(), s_tails)
+            .reference(|x| map1(x, softplus_ref))
+            .order(3),
+        row(Unary, "sigmoid", &[&[2, 3]], &[2, 3], |x| x[0].sigmoid(), s_real)
+            .reference(|x| map1(x, sigmoid_ref))
+            .order(3),
+        row(Unary, "sigmoid_tails", &[&[2, 3]], &[2, 3], |x| x[0].sigmoid(), s_tails)
+            .reference(|x| map1(x, sigmoid_ref))
             .order(3),
     ]
 }
