@@ -12,10 +12,6 @@ use scorematch::saved::SavedModel;
 
 use crate::error::usage;
 
-/// XORed into the seed when a command other than `train` draws a built-in dataset, so that
-/// its samples are independent of the ones training drew with the same seed.
-pub const HELD_OUT_STREAM: u64 = 0x5EED_0F4E_1D0C_7A11;
-
 /// A table file format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use common::{check_png, read_csv, run_in, s, tempdir, train_small, write_npy};
 use scorematch::data::Dataset;
-use scorematch::eval::{EvalConfig, EvalReport, HeldoutConfig, evaluate};
+use scorematch::eval::{EvalConfig, EvalReport, HeldoutConfig, KsdConfig, evaluate};
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 use scorematch_graph::DType;
 
@@ -369,8 +370,10 @@ fn eval_json(dir: &Path, ck: &Path, data: &Path) -> (f64, f64, f64) {
 }
 
 /// The held-out objective and KSD of the checkpoint `ck` on raw `data`, computed by the
-/// library as `eval` does: in model coordinates, the default estimators with seed 0.
+/// library as `eval` does: in model coordinates, the default estimators drawing from the
+/// estimator stream of seed 0.
 fn eval_by_library(ck: &Path, data: &Dataset) -> EvalReport {
+    let seed = Stream::Estimator.seed(0);
     let saved = SavedModel::load(ck).expect("checkpoint");
     let data = match &saved.standardizer {
         Some(st) => st.transform(data).expect("standardise"),
@@ -378,8 +381,9 @@ fn eval_by_library(ck: &Path, data: &Dataset) -> EvalReport {
     };
     let model = saved.config.model();
     let config = EvalConfig {
-        heldout: Some(HeldoutConfig { seed: 0, threads: 1, ..HeldoutConfig::default() }),
+        heldout: Some(HeldoutConfig { seed, threads: 1, ..HeldoutConfig::default() }),
         likelihood: None,
+        ksd: Some(KsdConfig { seed, ..KsdConfig::default() }),
         ..EvalConfig::default()
     };
     match saved.dtype {

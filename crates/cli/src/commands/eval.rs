@@ -8,10 +8,11 @@ use serde_json::json;
 
 use scorematch::eval::{EvalReport, TrueScore};
 use scorematch::handle::ModelHandle;
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
-use crate::files::{HELD_OUT_STREAM, builtin, check_dim, load_data};
+use crate::files::{builtin, check_dim, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -79,7 +80,7 @@ pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
 /// Loads the data and evaluates the checkpoint's model on it.
 fn evaluate(args: &EvalArgs, saved: &SavedModel) -> Result<EvalReport> {
     let toy = builtin(&args.data);
-    let raw = load_data(&args.data, args.n_samples, args.seed ^ HELD_OUT_STREAM)?;
+    let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     check_dim(&raw, saved, &format!("the data '{}'", args.data))?;
     let model = ModelHandle::from_saved(saved);
     let config = model.eval_config(args.seed, args.threads)?;

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use scorematch::checkpoint::Checkpoint;
@@ -16,6 +17,7 @@ use scorematch::config::{ObjectiveSection, parse_dtype};
 use scorematch::data::Dataset;
 use scorematch::handle::{Draw, ModelHandle};
 use scorematch::objective::{Objective, ObjectiveKind, Projection};
+use scorematch::rng::Stream;
 use scorematch_graph::DType;
 
 use super::common;
@@ -38,14 +40,11 @@ for every parameter under the parameter's own name (safetensors).";
 const LOSS_OBJECTIVES: [ObjectiveKind; 4] =
     [ObjectiveKind::Esm, ObjectiveKind::Ssm, ObjectiveKind::SsmVr, ObjectiveKind::Dsm];
 
-/// Parses `--objective`: one of [`LOSS_OBJECTIVES`].
-fn loss_objective(text: &str) -> Result<ObjectiveKind, String> {
-    let kind: ObjectiveKind = text.parse().map_err(|e: scorematch::UnknownName| e.to_string())?;
-    if LOSS_OBJECTIVES.contains(&kind) {
-        Ok(kind)
-    } else {
-        Err(format!("`loss` evaluates esm, ssm, ssm-vr and dsm, not {kind}"))
-    }
+/// Parses `--objective`: one of [`LOSS_OBJECTIVES`], by the library's names (clap lists
+/// them in the help and in errors).
+fn loss_objective() -> impl TypedValueParser<Value = ObjectiveKind> {
+    PossibleValuesParser::new(LOSS_OBJECTIVES.iter().filter_map(ValueEnum::to_possible_value))
+        .try_map(|name| name.parse::<ObjectiveKind>())
 }
 
 /// Flags of `scorematch loss`.
@@ -58,8 +57,8 @@ pub struct LossArgs {
     /// The batch: .npy or .csv file (or a built-in dataset name), used as given.
     #[arg(long, value_name = "FILE")]
     pub data: String,
-    /// The objective: esm, ssm, ssm-vr or dsm.
-    #[arg(long, value_name = "NAME", value_parser = loss_objective)]
+    /// The objective.
+    #[arg(long, value_parser = loss_objective())]
     pub objective: ObjectiveKind,
     /// Projection vectors of ssm / ssm-vr (.npy or .csv), one row per sample.
     #[arg(long, value_name = "FILE")]
@@ -105,7 +104,7 @@ struct Setup {
 /// Runs `scorematch loss`.
 pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let data = load_data(&args.data, args.n_samples, args.seed)?;
+    let data = load_data(&args.data, args.n_samples, Stream::Data.seed(args.seed))?;
     check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
     let setup = setup(args, &data)?;
     let dtype = args.dtype.unwrap_or(saved.dtype);

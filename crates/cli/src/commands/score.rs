@@ -14,11 +14,12 @@ use clap::Args;
 use scorematch::data::Dataset;
 use scorematch::eval::RowDensityNote;
 use scorematch::handle::ModelHandle;
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
 use crate::error::usage;
-use crate::files::{HELD_OUT_STREAM, TableFormat, check_dim, load_data, save_table, table_format};
+use crate::files::{TableFormat, check_dim, load_data, save_table, table_format};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -62,7 +63,7 @@ pub struct ScoreArgs {
 pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
     let format = table_format(&args.out, "--out")?;
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let raw = load_data(&args.data, args.n_samples, args.seed ^ HELD_OUT_STREAM)?;
+    let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     check_dim(&raw, &saved, &format!("the data '{}'", args.data))?;
     let model = ModelHandle::from_saved(&saved);
     let sigma = sigma(args, &saved)?;

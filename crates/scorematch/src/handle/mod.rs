@@ -29,11 +29,12 @@ use scorematch_graph::DType;
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{
-    Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, LikelihoodConfig, RowLogDensity,
-    TrueScore, density_grid, row_log_density,
+    Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, KsdConfig, LikelihoodConfig,
+    RowLogDensity, TrueScore, density_grid, row_log_density,
 };
 use crate::model::{Model, ModelConfig};
 use crate::objective::Objective;
+use crate::rng::Stream;
 use crate::sample::{SamplerConfig, Samples, ScoreFn};
 use crate::saved::SavedModel;
 use crate::train::{Control, StepMetrics, TrainConfig, TrainReport, TrainingRecord};
@@ -50,7 +51,7 @@ const GRID_BATCH: usize = 4096;
 pub enum Draw<'a> {
     /// These values, row-major.
     Given(&'a [f64]),
-    /// Drawn from a generator seeded with this value.
+    /// Drawn from the noise [`Stream`](crate::rng::Stream) of this run seed.
     Seeded(u64),
 }
 
@@ -164,10 +165,14 @@ impl ModelHandle {
         self.params.field(self.model(), batch, threads)
     }
 
-    /// The field compiled for the rows of `data`, and `data` in model coordinates.
+    /// The field for row-wise results, and `data` in model coordinates. It is compiled for
+    /// chunks of [`ROW_BATCH`] rows whatever the number of rows (the last chunk padded):
+    /// products of other shapes may sum in another order (a one-row product is a
+    /// matrix-vector product), and a row's value must not depend on how many rows came
+    /// with it.
     fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
         let z = self.to_model_coordinates(raw)?;
-        Ok((self.field(z.n().clamp(1, ROW_BATCH), threads)?, z))
+        Ok((self.field(ROW_BATCH, threads)?, z))
     }
 
     /// The energy of each row of `raw` (raw coordinates): f(z) + Σᵢ log sᵢ, with
@@ -257,9 +262,12 @@ impl ModelHandle {
     /// noise-conditional model, the multi-scale objective of its training record), and the
     /// log-likelihood with log Z over the fixed box of [`crate::eval::row_log_density`]
     /// ([`LikelihoodConfig::fixed_box`]), so that the mean log-likelihood of `eval` is the
-    /// mean of the per-row values in D ≤ 2.
+    /// mean of the per-row values in D ≤ 2. The estimators' draws (held-out noise,
+    /// importance samples, the KSD subset) come from the estimator
+    /// [`Stream`](crate::rng::Stream) of `seed`.
     pub fn eval_config(&self, seed: u64, threads: usize) -> Result<EvalConfig> {
         let model = self.model();
+        let seed = Stream::Estimator.seed(seed);
         let objective = if model.is_noise_conditional() {
             self.training.as_ref().map(|t| t.objective.clone())
         } else {
@@ -268,6 +276,7 @@ impl ModelHandle {
         Ok(EvalConfig {
             heldout: Some(HeldoutConfig { seed, threads, objective, ..HeldoutConfig::default() }),
             likelihood: Some(LikelihoodConfig::fixed_box(model.dim(), seed)?),
+            ksd: Some(KsdConfig { seed, ..KsdConfig::default() }),
             threads,
             ..EvalConfig::default()
         })

@@ -1,8 +1,6 @@
 //! The one place where a precision is picked: parameters of element type `T` behind the
 //! dtype-free [`Precision`] trait, implemented once, generically, for `f32` and `f64`.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use scorematch_graph::{DType, Element};
 
 use super::{Draw, LossReport};
@@ -11,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::eval::{EvalConfig, EvalReport, TrueScore, evaluate};
 use crate::model::Model;
 use crate::objective::Objective;
+use crate::rng::Stream;
 use crate::sample::{CompiledScore, SamplerConfig, Samples, ScoreFn, sample_model};
 use crate::train::{CompiledLoss, Control, StepMetrics, TrainConfig, TrainReport, fit};
 
@@ -147,7 +146,7 @@ impl<T: Element> Precision for Typed<T> {
                 }
                 buffer.iter_mut().zip(values).for_each(|(o, &v)| *o = T::from_f64(v));
             }
-            Draw::Seeded(seed) => loss.draw_noise(&mut StdRng::seed_from_u64(seed)),
+            Draw::Seeded(seed) => loss.draw_noise(&mut Stream::Noise.rng(seed)),
         }
         let batch: Vec<T> = x.data().iter().map(|&v| T::from_f64(v)).collect();
         let value = loss.evaluate(&self.0, &batch)?;

@@ -1,11 +1,9 @@
 //! Annealed Langevin dynamics (Song & Ermon 2019).
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
 use super::chains::{Recorder, add_noise, check_finite, init_chains};
 use super::{SamplerConfig, SamplerKind, Samples, ScoreFn};
 use crate::error::{Error, Result};
+use crate::rng::Stream;
 
 /// Annealed Langevin for noise-conditional scores s(x, σ): for each σᵢ of the ladder
 /// (largest first), `config.steps` steps of x ← x + αᵢ s(x, σᵢ) + τ√(2αᵢ) ξ with
@@ -30,7 +28,7 @@ pub fn annealed(
     let dim = field.dim();
     let sigmas = config.ladder.sigmas();
     let sigma_last = sigmas.last().copied().unwrap_or(config.ladder.sigma_min);
-    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut rng = Stream::Sampler.rng(config.seed);
     let mut x = init_chains(config, dim, start, &mut rng)?;
     let mut s = vec![0.0; x.len()];
     let mut tmp = vec![0.0; if config.denoise { x.len() } else { 0 }];

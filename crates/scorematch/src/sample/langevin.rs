@@ -1,11 +1,9 @@
 //! Unadjusted Langevin dynamics.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
 use super::chains::{Recorder, add_noise, check_finite, init_chains};
 use super::{SamplerConfig, SamplerKind, Samples, ScoreFn};
 use crate::error::{Error, Result};
+use crate::rng::Stream;
 
 /// Unadjusted Langevin: x ← x + ε_t s(x) + τ√(2ε_t) ξ, ξ ~ N(0, I), for `config.steps`
 /// steps of all `config.n_chains` chains at once, ε_t from [`SamplerConfig::schedule`].
@@ -28,7 +26,7 @@ pub fn langevin(
     config.validate()?;
     config.check_field(field)?;
     let dim = field.dim();
-    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut rng = Stream::Sampler.rng(config.seed);
     let mut x = init_chains(config, dim, start, &mut rng)?;
     let mut s = vec![0.0; x.len()];
     let schedule = config.schedule();

@@ -1,12 +1,12 @@
 //! Metropolis-adjusted Langevin.
 
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::chains::{Recorder, check_finite, init_chains};
 use super::{SamplerConfig, SamplerKind, Samples, ScoreFn};
 use crate::error::{Error, Result};
+use crate::rng::Stream;
 
 /// MALA: propose x' = x + ε s(x) + √(2ε) ξ per chain, accept with probability min(1, α),
 ///
@@ -30,7 +30,7 @@ pub fn mala(
     config.validate()?;
     config.check_field(field)?;
     let (d, n) = (field.dim(), config.n_chains);
-    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut rng = Stream::Sampler.rng(config.seed);
     let mut x = init_chains(config, d, start, &mut rng)?;
     let (mut s, mut f) = (vec![0.0; n * d], vec![0.0; n]);
     field.evaluate(&x, None, Some(&mut s), Some(&mut f))?;
