@@ -4,7 +4,7 @@
 //! The metadata key `scorematch` holds JSON: the format version, the model configuration
 //! (kind, sizes, activation), the data standardisation (so energies, scores and densities
 //! are reported for raw data) and, for trained models, the typed
-//! [`TrainingRecord`](crate::train::TrainingRecord) (configuration, objective, outcome).
+//! [`TrainingRecord`] (configuration, objective, outcome).
 //! Values round-trip bit for bit: f32 models store f32 tensors.
 //!
 //! Format versions: 2 (written now) stores the typed record; 1 stored a free-form record

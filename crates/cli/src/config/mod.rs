@@ -1,5 +1,5 @@
 //! The training run's configuration on the command line: the library's
-//! [`RunConfig`](scorematch::config::RunConfig), read from `--config FILE` (TOML), with the
+//! [`RunConfig`], read from `--config FILE` (TOML), with the
 //! flags given on the command line laid over it.
 //!
 //! The CLI declares no setting of its own: the flags are the library's configuration
@@ -10,7 +10,7 @@
 //! ([`flag_for`], used by [`crate::error`]).
 //!
 //! A run's `config.toml` is the resolved configuration
-//! ([`RunConfig::resolved`](scorematch::config::RunConfig::resolved)), so that
+//! ([`RunConfig::resolved`]), so that
 //! `--config run/config.toml` repeats the run bit for bit. Where the run is written
 //! (`--out`, `--name`) and how chatty it is are not part of the configuration.
 

@@ -51,7 +51,7 @@ const GRID_BATCH: usize = 4096;
 pub enum Draw<'a> {
     /// These values, row-major.
     Given(&'a [f64]),
-    /// Drawn from the noise [`Stream`](crate::rng::Stream) of this run seed.
+    /// Drawn from the noise [`Stream`] of this run seed.
     Seeded(u64),
 }
 
@@ -264,7 +264,7 @@ impl ModelHandle {
     /// ([`LikelihoodConfig::fixed_box`]), so that the mean log-likelihood of `eval` is the
     /// mean of the per-row values in D ≤ 2. The estimators' draws (held-out noise,
     /// importance samples, the KSD subset) come from the estimator
-    /// [`Stream`](crate::rng::Stream) of `seed`.
+    /// [`Stream`] of `seed`.
     pub fn eval_config(&self, seed: u64, threads: usize) -> Result<EvalConfig> {
         let model = self.model();
         let seed = Stream::Estimator.seed(seed);
