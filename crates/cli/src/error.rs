@@ -56,40 +56,39 @@ impl fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-/// The exit status and the text to print for `error`.
-pub fn report(error: &anyhow::Error) -> (u8, String) {
+/// The exit status and the text to print for `error`, which the subcommand `command`
+/// (`train`, `sample`, …) returned.
+pub fn report(error: &anyhow::Error, command: &str) -> (u8, String) {
     if let Some(e) = error.downcast_ref::<Exit>() {
         return (e.code, e.message.clone());
     }
     if let Some(e) = error.downcast_ref::<UsageError>() {
         return (USAGE, format!("error: {e}"));
     }
-    if let Some(e) = config_error(error) {
-        return (USAGE, format!("error: {}", in_flags(e)));
-    }
-    // A toolkit InvalidArgument is a bad flag value that only the toolkit could check.
+    // A setting the toolkit refused (or, for the older messages not yet structured, an
+    // invalid argument) is a usage error when it is the error itself; under a context (the run is saved, but …) it
+    // is a failure of what the context says.
     let code = match error.downcast_ref::<scorematch::Error>() {
-        Some(scorematch::Error::InvalidArgument(_)) => USAGE,
+        Some(scorematch::Error::InvalidArgument(_) | scorematch::Error::Config(_)) => USAGE,
+        _ if error.downcast_ref::<ConfigError>().is_some() => USAGE,
         _ => FAILURE,
     };
-    (code, format!("error: {}", chain(error)))
+    (code, format!("error: {}", chain(error, command)))
 }
 
-/// The library's configuration error inside `error`, if that is what it is.
-fn config_error(error: &anyhow::Error) -> Option<&ConfigError> {
-    error.chain().find_map(|cause| {
-        cause.downcast_ref::<ConfigError>().or(match cause.downcast_ref::<scorematch::Error>() {
-            Some(scorematch::Error::Config(e)) => Some(e),
-            _ => None,
-        })
+/// The library's configuration error `cause` is, if it is one.
+fn as_config_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a ConfigError> {
+    cause.downcast_ref::<ConfigError>().or(match cause.downcast_ref::<scorematch::Error>() {
+        Some(scorematch::Error::Config(e)) => Some(e),
+        _ => None,
     })
 }
 
-/// A configuration error in the command line's words: each field path (`train.lr`)
-/// becomes the flag that sets it (`--lr`); a field with no flag keeps its path, which is
-/// its key in a configuration file.
-fn in_flags(e: &ConfigError) -> String {
-    let name = |path: &str| flag_for(path).unwrap_or_else(|| path.to_string());
+/// A configuration error in the words of the command line of `command`: each field path
+/// (`train.lr`) becomes the flag that sets it (`--lr`); a field with no flag there keeps its
+/// path, which is its key in a configuration file (`sample.n = 0`).
+fn in_flags(e: &ConfigError, command: &str) -> String {
+    let name = |path: &str| flag_for(path, command).unwrap_or_else(|| path.to_string());
     let mut expected = String::new();
     let mut word = String::new();
     for c in e.expected.chars().chain(std::iter::once(' ')) {
@@ -105,29 +104,36 @@ fn in_flags(e: &ConfigError) -> String {
         word.clear();
     }
     expected.pop();
-    format!("{} {}: {expected}", name(e.field), e.value)
+    match flag_for(e.field, command) {
+        Some(flag) => format!("{flag} {}: {expected}", e.value),
+        None => format!("{} = {}: {expected}", e.field, e.value),
+    }
 }
 
-/// The flag that sets a configuration field: the run configuration's (`train.lr` →
-/// `--lr`), or, for a sampler setting (`sampler.n_chains`), the `sample` command's flag of
-/// that field.
-fn flag_for(path: &str) -> Option<String> {
-    crate::config::flag_for(path).or_else(|| {
-        let field = path.strip_prefix("sampler.")?;
-        let cli = <crate::cli::Cli as clap::CommandFactory>::command();
-        let sample = cli.find_subcommand("sample")?;
-        let arg = sample.get_arguments().find(|a| a.get_id().as_str() == field)?;
-        Some(format!("--{}", arg.get_long()?))
-    })
+/// The flag of `command` that sets the configuration field `path`: for `train`, the run
+/// configuration's (`train.lr` → `--lr`); for the other commands, the flag whose field is
+/// named as the path's last part (`sampler.n_chains` → `sample`'s `--n`).
+fn flag_for(path: &str, command: &str) -> Option<String> {
+    if command == "train" {
+        return crate::config::flag_for(path);
+    }
+    let field = path.rsplit('.').next()?;
+    let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+    let arg = cli.find_subcommand(command)?.get_arguments().find(|a| a.get_id() == field)?;
+    Some(format!("--{}", arg.get_long()?))
 }
 
 /// The error and its causes joined by `: `, leaving out a cause whose text the message
-/// before it already ends with (the toolkit's I/O errors quote their source).
-fn chain(error: &anyhow::Error) -> String {
+/// before it already ends with (the toolkit's I/O errors quote their source), with a
+/// configuration error worded for `command` ([`in_flags`]).
+fn chain(error: &anyhow::Error, command: &str) -> String {
     let mut out = String::new();
     let mut previous = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = match as_config_error(cause) {
+            Some(e) => in_flags(e, command),
+            None => cause.to_string(),
+        };
         if !previous.is_empty() && previous.ends_with(&text) {
             continue;
         }
@@ -146,6 +152,7 @@ mod tests {
 
     #[test]
     fn statuses() {
+        let report = |e: &anyhow::Error| report(e, "train");
         assert_eq!(report(&usage("bad --x")), (2, "error: bad --x".into()));
         let e = anyhow::Error::new(Exit { code: 130, message: "stopped".into() });
         assert_eq!(report(&e), (130, "stopped".into()));
@@ -158,7 +165,7 @@ mod tests {
             512,
             "the training set has only 100 rows: lower train.batch_size (or lower data.val_fraction)",
         );
-        let e = anyhow::Error::new(scorematch::Error::from(refused.clone())).context("cannot plan");
+        let e = anyhow::Error::new(scorematch::Error::from(refused.clone()));
         assert_eq!(
             report(&e),
             (

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use scorematch::data::{Dataset, ToyDensity, save_csv, save_npy, write_atomic_bytes};
+use scorematch::data::{Dataset, save_csv, save_npy, write_atomic_bytes};
 use scorematch::saved::SavedModel;
 
 use crate::error::usage;
@@ -54,11 +54,6 @@ pub fn save_text(path: &Path, text: &str) -> Result<()> {
 pub fn load_data(spec: &str, n: usize, seed: u64) -> Result<Dataset> {
     scorematch::data::load_any(spec, n, seed)
         .with_context(|| format!("cannot load the data '{spec}'"))
-}
-
-/// The built-in dataset `spec` names, if it names one (and not a file).
-pub fn builtin(spec: &str) -> Option<ToyDensity> {
-    scorematch::data::builtin_density(spec)
 }
 
 /// Reads a checkpoint written by `scorematch train` or `scorematch init`.

@@ -18,14 +18,16 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let command = matches.subcommand_name().unwrap_or_default().to_string();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let (code, message) = error::report(&e);
+            let (code, message) = error::report(&e, &command);
             eprintln!("{message}");
             ExitCode::from(code)
         }

@@ -82,6 +82,11 @@ fn init_writes_a_pytorch_named_checkpoint_without_normalisation() {
     assert_eq!(std::fs::read(&out).expect("a"), std::fs::read(&again).expect("b"));
     let r = run_in(dir.path(), &["init", "--input-dim", "0", "--out", "x.safetensors"]);
     r.expect_code(2);
+    assert!(
+        r.stderr.contains("--input-dim 0: the data must have at least one column"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A standard normal in 2-D: `init --model gaussian` (mean 0, precision I, no

@@ -153,7 +153,7 @@ fn score_networks_skip_the_density_plot_with_a_note() {
         SavedModel::load(dir.path().join("ncsn-score/checkpoint.safetensors")).expect("loads");
     let training = saved.training.expect("record");
     assert_eq!(training.objective.name(), "ms-dsm");
-    assert_eq!(training.ladder().map(|l| l.2), Some(4));
+    assert_eq!(training.ladder().map(|l| l.levels), Some(4));
 }
 
 #[test]

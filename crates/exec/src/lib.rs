@@ -122,8 +122,7 @@
 //!   (`UnaryOp::map`, `BinaryOp::map`, `CmpOp::map`, `select_map`: the op matched once, a
 //!   monomorphic loop the compiler vectorises where the op allows; no allocation).
 //!   [`ProgramStats::reference_elementwise`] counts the ops a program runs that way.
-//! - **Other ops** without a fast path become a reference instruction
-//!   instruction calling `Op::reference_kernel` ([`ProgramStats::reference_kernels`]):
+//! - **Other ops** without a fast path become a reference instruction calling `Op::reference_kernel` ([`ProgramStats::reference_kernels`]):
 //!   today only layout ops and reductions whose collapsed iteration space exceeds
 //!   [`MAX_RANK`] axes.
 

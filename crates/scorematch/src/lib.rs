@@ -177,8 +177,11 @@
 //! **Determinism.** Every random stream of a run — built-in data, split, initialisation,
 //! batch order, training noise, validation noise, sampler, held-out data — is derived from
 //! the run's one seed by [`rng::Stream`] (a fixed number per stream through SplitMix64), so
-//! streams never alias and adding one changes no other. Samplers, held-out objectives,
-//! importance sampling and KSD subsets take their own seeds. The same seed and thread count
+//! streams never alias and adding one changes no other; evaluation's estimators (held-out
+//! noise, importance samples, KSD subsets) draw from the estimator stream of `eval`'s seed.
+//! Library functions that take a `seed` argument directly (a sampler's or estimator's
+//! configuration, `Dataset::split`, `ToyDensity::sample_seeded`) seed a generator with it
+//! as given: the streams are the callers' to derive. The same seed and thread count
 //! give the same parameters, samples and reports bit for bit. Training in f32 and saving
 //! round-trips exactly (f32 checkpoints store f32).
 //!

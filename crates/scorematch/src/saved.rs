@@ -8,8 +8,8 @@
 //! Values round-trip bit for bit: f32 models store f32 tensors.
 //!
 //! Format versions: 2 (written now) stores the typed record; 1 stored a free-form record
-//! with the same keys, read by [`TrainingRecord::from_version_1`] (a version-1 record that
-//! does not fit, such as one a program wrote by hand, is left out: the model itself loads).
+//! with the same keys, read by [`TrainingRecord::from_version_1`]. A record that cannot be
+//! read, or a version outside 1–2, is an error that says which versions this build reads.
 
 use std::path::Path;
 
@@ -20,7 +20,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
-use crate::objective::Objective;
+use crate::sample::Ladder;
 use crate::train::TrainingRecord;
 
 /// The metadata key of the JSON header.
@@ -65,14 +65,9 @@ impl SavedModel {
             params.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect();
     }
 
-    /// The objective the model was trained with, from its training record.
-    pub fn training_objective(&self) -> Option<Objective> {
-        self.training.as_ref().map(|t| t.objective.clone())
-    }
-
     /// The σ ladder (σ_min, σ_max, levels) of a model trained by multi-scale DSM, whose
     /// noise levels σᵢ = σ_max·(σ_min/σ_max)^(i/(L−1)) are where its score was fitted.
-    pub fn training_ladder(&self) -> Option<(f64, f64, usize)> {
+    pub fn training_ladder(&self) -> Option<Ladder> {
         self.training.as_ref()?.ladder()
     }
 
@@ -130,19 +125,20 @@ impl SavedModel {
                  {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION} (a newer scorematch wrote it?)"
             )));
         }
-        let training = match (version, header.training) {
-            (_, None) => None,
-            (FORMAT_VERSION, Some(record)) => Some(
-                serde_json::from_value::<TrainingRecord>(record)
-                    .map_err(|e| bad(format!("unreadable training record: {e}")))?,
-            ),
-            (_, Some(record)) => TrainingRecord::from_version_1(record).ok().map(|mut r| {
+        let unreadable = |e: serde_json::Error| {
+            bad(format!("format version {version}: unreadable training record: {e}"))
+        };
+        let training = match header.training {
+            None => None,
+            Some(record) if version == 1 => {
+                let mut r = TrainingRecord::from_version_1(record).map_err(unreadable)?;
                 // Version 1 wrote an infinite base scale (no base term) as null.
                 if let ModelConfig::MlpEnergy(m) = &header.model {
                     r.config.model.base_sigma = m.base_sigma.unwrap_or(f64::INFINITY);
                 }
-                r
-            }),
+                Some(r)
+            }
+            Some(record) => Some(serde_json::from_value(record).map_err(unreadable)?),
         };
         header.model.validate().map_err(|e| bad(e.to_string()))?;
         let specs = header.model.model().param_specs();

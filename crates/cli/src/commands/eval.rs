@@ -12,7 +12,7 @@ use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
-use crate::files::{builtin, check_dim, load_data};
+use crate::files::{check_dim, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -79,7 +79,7 @@ pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
 
 /// Loads the data and evaluates the checkpoint's model on it.
 fn evaluate(args: &EvalArgs, saved: &SavedModel) -> Result<EvalReport> {
-    let toy = builtin(&args.data);
+    let toy = scorematch::data::builtin_density(&args.data);
     let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     check_dim(&raw, saved, &format!("the data '{}'", args.data))?;
     let model = ModelHandle::from_saved(saved);

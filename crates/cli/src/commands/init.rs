@@ -13,7 +13,6 @@ use scorematch::rng::Stream;
 use scorematch_graph::DType;
 
 use super::common;
-use crate::error::usage;
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -25,21 +24,27 @@ Parameters follow PyTorch's nn.Linear initialisation, seeded by --seed; tensors 
 layers.{i}.weight [out, in] and layers.{i}.bias [out]. Unlike `train`, the mlp-energy has no
 Gaussian base term unless --base-sigma is given.";
 
-/// Flags of `scorematch init`.
+/// Flags of `scorematch init`. Defaults are the library's ([`ModelSection::default`],
+/// [`RunConfig::default`]), but for the base term: none unless asked for.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct InitArgs {
     /// Model family.
-    #[arg(long, value_enum, default_value_t = ModelKind::MlpEnergy)]
+    #[arg(long, value_enum, default_value_t = ModelSection::default().kind)]
     pub model: ModelKind,
     /// Data dimension D.
-    #[arg(long, value_name = "D")]
-    pub input_dim: usize,
+    #[arg(long = "input-dim", value_name = "D")]
+    pub dim: usize,
     /// Hidden widths, comma-separated.
-    #[arg(long, value_name = "H1,H2,…", value_delimiter = ',', default_value = "64,64")]
+    #[arg(
+        long,
+        value_name = "H1,H2,…",
+        value_delimiter = ',',
+        default_values_t = ModelSection::default().hidden
+    )]
     pub hidden: Vec<usize>,
     /// Hidden activation.
-    #[arg(long, value_enum, default_value_t = Activation::Softplus)]
+    #[arg(long, value_enum, default_value_t = ModelSection::default().activation)]
     pub activation: Activation,
     /// mlp-energy's Gaussian base term scale σ₀ [default: none].
     #[arg(long, value_name = "S|none", value_parser = parse_base_sigma)]
@@ -48,10 +53,15 @@ pub struct InitArgs {
     #[arg(long, value_name = "K", default_value_t = ModelSection::default().couplings)]
     pub couplings: usize,
     /// Precision of the stored parameters.
-    #[arg(long, value_name = "f32|f64", value_parser = parse_dtype, default_value = "f32")]
+    #[arg(
+        long,
+        value_name = "f32|f64",
+        value_parser = parse_dtype,
+        default_value_t = RunConfig::default().dtype
+    )]
     pub dtype: DType,
-    /// Seed of the initialisation.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    /// Seed of the initialisation (the same draw as `train --seed`'s).
+    #[arg(long, value_name = "S", default_value_t = RunConfig::default().seed)]
     pub seed: u64,
     /// The checkpoint to write (.safetensors).
     #[arg(long, value_name = "FILE")]
@@ -60,9 +70,6 @@ pub struct InitArgs {
 
 /// Runs `scorematch init`.
 pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
-    if args.input_dim == 0 {
-        return Err(usage("--input-dim must be at least 1"));
-    }
     let model = ModelSection {
         kind: args.model,
         hidden: args.hidden.clone(),
@@ -70,7 +77,7 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
         base_sigma: args.base_sigma.unwrap_or(f64::INFINITY),
         couplings: args.couplings,
     };
-    let config = RunConfig { model, ..RunConfig::default() }.model_config(args.input_dim)?;
+    let config = RunConfig { model, ..RunConfig::default() }.model_config(args.dim)?;
     let saved = ModelHandle::init(config, args.dtype, &mut Stream::Init.rng(args.seed)).to_saved();
     saved.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     common::say(verbosity, &format!("wrote {} ({})", args.out.display(), common::describe(&saved)));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use scorematch::config::{ObjectiveSection, SampleSection};
+use scorematch::config::SampleSection;
 use scorematch::data::Dataset;
 use scorematch::handle::ModelHandle;
 use scorematch::sample::{Ladder, SamplerConfig, SamplerKind};
@@ -45,7 +45,7 @@ pub struct SampleArgs {
     #[arg(long = "sampler", value_enum)]
     pub kind: Option<SamplerKind>,
     /// Number of samples (chains run in parallel).
-    #[arg(long = "n", value_name = "N", default_value_t = 1000)]
+    #[arg(long = "n", value_name = "N", default_value_t = SampleSection::default().n)]
     pub n_chains: usize,
     /// Steps (per noise level for annealed) [default: 500; annealed 100].
     #[arg(long, value_name = "N")]
@@ -60,7 +60,7 @@ pub struct SampleArgs {
     #[arg(long, value_name = "S")]
     pub init_std: Option<f64>,
     /// Temperature τ scaling the injected noise (langevin, annealed).
-    #[arg(long, value_name = "T", default_value_t = 1.0)]
+    #[arg(long, value_name = "T", default_value_t = SamplerConfig::default().noise_scale)]
     pub noise_scale: f64,
     /// Smallest σ of annealed Langevin [default: the checkpoint's ms-dsm ladder].
     #[arg(long, value_name = "S")]
@@ -104,7 +104,7 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         kind,
         n_chains: args.n_chains,
         seed: args.seed,
-        threads: args.threads.max(1),
+        threads: args.threads,
         noise_scale: args.noise_scale,
         step_size_final: args.step_size_final,
         denoise: !args.no_denoise,
@@ -113,13 +113,11 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
         ..SamplerConfig::default()
     };
     if annealed {
-        let trained = saved.training_ladder();
-        let o = ObjectiveSection::default();
-        let (lo, hi, levels) = trained.unwrap_or((o.sigma_min, o.sigma_max, o.levels));
+        let trained = saved.training_ladder().unwrap_or_default();
         c.ladder = Ladder {
-            sigma_min: args.sigma_min.unwrap_or(lo),
-            sigma_max: args.sigma_max.unwrap_or(hi),
-            levels: args.levels.unwrap_or(levels),
+            sigma_min: args.sigma_min.unwrap_or(trained.sigma_min),
+            sigma_max: args.sigma_max.unwrap_or(trained.sigma_max),
+            levels: args.levels.unwrap_or(trained.levels),
         };
         c.init_std = args.init_std.unwrap_or(c.ladder.sigma_max);
     } else {
@@ -128,7 +126,7 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
                 "--sigma-min, --sigma-max and --levels apply to --sampler annealed only",
             ));
         }
-        c.init_std = args.init_std.unwrap_or(1.0);
+        c.init_std = args.init_std.unwrap_or(SamplerConfig::default().init_std);
     }
     c.validate()?;
     Ok(c)

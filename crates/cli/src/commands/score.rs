@@ -88,7 +88,7 @@ fn sigma(args: &ScoreArgs, saved: &SavedModel) -> Result<Option<f64>> {
         }
         return Ok(None);
     }
-    let s = args.sigma.or(saved.training_ladder().map(|l| l.0)).ok_or_else(|| {
+    let s = args.sigma.or(saved.training_ladder().map(|l| l.sigma_min)).ok_or_else(|| {
         usage("this noise-conditional model needs --sigma (its checkpoint records no training ladder)")
     })?;
     if !(s > 0.0 && s.is_finite()) {

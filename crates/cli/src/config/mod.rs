@@ -95,13 +95,13 @@ impl RunFlags {
             .collect()
     }
 
-    /// The matches of the flags typed on the command line only (defaults of flag actions,
-    /// such as `--no-plots`'s, must not overwrite a file's settings).
+    /// The matches without the values clap filled in by default (flag actions such as
+    /// `--no-plots` have one): those must not overwrite a file's settings.
     fn typed(&self) -> ArgMatches {
         let mut typed = self.0.clone();
         let ids: Vec<String> = typed.ids().map(|id| id.as_str().to_string()).collect();
         for id in ids {
-            if typed.value_source(&id) != Some(ValueSource::CommandLine) {
+            if typed.value_source(&id) == Some(ValueSource::DefaultValue) {
                 let _ = typed.try_clear_id(&id);
             }
         }

@@ -46,7 +46,7 @@ use crate::train::TrainConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
-#[cfg_attr(feature = "clap", group(id = "run"))]
+#[cfg_attr(feature = "clap", group(skip))]
 pub struct RunConfig {
     /// Seed of every random stream: data, split, initialisation, batches and noise.
     #[cfg_attr(feature = "clap", arg(long, value_name = "S", help_heading = "Run"))]
@@ -109,7 +109,6 @@ impl RunConfig {
     /// Checks every rule that does not depend on the data (those that do are checked by
     /// [`RunConfig::model_config`] and [`RunConfig::train_config`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        ConfigError::at_least_one("threads", self.threads)?;
         self.data.validate()?;
         self.model.validate()?;
         let kind = self.model.kind;
@@ -256,21 +255,7 @@ impl RunConfig {
     /// The optimisation settings, with a cosine schedule ending at `total_steps`.
     fn train_config_with(&self, total_steps: u64) -> TrainConfig {
         let t = &self.train;
-        let weight_decay = t.weight_decay();
-        let (beta1, beta2, eps) = match OptimizerKind::default() {
-            OptimizerKind::Adam { beta1, beta2, eps, .. } => (beta1, beta2, eps),
-            _ => (0.9, 0.999, 1e-8),
-        };
-        let optimizer = match t.optimizer {
-            OptimizerName::Sgd => OptimizerKind::Sgd {
-                momentum: t.momentum,
-                dampening: 0.0,
-                nesterov: false,
-                weight_decay,
-            },
-            OptimizerName::Adam => OptimizerKind::Adam { beta1, beta2, eps, weight_decay },
-            OptimizerName::Adamw => OptimizerKind::AdamW { beta1, beta2, eps, weight_decay },
-        };
+        let optimizer = OptimizerKind::of(t.optimizer, t.momentum, t.weight_decay());
         let schedule = match t.schedule {
             ScheduleName::Constant => Schedule::Constant,
             ScheduleName::Cosine => {

@@ -9,6 +9,7 @@ use crate::error::ConfigError;
 use crate::model::{Activation, ModelKind, check_base_sigma, check_couplings, check_hidden};
 use crate::objective::{ObjectiveKind, Projection};
 use crate::optim::{OptimizerName, ScheduleName};
+use crate::sample::Ladder;
 
 /// Where the data comes from and how it is prepared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,15 +169,17 @@ pub struct ObjectiveSection {
 }
 
 impl Default for ObjectiveSection {
+    /// The ms-dsm ladder is annealed Langevin's usual ([`Ladder::default`]).
     fn default() -> Self {
+        let ladder = Ladder::default();
         Self {
             kind: None,
             projection: Projection::Rademacher,
             n_projections: 1,
             sigma: 0.1,
-            sigma_min: 0.01,
-            sigma_max: 1.0,
-            levels: 10,
+            sigma_min: ladder.sigma_min,
+            sigma_max: ladder.sigma_max,
+            levels: ladder.levels,
         }
     }
 }
@@ -278,7 +281,7 @@ impl Default for TrainSection {
 impl TrainSection {
     /// The weight decay: as set, or the optimiser's usual (0.01 for AdamW, else 0).
     pub fn weight_decay(&self) -> f64 {
-        self.weight_decay.unwrap_or(if self.optimizer == OptimizerName::Adamw { 0.01 } else { 0.0 })
+        self.weight_decay.unwrap_or(self.optimizer.default_weight_decay())
     }
 }
 

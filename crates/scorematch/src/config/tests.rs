@@ -183,3 +183,34 @@ fn names_parse_with_suggestions() {
     assert_eq!(parse_base_sigma("2.5"), Ok(2.5));
     assert!(parse_base_sigma("x").is_err());
 }
+
+#[test]
+fn the_named_kinds_are_the_serde_tags_of_what_they_build() {
+    let tag = |v: serde_json::Value| v["kind"].as_str().map(str::to_string);
+    let mut run = RunConfig::default();
+    for &kind in ModelKind::ALL {
+        run.model.kind = kind;
+        let model = run.model_config(2).expect("model");
+        assert_eq!(model.kind(), kind);
+        assert_eq!(tag(serde_json::to_value(&model).expect("json")).as_deref(), Some(kind.name()));
+    }
+    for &kind in ObjectiveKind::ALL {
+        run.objective.kind = Some(kind);
+        let objective = run.objective();
+        assert_eq!(objective.kind(), kind);
+        let json = serde_json::to_value(&objective).expect("json");
+        assert_eq!(tag(json).as_deref(), Some(kind.name()));
+    }
+    for &name in OptimizerName::ALL {
+        let optimizer = OptimizerKind::of(name, 0.0, name.default_weight_decay());
+        assert_eq!(optimizer.family(), name);
+        let json = serde_json::to_value(&optimizer).expect("json");
+        assert_eq!(tag(json).as_deref(), Some(name.name()));
+    }
+    for &name in ScheduleName::ALL {
+        run.train.schedule = name;
+        let schedule = run.train_config(10_000).expect("train").schedule;
+        let json = serde_json::to_value(&schedule).expect("json");
+        assert_eq!(tag(json).as_deref(), Some(name.name()));
+    }
+}

@@ -100,6 +100,14 @@ crate::names::named_enum! {
     }
 }
 
+impl OptimizerName {
+    /// The weight decay the family uses unless told otherwise (PyTorch's: 0.01 for AdamW,
+    /// 0 for the others).
+    pub fn default_weight_decay(self) -> f64 {
+        if self == OptimizerName::Adamw { default_adamw_decay() } else { 0.0 }
+    }
+}
+
 /// Which optimiser to use and its hyper-parameters (defaults are PyTorch's); serialisable for
 /// run configurations (`{"kind": "adam", "beta1": 0.9, …}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +173,19 @@ impl Default for OptimizerKind {
 }
 
 impl OptimizerKind {
+    /// The optimiser of family `name` with PyTorch's defaults, but for the SGD `momentum`
+    /// (ignored by the Adams) and the `weight_decay`.
+    pub fn of(name: OptimizerName, momentum: f64, weight_decay: f64) -> Self {
+        let (beta1, beta2, eps) = (default_beta1(), default_beta2(), default_eps());
+        match name {
+            OptimizerName::Sgd => {
+                OptimizerKind::Sgd { momentum, dampening: 0.0, nesterov: false, weight_decay }
+            }
+            OptimizerName::Adam => OptimizerKind::Adam { beta1, beta2, eps, weight_decay },
+            OptimizerName::Adamw => OptimizerKind::AdamW { beta1, beta2, eps, weight_decay },
+        }
+    }
+
     /// Plain SGD (no momentum, no decay).
     pub fn sgd() -> Self {
         OptimizerKind::Sgd { momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0 }

@@ -58,7 +58,7 @@ pub struct TrainConfig {
 }
 
 /// The most optimisation steps one run may plan (a guard against typos such as an extra
-/// zero run through `--epochs`).
+/// zero in `epochs`).
 pub const MAX_STEPS: usize = 1_000_000_000;
 
 impl TrainConfig {
@@ -71,11 +71,14 @@ impl TrainConfig {
             None => self.steps,
         };
         if total > MAX_STEPS {
-            let field = if self.epochs.is_some() { "train.epochs" } else { "train.steps" };
+            let (field, value) = match self.epochs {
+                Some(epochs) => ("train.epochs", epochs),
+                None => ("train.steps", self.steps),
+            };
             return Err(ConfigError::new(
                 field,
-                total,
-                format!("plans more than the {MAX_STEPS} steps allowed"),
+                value,
+                format!("plans {total} steps, more than the {MAX_STEPS} steps allowed"),
             )
             .into());
         }
@@ -304,7 +307,7 @@ pub fn fit<T: Element>(
         {
             let v = evaluate_objective(vl, params, vdata, Stream::Validation.seed(config.seed))?;
             metrics.val_loss = Some(v);
-            if best.is_none_or(|(_, bv)| v < bv) {
+            if v.is_finite() && best.is_none_or(|(_, bv)| v < bv) {
                 best = Some((step, v));
                 copy_into(&mut best_params, params);
                 since_best = 0;

@@ -5,13 +5,14 @@ use serde::{Deserialize, Serialize};
 use super::{StopReason, TrainReport};
 use crate::config::RunConfig;
 use crate::objective::Objective;
+use crate::sample::Ladder;
 
 /// The training record stored in a checkpoint's metadata: the run's resolved
 /// configuration, the objective it built, and the outcome. It holds no wall-clock value, so
 /// equal runs write equal checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRecord {
-    /// The run's configuration, resolved (`--config` of it repeats the run).
+    /// The run's configuration, resolved (training on it again repeats the run).
     pub config: RunConfig,
     /// The objective trained (for noise-conditional models, its σ ladder is where the score
     /// was fitted).
@@ -61,11 +62,11 @@ impl TrainingRecord {
         }
     }
 
-    /// The σ ladder (σ_min, σ_max, levels) of a model trained by multi-scale DSM.
-    pub fn ladder(&self) -> Option<(f64, f64, usize)> {
+    /// The σ ladder of a model trained by multi-scale DSM.
+    pub fn ladder(&self) -> Option<Ladder> {
         match self.objective {
             Objective::MsDsm { sigma_min, sigma_max, levels } => {
-                Some((sigma_min, sigma_max, levels))
+                Some(Ladder { sigma_min, sigma_max, levels })
             }
             _ => None,
         }
