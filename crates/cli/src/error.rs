@@ -66,8 +66,8 @@ pub fn report(error: &anyhow::Error, command: &str) -> (u8, String) {
         return (USAGE, format!("error: {e}"));
     }
     // A setting the toolkit refused (or, for the older messages not yet structured, an
-    // invalid argument) is a usage error when it is the error itself; under a context (the run is saved, but …) it
-    // is a failure of what the context says.
+    // invalid argument) is a usage error, also under a context such as "cannot load the
+    // data" (`anyhow`'s downcasts see through contexts).
     let code = match error.downcast_ref::<scorematch::Error>() {
         Some(scorematch::Error::InvalidArgument(_) | scorematch::Error::Config(_)) => USAGE,
         _ if error.downcast_ref::<ConfigError>().is_some() => USAGE,
@@ -111,13 +111,17 @@ fn in_flags(e: &ConfigError, command: &str) -> String {
 }
 
 /// The flag of `command` that sets the configuration field `path`: for `train`, the run
-/// configuration's (`train.lr` → `--lr`); for the other commands, the flag whose field is
-/// named as the path's last part (`sampler.n_chains` → `sample`'s `--n`).
+/// configuration's (`train.lr` → `--lr`); for the commands that take one section's fields
+/// as flags, the flag named after the field (`sampler.n_chains` → `sample`'s `--n`).
 fn flag_for(path: &str, command: &str) -> Option<String> {
-    if command == "train" {
-        return crate::config::flag_for(path);
-    }
-    let field = path.rsplit('.').next()?;
+    let section = match command {
+        "train" => return crate::config::flag_for(path),
+        "sample" => "sampler",
+        "loss" => "objective",
+        "init" => "model",
+        _ => return None,
+    };
+    let field = path.strip_prefix(section)?.strip_prefix('.')?;
     let cli = <crate::cli::Cli as clap::CommandFactory>::command();
     let arg = cli.find_subcommand(command)?.get_arguments().find(|a| a.get_id() == field)?;
     Some(format!("--{}", arg.get_long()?))
@@ -175,10 +179,20 @@ mod tests {
                     .into()
             )
         );
+        // Under a context, the context is kept and the setting still worded in flags.
+        let e = anyhow::Error::new(refused).context("cannot plan the run");
+        let (code, text) = report(&e);
+        assert!(code == 2 && text.contains("cannot plan the run: --batch-size 512"), "{text}");
         let unflagged = ConfigError::new("sample.n", 0, "must be at least 1");
         assert_eq!(
             report(&anyhow::Error::new(unflagged)).1,
-            "error: sample.n 0: must be at least 1"
+            "error: sample.n = 0: must be at least 1"
+        );
+        // Another command words the same path with its own flags, or keeps the path.
+        let sampler = ConfigError::new("sampler.n_chains", 0, "needs model.kind ncsn-score");
+        assert_eq!(
+            super::report(&anyhow::Error::new(sampler), "sample").1,
+            "error: --n 0: needs model.kind ncsn-score"
         );
         let io = scorematch::Error::Io {
             path: "m.safetensors".into(),
