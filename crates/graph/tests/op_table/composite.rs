@@ -239,44 +239,30 @@ fn primitives_agree_with_their_composite_oracles() {
 }
 
 #[test]
-fn softplus_primitive_extremes_are_finite_and_exact() {
-    let (y, d, h) = values_and_grad(Tensor::softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
-    assert_eq!(y[0], 1000.0);
-    assert_eq!(y[1], 0.0);
-    assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
-    assert!((y[3] - softplus_ref(20.0)).abs() < 1e-14);
-    // No threshold: 20.5 + e^−20.5, not 20.5.
-    assert!((y[4] - (20.5 + (-20.5f64).exp())).abs() < 4e-15);
-    assert!(y[4] > 20.5);
-    assert!(y[5] >= 0.0 && y[5] < 1e-300);
-    assert_eq!(d[0], 1.0);
-    assert_eq!(d[1], 0.0);
-    assert!((d[2] - 0.5).abs() < 1e-16);
-    assert!((d[3] - sigmoid_ref(20.0)).abs() < 1e-14);
-    assert!(h.iter().all(|v| v.is_finite()), "softplus'' not finite: {h:?}");
-    assert_eq!(h[0], 0.0);
-    assert_eq!(h[1], 0.0);
-    assert!((h[2] - 0.25).abs() < 1e-16);
-}
-
-#[test]
 fn softplus_extremes_are_finite_and_exact() {
-    let (y, d, h) =
-        values_and_grad(softplus_composite, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
-    assert_eq!(y[0], 1000.0);
-    assert_eq!(y[1], 0.0);
-    assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
-    assert!((y[3] - softplus_ref(20.0)).abs() < 1e-14);
-    assert_eq!(y[4], 20.5);
-    assert!(y[5] >= 0.0 && y[5] < 1e-300);
-    assert_eq!(d[0], 1.0);
-    assert_eq!(d[1], 0.0);
-    assert!((d[2] - 0.5).abs() < 1e-16);
-    assert!((d[3] - sigmoid_ref(20.0)).abs() < 1e-14);
-    assert!(h.iter().all(|v| v.is_finite()), "softplus'' not finite: {h:?}");
-    assert_eq!(h[0], 0.0);
-    assert_eq!(h[1], 0.0);
-    assert!((h[2] - 0.25).abs() < 1e-16);
+    // The primitive has no threshold (20.5 + e^−20.5); the composite, like PyTorch's
+    // softplus, returns x itself above 20.
+    let primitive_at_20_5 = |y: f64| (y - (20.5 + (-20.5f64).exp())).abs() < 4e-15 && y > 20.5;
+    let composite_at_20_5 = |y: f64| y == 20.5;
+    let cases: [(fn(&Tensor) -> Tensor, &dyn Fn(f64) -> bool); 2] =
+        [(Tensor::softplus, &primitive_at_20_5), (softplus_composite, &composite_at_20_5)];
+    for (softplus, at_20_5) in cases {
+        let (y, d, h) = values_and_grad(softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
+        assert_eq!(y[0], 1000.0);
+        assert_eq!(y[1], 0.0);
+        assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-16);
+        assert!((y[3] - softplus_ref(20.0)).abs() < 1e-14);
+        assert!(at_20_5(y[4]), "softplus(20.5) = {}", y[4]);
+        assert!(y[5] >= 0.0 && y[5] < 1e-300);
+        assert_eq!(d[0], 1.0);
+        assert_eq!(d[1], 0.0);
+        assert!((d[2] - 0.5).abs() < 1e-16);
+        assert!((d[3] - sigmoid_ref(20.0)).abs() < 1e-14);
+        assert!(h.iter().all(|v| v.is_finite()), "softplus'' not finite: {h:?}");
+        assert_eq!(h[0], 0.0);
+        assert_eq!(h[1], 0.0);
+        assert!((h[2] - 0.25).abs() < 1e-16);
+    }
 }
 
 #[test]
