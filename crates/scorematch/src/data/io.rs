@@ -360,8 +360,11 @@ pub fn load_any(spec: &str, n_for_builtin: usize, seed: u64) -> Result<Dataset> 
             "unrecognised file type; use a .csv (with a header row) or a .npy file",
         ));
     }
+    let suggestion = crate::names::closest(spec, &valid)
+        .map(|s| format!("; did you mean '{s}'?"))
+        .unwrap_or_default();
     Err(Error::InvalidArgument(format!(
-        "'{spec}' is neither a .csv/.npy file nor a built-in dataset (valid built-ins: {})",
+        "'{spec}' is neither a .csv/.npy file nor a built-in dataset (valid built-ins: {}){suggestion}",
         valid.join(", ")
     )))
 }

@@ -160,7 +160,12 @@ fn load_any_dispatches() {
     assert_eq!(t, ToyDensity::TwoMoons.sample_seeded(50, 3));
     assert!(load_any("moons", 0, 3).is_err());
     let e = load_any("nonsense", 10, 0).unwrap_err().to_string();
-    assert!(e.contains("nonsense") && e.contains("eight-gaussians"), "{e}");
+    assert!(
+        e.contains("nonsense") && e.contains("eight-gaussians") && !e.contains("did you mean"),
+        "{e}"
+    );
+    let e = load_any("two-moosn", 10, 0).unwrap_err().to_string();
+    assert!(e.ends_with("did you mean 'two-moons'?"), "{e}");
     let other = write(dir.path(), "d.txt", "a\n1\n");
     let e = load_any(other.to_str().unwrap(), 10, 0).unwrap_err().to_string();
     assert!(e.contains("unrecognised file type"), "{e}");
