@@ -242,10 +242,15 @@ fn primitives_agree_with_their_composite_oracles() {
 fn softplus_extremes_are_finite_and_exact() {
     // The primitive has no threshold (20.5 + e^−20.5); the composite, like PyTorch's
     // softplus, returns x itself above 20.
-    let primitive_at_20_5 = |y: f64| (y - (20.5 + (-20.5f64).exp())).abs() < 4e-15 && y > 20.5;
-    let composite_at_20_5 = |y: f64| y == 20.5;
-    let cases: [(fn(&Tensor) -> Tensor, &dyn Fn(f64) -> bool); 2] =
-        [(Tensor::softplus, &primitive_at_20_5), (softplus_composite, &composite_at_20_5)];
+    fn primitive_at_20_5(y: f64) -> bool {
+        (y - (20.5 + (-20.5f64).exp())).abs() < 4e-15 && y > 20.5
+    }
+    fn composite_at_20_5(y: f64) -> bool {
+        y == 20.5
+    }
+    type Unary = fn(&Tensor) -> Tensor;
+    let cases: [(Unary, fn(f64) -> bool); 2] =
+        [(Tensor::softplus, primitive_at_20_5), (softplus_composite, composite_at_20_5)];
     for (softplus, at_20_5) in cases {
         let (y, d, h) = values_and_grad(softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
         assert_eq!(y[0], 1000.0);
