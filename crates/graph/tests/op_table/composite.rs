@@ -249,7 +249,8 @@ fn softplus_extremes_are_finite_and_exact() {
         y == 20.5
     }
     type Unary = fn(&Tensor) -> Tensor;
-    let cases: [(Unary, fn(f64) -> bool); 2] =
+    type Check = fn(f64) -> bool;
+    let cases: [(Unary, Check); 2] =
         [(Tensor::softplus, primitive_at_20_5), (softplus_composite, composite_at_20_5)];
     for (softplus, at_20_5) in cases {
         let (y, d, h) = values_and_grad(softplus, &[1000.0, -1000.0, 0.0, 20.0, 20.5, -745.0]);
