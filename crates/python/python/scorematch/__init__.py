@@ -109,10 +109,11 @@ def _config_error(error, arguments=_ARGUMENTS, sampler=False):
 
 def _rows(X, name="X"):
     """X as a C-contiguous float64 (n, d) array: no copy when it already is one."""
-    try:
-        X = np.asarray(X, dtype=np.float64, order="C")
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be convertible to a 2-D float array: {e}") from e
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a sparse matrix: dense data is required (X.toarray())")
+    if np.iscomplexobj(X):
+        raise ValueError(f"Complex data not supported: {name} must be real")
+    X = np.asarray(X, dtype=np.float64, order="C")
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array (n_samples, n_features), got {X.ndim} dimension(s) "
@@ -120,9 +121,13 @@ def _rows(X, name="X"):
             "single sample with X.reshape(1, -1)"
         )
     if X.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features (shape {X.shape}); at least one is required")
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if X.shape[0] == 0:
-        raise ValueError(f"{name} has 0 samples (shape {X.shape}); at least one is required")
+        raise ValueError(
+            f"{name} has 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     return X
 
 
@@ -280,14 +285,40 @@ class ScoreMatchingDensity(_Density, _Base):
         if normalizer is not None:
             self.log_normalizer_, self.log_normalizer_std_err_, self.log_normalizer_ess_ = normalizer
 
+    def __getstate__(self):
+        """Pickles the fitted model as its checkpoint's bytes."""
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "model.safetensors")
+                model.save(path)
+                with open(path, "rb") as f:
+                    state["model_checkpoint_"] = f.read()
+        return state
+
+    def __setstate__(self, state):
+        checkpoint = state.pop("model_checkpoint_", None)
+        self.__dict__.update(state)
+        if checkpoint is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "model.safetensors")
+                with open(path, "wb") as f:
+                    f.write(checkpoint)
+                self._set_model(_core.Model.load(path, self.threads))
+
     def _check(self, X):
         if not hasattr(self, "model_"):
             raise _not_fitted(self)
         X = _rows(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} features"
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
             )
         return X
 
