@@ -326,6 +326,17 @@ impl Model {
     }
 }
 
+/// The library's choice named `text` (an activation, a model kind, an objective), or a
+/// [`ConfigFieldError`] on `field` listing the choices.
+fn name<T: std::str::FromStr<Err = scorematch::UnknownName>>(
+    text: &str,
+    field: &str,
+) -> PyResult<T> {
+    text.parse().map_err(|e: scorematch::UnknownName| {
+        ConfigFieldError::new_err((field.to_string(), String::new(), e.to_string()))
+    })
+}
+
 /// The model of a dict of NumPy arrays in the `nn.Linear` layout: an `mlp-energy` (no base
 /// term) or `mlp-score`, its widths read from the `layers.{i}.weight` shapes.
 fn model_from_params(
@@ -334,6 +345,12 @@ fn model_from_params(
     activation: &str,
     dtype: scorematch_graph::DType,
 ) -> PyResult<ModelHandle> {
+    if !matches!(kind, ModelKind::MlpEnergy | ModelKind::MlpScore) {
+        return Err(PyValueError::new_err(format!(
+            "params as a dict of arrays is read as an mlp-energy or mlp-score; for a {kind} \
+             model pass its checkpoint's path"
+        )));
+    }
     let mut shapes = Vec::new();
     while let Some(w) = params.get_item(format!("layers.{}.weight", shapes.len()))? {
         let w: PyReadonlyArrayDyn<'_, f64> = w.extract()?;
@@ -347,8 +364,7 @@ fn model_from_params(
     let mut config = RunConfig::default();
     config.model.kind = kind;
     config.model.hidden = shapes[..shapes.len() - 1].iter().map(|s| s[0]).collect();
-    config.model.activation =
-        parse(&serde_json::to_string(activation).unwrap_or_default(), "model.activation")?;
+    config.model.activation = name(activation, "model.activation")?;
     config.model.base_sigma = f64::INFINITY;
     config.model.validate().map_err(|e| py_err(e.into()))?;
     let model = config.model_config(first[1]).map_err(py_err)?;
@@ -409,12 +425,10 @@ fn loss<'py>(
     threads: usize,
 ) -> PyResult<(f64, Bound<'py, PyDict>)> {
     let dtype = parse_dtype(dtype).map_err(|e| ConfigFieldError::new_err(("dtype", "", e)))?;
-    let kind: ObjectiveKind =
-        parse(&serde_json::to_string(objective).unwrap_or_default(), "objective.kind")?;
+    let kind: ObjectiveKind = name(objective, "objective.kind")?;
     let handle = match params.downcast::<PyDict>() {
         Ok(dict) => {
-            let kind: ModelKind =
-                parse(&serde_json::to_string(model).unwrap_or_default(), "model.kind")?;
+            let kind: ModelKind = name(model, "model.kind")?;
             model_from_params(dict, kind, activation, dtype)?
         }
         Err(_) => {

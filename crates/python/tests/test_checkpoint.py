@@ -54,3 +54,20 @@ def test_python_fit_used_by_the_cli(cli, tmp_path):
     np.testing.assert_allclose(est.score_samples(X), table["log_density"], rtol=1e-12)
     loaded = ScoreMatchingDensity.load(tmp_path / "m.safetensors")
     assert loaded.get_params() == {**est.get_params(), "random_state": 0}
+
+
+def test_python_fit_is_the_cli_run(cli, tmp_path):
+    """The same data and settings give the same run from either front, step for step."""
+    X = np.random.default_rng(2).normal(size=(700, 2)) * [2.0, 0.5]
+    data = tmp_path / "x.npy"
+    np.save(data, X)
+    subprocess.run(
+        [cli, "train", "--data", str(data), "--steps", "40", "--batch-size", "64",
+         "--hidden", "16", "--seed", "5", "--no-plots", "--out", str(tmp_path / "run")],
+        check=True, capture_output=True,
+    )
+    metrics = np.genfromtxt(tmp_path / "run" / "metrics.csv", delimiter=",", names=True)
+    est = ScoreMatchingDensity(steps=40, batch_size=64, hidden=(16,), random_state=5).fit(X)
+    np.testing.assert_array_equal(est.loss_curve_, metrics["loss"])
+    table = cli_score(cli, tmp_path / "run" / "checkpoint.safetensors", data, tmp_path / "s.csv")
+    np.testing.assert_array_equal(est.score_samples(X), table["log_density"])

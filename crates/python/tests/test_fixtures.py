@@ -60,9 +60,15 @@ def test_fixture_loss_and_gradients(activation, name):
 def test_loss_errors_name_the_argument():
     fx = load("softplus")
     params, x = torch_layout(fx["params"]), np.asarray(fx["x"])
-    with pytest.raises(ValueError, match="objective"):
+    with pytest.raises(ValueError, match="^objective: unknown objective 'nope'"):
         scorematch.loss(params, x, "nope")
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(ValueError, match="^model: unknown model kind"):
+        scorematch.loss(params, x, "esm", model="mlp")
+    with pytest.raises(ValueError, match="for a nice model pass its checkpoint"):
+        scorematch.loss(params, x, "esm", model="nice")
+    with pytest.raises(ValueError, match="^objective = mle: needs a model with a closed-form"):
+        scorematch.loss(params, x, "mle")
+    with pytest.raises(ValueError, match="^activation: unknown activation"):
         scorematch.loss(params, x, "esm", activation="relu6")
     with pytest.raises(ValueError, match="layers.2.bias"):
         scorematch.loss({k: v for k, v in params.items() if k != "layers.2.bias"}, x, "esm")
@@ -70,7 +76,7 @@ def test_loss_errors_name_the_argument():
         scorematch.loss(params, x, "esm", projections=np.asarray(fx["v"]))
     with pytest.raises(ValueError, match="projections"):
         scorematch.loss(params, x, "ssm", projections=np.asarray(fx["v"])[:3])
-    with pytest.raises(ValueError, match="sigma"):
+    with pytest.raises(ValueError, match="^sigma = -1: must be a positive number"):
         scorematch.loss(params, x, "dsm", noise=np.asarray(fx["z"]), sigma=-1.0)
     with pytest.raises(ValueError, match="dtype"):
         scorematch.loss(params, x, "esm", dtype="float16")
