@@ -178,7 +178,7 @@ mod tests {
         let unflagged = ConfigError::new("sample.n", 0, "must be at least 1");
         assert_eq!(
             report(&anyhow::Error::new(unflagged)).1,
-            "error: sample.n 0: must be at least 1"
+            "error: sample.n = 0: must be at least 1"
         );
         let io = scorematch::Error::Io {
             path: "m.safetensors".into(),

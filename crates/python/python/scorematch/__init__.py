@@ -352,7 +352,8 @@ class ScoreMatchingDensity(_Density, _Base):
 
     def sample(self, n_samples=1, random_state=None, **sampler):
         """Draws n_samples rows (n_samples, n_features) by the run's Langevin sampler (as
-        ``scorematch train`` draws its samples plot). Keyword arguments set the library's
+        ``scorematch train`` draws its samples plot), seeded by ``random_state`` (None: the
+        estimator's, so repeated calls repeat the draw). Keyword arguments set the library's
         sampler fields: ``kind`` (``langevin``, ``mala``, ``annealed``), ``steps``,
         ``step_size``, ``step_size_final``, ``noise_scale``, ``init_std``, ``thin``, …"""
         if not hasattr(self, "model_"):
@@ -388,7 +389,6 @@ class ScoreMatchingDensity(_Density, _Base):
                 if node is not None:
                     params[arg] = tuple(node) if isinstance(node, list) else node
             params["dtype"] = _DTYPE_NAMES.get(params.get("dtype"), params.get("dtype"))
-            params["random_state"] = params.pop("random_state", None)
             if params.get("noise_sigma") == _default("objective.sigma"):
                 params["noise_sigma"] = None
             estimator.set_params(**params)
