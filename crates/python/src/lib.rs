@@ -311,8 +311,13 @@ impl Model {
         overrides: &str,
     ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let run = self.handle.to_saved().training.map(|t| t.config).unwrap_or_default();
-        let base =
-            SamplerConfig { n_chains: n, seed, keep_last: 1, trace_chains: 0, ..run.sampler_config() };
+        let base = SamplerConfig {
+            n_chains: n,
+            seed,
+            keep_last: 1,
+            trace_chains: 0,
+            ..run.sampler_config()
+        };
         let mut value =
             serde_json::to_value(&base).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let extra: serde_json::Map<String, serde_json::Value> = parse(overrides, "sampler.")?;

@@ -18,7 +18,9 @@ from scorematch import ScoreMatchingDensity, _core
 # scikit-learn's checks fit on tens of rows: a small, quick configuration.
 SMALL = dict(hidden=(8,), steps=20, batch_size=8)
 
-# Checks that do not apply, each with the reason.
+# Checks that do not apply, each with the reason. (scikit-learn itself also skips
+# check_array_api_input: the estimator does not declare array-API support, the engine takes
+# NumPy arrays only.)
 SKIPPED = {
     # The checks' data include a single row / too few rows for one batch; the library's
     # error ("batch_size = 8: the training set has only 0 rows, fewer than one batch")
