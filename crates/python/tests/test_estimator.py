@@ -201,3 +201,20 @@ def test_zero_copy():
         while isinstance(root.base, np.ndarray):
             root = root.base
         assert not root.flags.owndata  # the memory is the Rust vector's
+
+
+def test_fit_releases_the_gil():
+    """While a fit runs in one thread, Python code in another keeps running."""
+    done, count = threading.Event(), 0
+
+    def work():
+        ScoreMatchingDensity(**{**SMALL, "steps": 30_000}).fit(gaussian())
+        done.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    while not done.is_set():
+        count += 1
+    worker.join()
+    # Held through the fit, the GIL would leave this loop only the moments before and after.
+    assert count > 500_000, count
