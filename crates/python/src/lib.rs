@@ -12,9 +12,10 @@
 //! Arrays: inputs are read in place from C-contiguous `float64` NumPy buffers (the library's
 //! [`Dataset`] then owns one copy of the rows); outputs are Rust vectors handed to NumPy
 //! without a copy. Training, sampling and scoring run with the GIL released; training
-//! takes it back once per step to check for Ctrl-C and to report progress.
+//! takes it back every [`CHECK_EVERY`] to check for Ctrl-C and to report progress.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use numpy::{
     PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn,
@@ -35,6 +36,9 @@ use scorematch::objective::ObjectiveKind;
 use scorematch::sample::SamplerConfig;
 use scorematch::saved::SavedModel;
 use scorematch::train::{Control, StepMetrics, StopReason};
+
+/// How often a fit takes the GIL back to check for Ctrl-C and report progress.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 create_exception!(
     _core,
@@ -158,10 +162,11 @@ impl Model {
 #[pymethods]
 impl Model {
     /// Trains a model as a run of the configuration `config` (JSON, the library's file
-    /// format) on the rows `x`. `progress(step, total, loss, val_loss)`, if given, is called
-    /// after every step. Returns `(model, report, error)`: `error` is the exception that
-    /// stopped training early (Ctrl-C's `KeyboardInterrupt`, or one raised by `progress`),
-    /// the model then holding the last completed step.
+    /// format) on the rows `x`. Every [`CHECK_EVERY`] and after the last step, Ctrl-C is
+    /// checked and `progress(step, total, loss, val_loss)`, if given, is called. Returns
+    /// `(model, report, error)`: `error` is the exception that stopped training early
+    /// (Ctrl-C's `KeyboardInterrupt`, or one raised by `progress`), the model then holding
+    /// the last completed step.
     #[staticmethod]
     #[pyo3(signature = (config, x, progress=None))]
     fn fit<'py>(
@@ -173,7 +178,14 @@ impl Model {
         let config: RunConfig = parse(config, "")?;
         let data = dataset(&x)?;
         let mut stopped: Option<PyErr> = None;
+        let mut last = Instant::now();
         let mut hook = |m: &StepMetrics| {
+            // The GIL is taken back only every CHECK_EVERY (and at the last step): taken every
+            // step, a busy Python thread would make each step wait for its switch interval.
+            if m.step < m.total_steps && last.elapsed() < CHECK_EVERY {
+                return Control::Continue;
+            }
+            last = Instant::now();
             Python::with_gil(|py| {
                 let result = py.check_signals().and_then(|()| match &progress {
                     Some(f) => f.call1(py, (m.step, m.total_steps, m.loss, m.val_loss)).map(drop),

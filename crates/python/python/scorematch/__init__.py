@@ -161,7 +161,7 @@ class _Progress:
             except ImportError:
                 self.last = 0
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(step - self.bar.n)
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             if step == total:
                 self.bar.close()
