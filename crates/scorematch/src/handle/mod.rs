@@ -26,6 +26,7 @@ use std::path::Path;
 use rand::Rng;
 use scorematch_graph::DType;
 
+use crate::config::RunConfig;
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{
@@ -293,6 +294,44 @@ impl ModelHandle {
     ) -> Result<EvalReport> {
         let data = self.to_model_coordinates(raw)?;
         self.params.evaluate(self.model(), &data, self.standardizer(), true_score_raw, config)
+    }
+
+    /// Trains a fresh model as a run of `config` on the in-memory rows `raw` (raw
+    /// coordinates), as `scorematch train` does with its data: `config` resolved and
+    /// validated; the rows split into training and validation by `data.val_fraction` and
+    /// standardised when `data.standardize` (the map fitted on the training rows); the model,
+    /// objective and optimisation built from `config`, initialised from the run's
+    /// [`Stream::Init`]; trained by [`ModelHandle::fit`] with `hook` seeing every step; and
+    /// the [`TrainingRecord`] attached. For fronts that hold their data in memory (the
+    /// Python package). Errors name configuration fields by their paths ([`crate::ConfigError`]).
+    pub fn train_run(
+        config: &RunConfig,
+        raw: &Dataset,
+        hook: &mut dyn FnMut(&StepMetrics) -> Control,
+    ) -> Result<(Self, TrainReport)> {
+        let config = config.clone().resolved();
+        config.validate()?;
+        let (seed, d) = (config.seed, &config.data);
+        let split = raw.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(seed))?;
+        let standardizer =
+            if d.standardize { Some(Standardizer::fit(&split.train)?) } else { None };
+        let to_model = |ds: &Dataset| match &standardizer {
+            Some(s) => s.transform(ds),
+            None => Ok(ds.clone()),
+        };
+        let train = to_model(&split.train)?;
+        let validation =
+            if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
+        let model_config = config.model_config(raw.d())?;
+        let objective = config.objective();
+        let train_config = config.train_config(train.n())?;
+        let mut handle = Self::init(model_config, config.dtype, &mut Stream::Init.rng(seed))
+            .with_standardizer(standardizer);
+        let report = handle.fit(&objective, &train, validation.as_ref(), &train_config, hook)?;
+        let n_validation = validation.as_ref().map_or(0, Dataset::n);
+        handle.training =
+            Some(TrainingRecord::new(config, objective, train.n(), n_validation, &report));
+        Ok((handle, report))
     }
 
     /// Trains the parameters in place by [`crate::train::fit`] on `train` (model
