@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use scorematch::config::RunRows;
 use scorematch::data::{Dataset, Standardizer};
 use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
@@ -137,21 +138,8 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
     let (seed, d) = (config.seed, &config.data);
     let data = load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?;
     let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
-    let split = data.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(seed))?;
-    let standardizer = if d.standardize {
-        Some(Standardizer::fit(&split.train).context("cannot standardise the training data")?)
-    } else {
-        None
-    };
-    let to_model = |ds: &Dataset| -> Result<Dataset> {
-        Ok(match &standardizer {
-            Some(s) => s.transform(ds)?,
-            None => ds.clone(),
-        })
-    };
-    let train_data = to_model(&split.train)?;
-    let validation =
-        if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
+    let RunRows { train_raw, train: train_data, validation, standardizer } =
+        config.prepare_rows(&data).context("cannot split and standardise the training data")?;
     let model = config.model_config(data.d())?;
     let objective = config.objective();
     let train = config.train_config(train_data.n())?;
@@ -161,7 +149,7 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
         model,
         objective,
         train,
-        train_raw: split.train,
+        train_raw,
         train_data,
         validation,
         standardizer,

@@ -34,11 +34,13 @@ pub use sections::{
 use scorematch_graph::DType;
 use serde::{Deserialize, Serialize};
 
+use crate::data::{Dataset, Standardizer};
 use crate::error::{ConfigError, Result};
 use crate::model::NoiseConditionalScore;
 use crate::model::{GaussianEnergy, MlpEnergy, MlpScore, ModelConfig, ModelKind, Nice};
 use crate::objective::{Objective, ObjectiveKind};
 use crate::optim::{OptimizerKind, OptimizerName, Schedule, ScheduleName};
+use crate::rng::Stream;
 use crate::sample::{Ladder, SamplerConfig, SamplerKind};
 use crate::train::TrainConfig;
 
@@ -195,6 +197,26 @@ impl RunConfig {
         unused
     }
 
+    /// The run's rows from the whole data `raw` (raw coordinates): split into training and
+    /// validation by `data.val_fraction` (from the split [`Stream`](crate::rng::Stream)),
+    /// and mapped to model coordinates by a [`Standardizer`] fitted on the training rows
+    /// when `data.standardize`. Every front that trains a run prepares its rows here.
+    pub fn prepare_rows(&self, raw: &Dataset) -> Result<RunRows> {
+        let d = &self.data;
+        let split =
+            raw.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(self.seed))?;
+        let standardizer =
+            if d.standardize { Some(Standardizer::fit(&split.train)?) } else { None };
+        let to_model = |ds: &Dataset| match &standardizer {
+            Some(s) => s.transform(ds),
+            None => Ok(ds.clone()),
+        };
+        let train = to_model(&split.train)?;
+        let validation =
+            if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
+        Ok(RunRows { train_raw: split.train, train, validation, standardizer })
+    }
+
     /// The objective: as set, or the model's usual.
     pub fn objective_kind(&self) -> ObjectiveKind {
         self.objective.kind_for(self.model.kind)
@@ -302,6 +324,19 @@ impl RunConfig {
         c.step_size = s.step_size(annealed);
         c
     }
+}
+
+/// A run's rows, prepared by [`RunConfig::prepare_rows`].
+#[derive(Debug, Clone)]
+pub struct RunRows {
+    /// The training rows in raw coordinates (for pictures beside the data).
+    pub train_raw: Dataset,
+    /// The training rows in model coordinates.
+    pub train: Dataset,
+    /// The validation rows in model coordinates, if any were held out.
+    pub validation: Option<Dataset>,
+    /// The map from raw to model coordinates, when the data is standardised.
+    pub standardizer: Option<Standardizer>,
 }
 
 impl Default for TrainConfig {

@@ -26,7 +26,7 @@ use std::path::Path;
 use rand::Rng;
 use scorematch_graph::DType;
 
-use crate::config::RunConfig;
+use crate::config::{RunConfig, RunRows};
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{
@@ -311,17 +311,8 @@ impl ModelHandle {
     ) -> Result<(Self, TrainReport)> {
         let config = config.clone().resolved();
         config.validate()?;
-        let (seed, d) = (config.seed, &config.data);
-        let split = raw.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(seed))?;
-        let standardizer =
-            if d.standardize { Some(Standardizer::fit(&split.train)?) } else { None };
-        let to_model = |ds: &Dataset| match &standardizer {
-            Some(s) => s.transform(ds),
-            None => Ok(ds.clone()),
-        };
-        let train = to_model(&split.train)?;
-        let validation =
-            if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
+        let seed = config.seed;
+        let RunRows { train, validation, standardizer, .. } = config.prepare_rows(raw)?;
         let model_config = config.model_config(raw.d())?;
         let objective = config.objective();
         let train_config = config.train_config(train.n())?;
