@@ -59,4 +59,9 @@ Examples:
   scorematch sample --checkpoint runs/moons/checkpoint.safetensors --out samples.csv --plot samples.png
   scorematch eval --checkpoint runs/moons/checkpoint.safetensors --data two-moons
   scorematch score --checkpoint runs/moons/checkpoint.safetensors --data new.csv --out scores.csv
-  scorematch datasets";
+  scorematch datasets
+
+Exit status: 0 success; 1 runtime error (unreadable file, diverged training); 2 usage error
+(flags or configuration, an output that exists without --force); 129, 130, 143 stopped by
+SIGHUP, SIGINT (Ctrl-C), SIGTERM (128 + the signal's number; a stopped `train` saves its
+run first).";

@@ -18,8 +18,6 @@ use scorematch::ConfigError;
 pub const USAGE: u8 = 2;
 /// Exit status of a runtime error.
 pub const FAILURE: u8 = 1;
-/// Exit status after Ctrl-C (128 + SIGINT, the shell's convention).
-pub const INTERRUPTED: u8 = 130;
 
 /// Flags or configuration values that cannot work together; the message names the flag and
 /// says what to do.

@@ -23,15 +23,92 @@ pub enum TableFormat {
 
 /// The format of an output table `path` (`.csv` or `.npy`), checked before any work is done.
 pub fn table_format(path: &Path, flag: &str) -> Result<TableFormat> {
+    Ok(match check_extension(path, flag, TABLE_EXTENSIONS)? {
+        "csv" => TableFormat::Csv,
+        _ => TableFormat::Npy,
+    })
+}
+
+/// Extensions of output tables.
+pub const TABLE_EXTENSIONS: &[&str] = &["csv", "npy"];
+
+/// The extension of `path` among `extensions` (compared without case); an error naming
+/// `flag` otherwise.
+fn check_extension<'a>(path: &Path, flag: &str, extensions: &[&'a str]) -> Result<&'a str> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("csv") => Ok(TableFormat::Csv),
-        Some("npy") => Ok(TableFormat::Npy),
-        _ => Err(usage(format!(
-            "{flag} {}: the file name must end in .csv or .npy (the format follows the extension)",
-            path.display()
-        ))),
+    extensions.iter().find(|e| Some(**e) == ext.as_deref()).copied().ok_or_else(|| {
+        let listed: Vec<String> = extensions.iter().map(|e| format!(".{e}")).collect();
+        usage(format!(
+            "{flag} {}: the file name must end in {} (the format follows the extension)",
+            path.display(),
+            or_list(&listed)
+        ))
+    })
+}
+
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => items.join(""),
     }
+}
+
+/// Checks an output file before any work is done: its extension is one of `extensions`
+/// (the formats written); it is none of the command's `inputs` (refused even with
+/// `--force`: writing it would destroy what the command reads); and nothing is there
+/// unless `force`.
+pub fn check_output(
+    path: &Path,
+    flag: &str,
+    extensions: &[&str],
+    inputs: &[&Path],
+    force: bool,
+) -> Result<()> {
+    check_extension(path, flag, extensions)?;
+    check_not_input(path, flag, inputs)?;
+    if !force && path.exists() {
+        return Err(usage(format!(
+            "{flag} {} already exists; pass --force to overwrite it, or choose another file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an output that is one of the command's inputs.
+fn check_not_input(path: &Path, flag: &str, inputs: &[&Path]) -> Result<()> {
+    if let Some(input) = inputs.iter().find(|i| same_file(path, i)) {
+        return Err(usage(format!(
+            "{flag} {} is also an input of this command ({}); writing it would destroy what \
+             the command reads: choose another output file",
+            path.display(),
+            input.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same file (after resolving `.`, `..` and links, for paths
+/// that exist or whose folder does).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `path` made absolute and canonical: the file itself if it exists, else its folder.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(parent).ok()?.join(name))
 }
 
 /// Writes `data` to `path` as CSV or .npy (by extension), atomically.
@@ -76,10 +153,20 @@ pub fn check_dim(data: &Dataset, saved: &SavedModel, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The files a training run writes in its folder, besides its figures.
+pub const RUN_FILES: [&str; 4] =
+    ["checkpoint.safetensors", "last.safetensors", "config.toml", "metrics.csv"];
+
 /// The folder of a training run: `out`, else `runs/<name>`, else `runs/<UTC timestamp>`
 /// (with a numeric suffix if that exists). An existing folder that already holds a run is
-/// refused unless `force`.
-pub fn run_dir(out: Option<&Path>, name: Option<&str>, force: bool) -> Result<PathBuf> {
+/// refused unless `force`; a folder where the run would write over one of its `inputs` is
+/// refused even so.
+pub fn run_dir(
+    out: Option<&Path>,
+    name: Option<&str>,
+    force: bool,
+    inputs: &[&Path],
+) -> Result<PathBuf> {
     let dir = match (out, name) {
         (Some(o), _) => o.to_path_buf(),
         (None, Some(n)) => {
@@ -102,10 +189,15 @@ pub fn run_dir(out: Option<&Path>, name: Option<&str>, force: bool) -> Result<Pa
             dir
         }
     };
-    if !force && ["checkpoint.safetensors", "config.toml"].iter().any(|f| dir.join(f).exists()) {
+    let written = RUN_FILES.iter().chain(&crate::figures::FIGURE_FILES).map(|f| dir.join(f));
+    for file in written {
+        check_not_input(&file, "the run folder", inputs)?;
+    }
+    if !force && RUN_FILES.iter().any(|f| dir.join(f).exists()) {
         return Err(usage(format!(
-            "{} already holds a run; choose another --out or --name, or pass --force to \
-             overwrite it",
+            "{} already holds a run; choose another --out or --name, continue it with \
+             --resume {}, or pass --force to overwrite it",
+            dir.display(),
             dir.display()
         )));
     }
@@ -163,11 +255,16 @@ mod tests {
     fn run_folders_refuse_to_overwrite_a_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("run");
-        assert_eq!(run_dir(Some(&out), None, false).expect("fresh"), out);
+        assert_eq!(run_dir(Some(&out), None, false, &[]).expect("fresh"), out);
         std::fs::write(out.join("config.toml"), "").expect("write");
-        let e = run_dir(Some(&out), None, false).expect_err("taken").to_string();
-        assert!(e.contains("--force"), "{e}");
-        assert!(run_dir(Some(&out), None, true).is_ok());
-        assert!(run_dir(None, Some("a/b"), false).is_err());
+        let e = run_dir(Some(&out), None, false, &[]).expect_err("taken").to_string();
+        assert!(e.contains("--force") && e.contains("--resume"), "{e}");
+        assert!(run_dir(Some(&out), None, true, &[]).is_ok());
+        assert!(run_dir(None, Some("a/b"), false, &[]).is_err());
+        // The data is the run's metrics.csv: refused even with --force.
+        let data = out.join("metrics.csv");
+        std::fs::write(&data, "x\n1\n").expect("write");
+        let e = run_dir(Some(&out), None, true, &[&data]).expect_err("input").to_string();
+        assert!(e.contains("is also an input"), "{e}");
     }
 }

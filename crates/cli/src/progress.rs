@@ -63,7 +63,7 @@ impl Progress {
             bar.set_message(format_stats(loss, val_loss, steps_per_sec));
         } else if should_log(step, self.total, self.log_every, self.last_logged) {
             self.last_logged = Some(step);
-            eprintln!("{}", format_line(step, self.total, loss, val_loss, steps_per_sec));
+            crate::output::err_line(&format_line(step, self.total, loss, val_loss, steps_per_sec));
         }
     }
 
@@ -74,7 +74,7 @@ impl Progress {
         }
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => crate::output::err_line(text),
         }
     }
 
@@ -93,7 +93,7 @@ impl Progress {
         // no plain line after the summary, whatever comes later
         self.last_logged = Some(usize::MAX);
         if self.verbosity != Verbosity::Quiet && !summary.is_empty() {
-            eprintln!("{summary}");
+            crate::output::err_line(summary);
         }
     }
 }

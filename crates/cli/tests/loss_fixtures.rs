@@ -29,6 +29,7 @@ fn materialise(fx: &Fixture, dir: &Path) {
         dtype: DType::F64,
         standardizer: None,
         training: None,
+        resume: None,
     };
     saved.save(dir.join("model.safetensors")).expect("checkpoint");
     write_npy(&dir.join("x.npy"), &fx.x, fx.dim);

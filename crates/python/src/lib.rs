@@ -217,6 +217,7 @@ impl Model {
             StopReason::Completed => "completed".to_string(),
             StopReason::EarlyStopped => "early-stopped".to_string(),
             StopReason::Interrupted => "interrupted".to_string(),
+            StopReason::InProgress => "in progress".to_string(),
             StopReason::NonFinite { step } => format!(
                 "the loss or its gradient became non-finite at step {step}; the model holds \
                  the last finite step's parameters (try a lower learning_rate, or \
@@ -416,8 +417,14 @@ fn model_from_params(
             extra.join(", ")
         )));
     }
-    let saved =
-        SavedModel { config: model, params: values, dtype, standardizer: None, training: None };
+    let saved = SavedModel {
+        config: model,
+        params: values,
+        dtype,
+        standardizer: None,
+        training: None,
+        resume: None,
+    };
     Ok(ModelHandle::from_saved(&saved))
 }
 

@@ -7,6 +7,11 @@
 //! [`TrainingRecord`] (configuration, objective, outcome).
 //! Values round-trip bit for bit: f32 models store f32 tensors.
 //!
+//! A run's `last.safetensors` also holds the state to resume it ([`TrainState`]): the
+//! optimiser's buffers as tensors `optimizer.{i}.{buffer}` (PyTorch's state-dict names
+//! under a prefix), the best validation step's parameters as `best.{name}`, and the
+//! counters under the header's `resume` key. Readers that do not resume ignore them.
+//!
 //! Format versions: 2 (written now) stores the typed record; 1 stored a free-form record
 //! with the same keys, read by [`TrainingRecord::from_version_1`]. A record that cannot be
 //! read, or a version outside 1–2, is an error that says which versions this build reads.
@@ -19,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Checkpoint;
 use crate::data::Standardizer;
 use crate::error::{Error, Result};
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, ParamSpec};
+use crate::optim::{OptimizerState, StateTensor};
 use crate::sample::Ladder;
-use crate::train::TrainingRecord;
+use crate::train::{BestValidation, TrainState, TrainingRecord};
 
 /// The metadata key of the JSON header.
 pub const METADATA_KEY: &str = "scorematch";
@@ -43,6 +49,9 @@ pub struct SavedModel {
     pub standardizer: Option<Standardizer>,
     /// How the model was trained (configuration, objective, outcome), if it was.
     pub training: Option<TrainingRecord>,
+    /// The state to resume the training from, with `params` as its parameters (in a run's
+    /// `last.safetensors`).
+    pub resume: Option<TrainState>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,6 +60,78 @@ struct Header {
     model: ModelConfig,
     standardizer: Option<Standardizer>,
     training: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<ResumeHeader>,
+}
+
+/// The counters of a [`TrainState`]; its tensors are stored beside the parameters.
+#[derive(Serialize, Deserialize)]
+struct ResumeHeader {
+    step: usize,
+    optimizer_step: u64,
+    /// The optimiser's buffer names, in order (tensors `optimizer.{name}`).
+    optimizer_buffers: Vec<String>,
+    best: Option<BestValidation>,
+    since_best: usize,
+    /// Whether tensors `best.{parameter}` hold the best step's parameters.
+    best_params: bool,
+}
+
+/// Tensor-name prefixes of the resume state.
+const OPTIMIZER_PREFIX: &str = "optimizer.";
+const BEST_PREFIX: &str = "best.";
+
+impl ResumeHeader {
+    /// Pushes `state`'s tensors into `ck` and returns its counters.
+    fn store(state: &TrainState, specs: &[ParamSpec], ck: &mut Checkpoint) -> Result<Self> {
+        for t in &state.optimizer.tensors {
+            ck.push(format!("{OPTIMIZER_PREFIX}{}", t.name), vec![t.data.len()], t.data.clone())?;
+        }
+        if let Some(best) = &state.best_params {
+            for (spec, values) in specs.iter().zip(best) {
+                ck.push(format!("{BEST_PREFIX}{}", spec.name), spec.shape.clone(), values.clone())?;
+            }
+        }
+        Ok(Self {
+            step: state.step,
+            optimizer_step: state.optimizer.step,
+            optimizer_buffers: state.optimizer.tensors.iter().map(|t| t.name.clone()).collect(),
+            best: state.best,
+            since_best: state.since_best,
+            best_params: state.best_params.is_some(),
+        })
+    }
+
+    /// The state these counters and `ck`'s tensors describe.
+    fn load(self, specs: &[ParamSpec], ck: &Checkpoint) -> Result<TrainState> {
+        let tensors = self
+            .optimizer_buffers
+            .into_iter()
+            .map(|name| {
+                let data = ck.get(&format!("{OPTIMIZER_PREFIX}{name}"))?.data.clone();
+                Ok(StateTensor { name, data })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let best_params = self
+            .best_params
+            .then(|| {
+                specs
+                    .iter()
+                    .map(|s| {
+                        ck.expect_shape(&format!("{BEST_PREFIX}{}", s.name), &s.shape)
+                            .map(|t| t.data.clone())
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
+        Ok(TrainState {
+            step: self.step,
+            optimizer: OptimizerState { step: self.optimizer_step, tensors },
+            best: self.best,
+            since_best: self.since_best,
+            best_params,
+        })
+    }
 }
 
 impl SavedModel {
@@ -85,10 +166,16 @@ impl SavedModel {
         for (spec, values) in specs.iter().zip(&self.params) {
             ck.push(spec.name.clone(), spec.shape.clone(), values.clone())?;
         }
+        let resume = self
+            .resume
+            .as_ref()
+            .map(|state| ResumeHeader::store(state, &specs, &mut ck))
+            .transpose()?;
         let header = Header {
             format_version: FORMAT_VERSION,
             model: self.config.clone(),
             standardizer: self.standardizer.clone(),
+            resume,
             training: self.training.as_ref().map(serde_json::to_value).transpose().map_err(
                 |e| Error::InvalidArgument(format!("cannot encode the training record: {e}")),
             )?,
@@ -165,6 +252,11 @@ impl SavedModel {
                 )));
             }
         }
+        let resume = header
+            .resume
+            .map(|r| r.load(&specs, &ck))
+            .transpose()
+            .map_err(|e| bad(format!("unreadable resume state: {e}")))?;
         let dtype = ck.dtype;
         Ok(SavedModel {
             config: header.model,
@@ -172,6 +264,7 @@ impl SavedModel {
             dtype,
             standardizer: header.standardizer,
             training,
+            resume,
         })
     }
 }

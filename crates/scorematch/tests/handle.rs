@@ -40,7 +40,14 @@ fn saved(config: ModelConfig, dtype: DType) -> SavedModel {
         mean: (0..d).map(|j| 0.5 - j as f64).collect(),
         std: (0..d).map(|j| 1.5 + 0.25 * j as f64).collect(),
     };
-    SavedModel { config, params, dtype, standardizer: Some(standardizer), training: None }
+    SavedModel {
+        config,
+        params,
+        dtype,
+        standardizer: Some(standardizer),
+        training: None,
+        resume: None,
+    }
 }
 
 /// Raw rows around the standardizer's mean.

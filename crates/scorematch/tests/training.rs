@@ -13,7 +13,9 @@ use scorematch::objective::{Objective, Projection};
 use scorematch::optim::OptimizerKind;
 use scorematch::saved::METADATA_KEY;
 use scorematch::saved::SavedModel;
-use scorematch::train::{Control, StopReason, TrainConfig, TrainReport, TrainingRecord, fit};
+use scorematch::train::{
+    Control, HeldStep, StopReason, TrainConfig, TrainReport, TrainingRecord, fit,
+};
 use scorematch_graph::{DType, Element};
 
 fn mlp() -> ModelConfig {
@@ -137,8 +139,8 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
         seed: 2,
         ..TrainConfig::default()
     };
-    // A validation set evaluated every step: keep-best must not replace the last completed
-    // step's parameters when the run diverges.
+    // A validation set evaluated every step: with keep-best, a diverged run keeps its best
+    // validation step (finite, and what a user stopping a run wants), as any other run does.
     let val = ToyDensity::Gaussian.sample_seeded(100, 7);
     let with_val = TrainConfig { eval_every: 1, keep_best: true, ..cfg.clone() };
     let mut params = gaussian.init_params(&mut StdRng::seed_from_u64(9));
@@ -152,8 +154,9 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
         &mut |_| Control::Continue,
     )
     .unwrap();
+    let best = report.best.map(|(s, _)| s).unwrap_or_default();
     assert!(
-        report.best.is_some_and(|(s, _)| s < report.steps_done),
+        best > 0 && best < report.steps_done,
         "the best step must precede the divergence for this test to mean anything: {:?}",
         report.best
     );
@@ -162,18 +165,19 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
     };
     assert!(params.iter().flatten().all(|v| v.is_finite()));
     assert_eq!(report.steps_done, step - 1);
+    assert_eq!(report.held, HeldStep::best(best));
     let mut retraced = gaussian.init_params(&mut StdRng::seed_from_u64(9));
     fit(
         gaussian.model(),
         &Objective::Esm,
         &data,
         None,
-        &TrainConfig { steps: step - 1, ..cfg },
+        &TrainConfig { steps: best, ..cfg },
         &mut retraced,
         &mut |_| Control::Continue,
     )
     .unwrap();
-    assert_eq!(bits(&params), bits(&retraced), "parameters must be those after step {}", step - 1);
+    assert_eq!(bits(&params), bits(&retraced), "parameters must be those after step {best}");
 }
 
 #[test]
@@ -210,6 +214,8 @@ fn awkward_record() -> TrainingRecord {
         stop: StopReason::NonFinite { step: 7 },
         steps_done: 6,
         best: Some((5, -1.25)),
+        held: HeldStep::best(5),
+        final_loss: Some(-0.75),
         seconds: 0.5,
     };
     TrainingRecord::new(run.clone(), run.objective(), 900, 100, &report)
@@ -229,6 +235,7 @@ fn save_then_load_gives_bit_identical_outputs() {
             dtype,
             standardizer: Some(standardizer.clone()),
             training: Some(record.clone()),
+            resume: None,
         };
         if dtype == DType::F32 {
             let p32 = saved.params_as::<f32>();
@@ -254,8 +261,14 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
     let config = mlp();
     let mut params = config.init_params(&mut StdRng::seed_from_u64(1));
     params[2][0] = f64::NAN;
-    let saved =
-        SavedModel { config, params, dtype: DType::F64, standardizer: None, training: None };
+    let saved = SavedModel {
+        config,
+        params,
+        dtype: DType::F64,
+        standardizer: None,
+        training: None,
+        resume: None,
+    };
     let path = dir.path().join("nan.safetensors");
     saved.save(&path).unwrap();
     let msg = SavedModel::load(&path).unwrap_err().to_string();
@@ -272,6 +285,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
         dtype: DType::F64,
         standardizer: None,
         training: None,
+        resume: None,
     };
     let path = dir.path().join("bad.safetensors");
     saved.save(&path).unwrap();
@@ -323,6 +337,7 @@ fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read
         dtype: DType::F64,
         standardizer: None,
         training: None,
+        resume: None,
     };
     // The metadata as version 1 wrote it: a free-form record whose unset settings (and the
     // infinite base scale) are nulls.

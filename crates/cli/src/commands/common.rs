@@ -1,6 +1,7 @@
 //! Pieces several commands share: messages, parsers of flag values, opening and describing
 //! a checkpoint.
 
+use clap::Args;
 use scorematch::saved::SavedModel;
 
 use crate::progress::Verbosity;
@@ -8,14 +9,14 @@ use crate::progress::Verbosity;
 /// Prints `text` on stderr unless quiet.
 pub fn say(verbosity: Verbosity, text: &str) {
     if verbosity != Verbosity::Quiet {
-        eprintln!("{text}");
+        crate::output::err_line(text);
     }
 }
 
 /// Prints `text` on stderr in verbose mode only.
 pub fn detail(verbosity: Verbosity, text: &str) {
     if verbosity == Verbosity::Verbose {
-        eprintln!("{text}");
+        crate::output::err_line(text);
     }
 }
 
@@ -24,6 +25,15 @@ pub fn notes(verbosity: Verbosity, notes: &[String]) {
     for n in notes {
         say(verbosity, &format!("note: {n}"));
     }
+}
+
+/// `--force`, for commands that write files.
+#[derive(Debug, Args)]
+pub struct Overwrite {
+    /// Overwrite output files that exist (an output that is one of the inputs is refused
+    /// even so).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parses a worker-thread count: a whole number ≥ 1.

@@ -1,6 +1,8 @@
 //! `scorematch datasets`: the built-in datasets.
 
 use anyhow::Result;
+
+use crate::output;
 use clap::Args;
 
 use scorematch::data::datasets_table;
@@ -24,21 +26,20 @@ pub struct DatasetsArgs {
 pub fn run(args: &DatasetsArgs) -> Result<()> {
     let table = datasets_table();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&table)?);
-        return Ok(());
+        return output::out_line(&serde_json::to_string_pretty(&table)?);
     }
     let width = table.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  dim  exact density  exact score  description", "name");
+    let mut text = format!("{:<width$}  dim  exact density  exact score  description\n", "name");
     for t in &table {
         let yes = |b: bool| if b { "yes" } else { "no" };
-        println!(
-            "{:<width$}  {:>3}  {:<13}  {:<11}  {}",
+        text.push_str(&format!(
+            "{:<width$}  {:>3}  {:<13}  {:<11}  {}\n",
             t.name,
             t.dim,
             yes(t.has_true_density),
             yes(t.has_true_score),
             t.description
-        );
+        ));
     }
-    Ok(())
+    output::out(&text)
 }

@@ -69,9 +69,9 @@ pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
             "ksd": report.ksd,
             "notes": report.notes,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::output::out_line(&serde_json::to_string_pretty(&out)?)?;
     } else {
-        print!("{}", table(args, &saved, &report));
+        crate::output::out(&table(args, &saved, &report))?;
         common::notes(verbosity, &report.notes);
     }
     Ok(())

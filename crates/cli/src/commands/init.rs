@@ -13,6 +13,7 @@ use scorematch::rng::Stream;
 use scorematch_graph::DType;
 
 use super::common;
+use crate::files::check_output;
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -66,10 +67,14 @@ pub struct InitArgs {
     /// The checkpoint to write (.safetensors).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overwrite: common::Overwrite,
 }
 
 /// Runs `scorematch init`.
 pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
+    check_output(&args.out, "--out", &["safetensors"], &[], args.overwrite.force)?;
     let model = ModelSection {
         kind: args.model,
         hidden: args.hidden.clone(),

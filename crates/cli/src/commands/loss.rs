@@ -5,7 +5,7 @@
 //! Row b of `--projections` is v_b (M·B rows for M projections per sample, copy k in rows
 //! k·B … (k+1)·B − 1); row b of `--noise` is z_b. Draws not given come from `--seed`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -22,7 +22,7 @@ use scorematch_graph::DType;
 
 use super::common;
 use crate::error::usage;
-use crate::files::{check_dim, load_data};
+use crate::files::{check_dim, check_output, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -93,6 +93,9 @@ pub struct LossArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overwrite: common::Overwrite,
 }
 
 /// The objective and its given draw (row-major), checked against the batch.
@@ -103,6 +106,11 @@ struct Setup {
 
 /// Runs `scorematch loss`.
 pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
+    if let Some(path) = &args.grad_out {
+        let mut inputs = vec![args.checkpoint.as_path(), Path::new(&args.data)];
+        inputs.extend([&args.projections, &args.noise].into_iter().flatten().map(Path::new));
+        check_output(path, "--grad-out", &["safetensors"], &inputs, args.overwrite.force)?;
+    }
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let data = load_data(&args.data, args.n_samples, Stream::Data.seed(args.seed))?;
     check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
@@ -112,9 +120,11 @@ pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
     let loss = loss(args, &model, &data, &setup)?;
     let name = setup.objective.name();
     if args.json {
-        println!("{}", json!({ "objective": name, "loss": loss, "n": data.n() }));
+        crate::output::out_line(
+            &json!({ "objective": name, "loss": loss, "n": data.n() }).to_string(),
+        )?;
     } else {
-        println!("{name} loss {loss} over {} rows ({dtype})", data.n());
+        crate::output::out_line(&format!("{name} loss {loss} over {} rows ({dtype})", data.n()))?;
     }
     Ok(())
 }

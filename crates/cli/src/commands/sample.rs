@@ -14,7 +14,7 @@ use scorematch::saved::SavedModel;
 use super::common;
 use crate::error::usage;
 use crate::figures::ModelView;
-use crate::files::{save_table, table_format};
+use crate::files::{TABLE_EXTENSIONS, check_output, save_table};
 use crate::plot::{Extent, points_from_rows, scatter};
 use crate::progress::Verbosity;
 
@@ -80,11 +80,19 @@ pub struct SampleArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overwrite: common::Overwrite,
 }
 
 /// Runs `scorematch sample`.
 pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
-    table_format(&args.out, "--out")?;
+    let inputs = [args.checkpoint.as_path()];
+    let force = args.overwrite.force;
+    check_output(&args.out, "--out", TABLE_EXTENSIONS, &inputs, force)?;
+    if let Some(plot) = &args.plot {
+        check_output(plot, "--plot", &["png"], &inputs, force)?;
+    }
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let config = sampler_config(args, &saved)?;
     sample(args, &saved, &config, verbosity)

@@ -6,7 +6,7 @@
 //! checkpoint's `scorematch::handle::ModelHandle`; how log p is normalised (and when it is
 //! omitted) is `scorematch::eval::row_log_density`'s strategy, worded here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -19,7 +19,9 @@ use scorematch::saved::SavedModel;
 
 use super::common;
 use crate::error::usage;
-use crate::files::{TableFormat, check_dim, load_data, save_table, table_format};
+use crate::files::{
+    TABLE_EXTENSIONS, TableFormat, check_dim, check_output, load_data, save_table, table_format,
+};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -57,10 +59,15 @@ pub struct ScoreArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overwrite: common::Overwrite,
 }
 
 /// Runs `scorematch score`.
 pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
+    let inputs = [args.checkpoint.as_path(), Path::new(&args.data)];
+    check_output(&args.out, "--out", TABLE_EXTENSIONS, &inputs, args.overwrite.force)?;
     let format = table_format(&args.out, "--out")?;
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;

@@ -95,6 +95,12 @@ impl RunFlags {
             .collect()
     }
 
+    /// The spelling of every flag typed on the command line (`--lr`).
+    pub fn typed_flags(&self) -> Vec<String> {
+        let typed = self.typed();
+        flags().into_iter().filter(|f| typed.contains_id(f.id.as_str())).map(|f| f.long).collect()
+    }
+
     /// The matches without the values clap filled in by default (flag actions such as
     /// `--no-plots` have one): those must not overwrite a file's settings.
     fn typed(&self) -> ArgMatches {

@@ -86,5 +86,5 @@ fn gallery() {
         "constant density, no data",
     )
     .expect("density");
-    eprintln!("figures written to {}", dir.display());
+    crate::output::err_line(&format!("figures written to {}", dir.display()));
 }

@@ -1,20 +1,16 @@
 //! Atomic PNG output: draw into a temporary file next to the target, then rename it over.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use scorematch::data::PartialFile;
 
 use super::font;
 
 /// The whole image, in pixel coordinates.
 pub(crate) type Root<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-
-/// Distinguishes temporary files of concurrent plots within one process.
-static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 
 /// Draws a `size` PNG with `draw` on a white background and writes it to `path` atomically:
 /// either the complete new image replaces `path`, or `path` is left as it was.
@@ -26,15 +22,16 @@ pub(crate) fn write_png(
     draw: impl FnOnce(&Root<'_>) -> Result<()>,
 ) -> Result<()> {
     font::ensure_registered()?;
-    let tmp = temp_path(path)?;
-    let drawn = draw_to(&tmp, size, draw).and_then(|()| {
-        fs::rename(&tmp, path)
+    // The encoder picks the format from the extension: the partial file ends in `.png`.
+    // Dropped uncommitted (a failed drawing, which the backend still writes on drop), it is
+    // removed.
+    let partial = PartialFile::new(path, ".png")?;
+    let drawn = draw_to(partial.path(), size, draw).and_then(|()| {
+        let tmp = partial.path().to_path_buf();
+        partial
+            .commit()
             .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
     });
-    if drawn.is_err() {
-        // The backend writes on drop even after a failed drawing; never leave that behind.
-        let _ = fs::remove_file(&tmp);
-    }
     drawn.with_context(|| format!("cannot write the plot {}", path.display()))
 }
 
@@ -47,21 +44,11 @@ fn draw_to(tmp: &Path, size: (u32, u32), draw: impl FnOnce(&Root<'_>) -> Result<
     Ok(())
 }
 
-/// A hidden sibling of `path` that is unique within this process and ends in `.png` (the
-/// encoder picks the format from the extension).
-fn temp_path(path: &Path) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("plot path {} does not name a file", path.display()))?;
-    let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-    let tmp_name = format!(".{}.{}-{n}.tmp.png", name.to_string_lossy(), std::process::id());
-    Ok(path.with_file_name(tmp_name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use anyhow::bail;
+    use std::fs;
 
     fn dir_entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)

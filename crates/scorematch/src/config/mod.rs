@@ -121,6 +121,9 @@ impl RunConfig {
             None => self.train.steps as u64,
         };
         self.train_config_with(total).validate()?;
+        if let Some(every) = self.train.checkpoint_every {
+            ConfigError::at_least_one("train.checkpoint_every", every)?;
+        }
         if self.train.patience.is_some() && self.data.val_fraction == 0.0 {
             return Err(ConfigError::new(
                 "train.patience",

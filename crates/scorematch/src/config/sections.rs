@@ -247,6 +247,10 @@ pub struct TrainSection {
     /// Steps between validations.
     #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
     pub eval_every: usize,
+    /// Steps between writes of the run's state to its folder (what a killed run resumes
+    /// from); unset: every 60 seconds.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub checkpoint_every: Option<usize>,
     /// Keep the parameters of the best validation loss rather than the last.
     #[cfg_attr(feature = "clap", arg(skip = true))]
     pub keep_best: bool,
@@ -273,6 +277,7 @@ impl Default for TrainSection {
             clip_grad_norm: None,
             patience: None,
             eval_every: 100,
+            checkpoint_every: None,
             keep_best: true,
         }
     }

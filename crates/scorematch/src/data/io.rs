@@ -12,12 +12,12 @@
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
 
 use super::dataset::{Dataset, default_columns};
+use super::partial::PartialFile;
 use super::toy::ToyDensity;
 use crate::{Error, Result};
 
@@ -29,45 +29,26 @@ fn invalid_file(path: &Path, message: impl Into<String>) -> Error {
     Error::InvalidFile { path: path.to_path_buf(), message: message.into() }
 }
 
-/// Writes a file atomically: `write` fills a temporary file in the same directory, which is
-/// flushed, synced and then renamed over `path`. If anything fails the temporary file is
-/// removed and `path` is untouched, so an existing file is never half-overwritten.
+/// Writes a file atomically: `write` fills a temporary file in the same directory (a
+/// [`PartialFile`]), which is flushed, synced and then renamed over `path`. If anything
+/// fails the temporary file is removed and `path` is untouched, so an existing file is never
+/// half-overwritten.
 pub fn write_atomic(
     path: impl AsRef<Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let path = path.as_ref();
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::InvalidArgument(format!("'{}' does not name a file", path.display()))
-    })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let partial = PartialFile::new(path, "")?;
     let result = (|| -> io::Result<()> {
-        let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let file = fs::OpenOptions::new().write(true).create_new(true).open(partial.path())?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)
+        partial.commit()
     })();
-    match result {
-        Ok(()) => Ok(()),
-        Err(source) => {
-            // Best effort: the temporary may not exist if creating it was what failed.
-            let _ = fs::remove_file(&tmp);
-            Err(Error::Io { path: path.to_path_buf(), source })
-        }
-    }
+    result.map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
 /// [`write_atomic`] of a byte buffer.

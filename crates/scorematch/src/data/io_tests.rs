@@ -4,6 +4,7 @@
 
 use super::*;
 use npyz::WriterBuilder;
+use std::path::PathBuf;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

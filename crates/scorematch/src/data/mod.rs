@@ -10,7 +10,8 @@
 //!   sampling, log-density and score; the ground truth for the Gaussian toys.
 //! - [`load_csv`], [`load_npy`], [`save_csv`], [`save_npy`], [`load_any`]: file formats. Every
 //!   write goes through [`write_atomic`] (temporary file in the same directory, then rename), so
-//!   an existing file is never left half-overwritten.
+//!   an existing file is never left half-overwritten; [`PartialFile`] tracks the temporary
+//!   files so that none survives an exit the process controls.
 //! - [`Standardizer`]: per-column affine standardisation `z = (x − μ) / s`, with the maps that
 //!   carry log-densities and scores computed in standardised coordinates back to raw ones.
 //!
@@ -20,6 +21,7 @@ mod dataset;
 mod io;
 mod linalg;
 mod mixture;
+mod partial;
 mod standardize;
 mod toy;
 
@@ -29,5 +31,6 @@ pub use io::{
     write_atomic_bytes,
 };
 pub use mixture::GaussianMixture;
+pub use partial::{PartialFile, remove_partial_files};
 pub use standardize::{STD_FLOOR_RELATIVE, Standardizer};
 pub use toy::{DatasetInfo, ToyDensity, datasets_table};

@@ -38,7 +38,9 @@ use crate::objective::Objective;
 use crate::rng::Stream;
 use crate::sample::{SamplerConfig, Samples, ScoreFn};
 use crate::saved::SavedModel;
-use crate::train::{Control, StepMetrics, TrainConfig, TrainReport, TrainingRecord};
+use crate::train::{
+    AnyTrainer, Control, StepMetrics, TrainConfig, TrainReport, TrainState, TrainingRecord,
+};
 use typed::Precision;
 
 /// Rows per compiled evaluation of per-row quantities (energy, score, log-density).
@@ -117,6 +119,7 @@ impl ModelHandle {
             dtype: self.params.dtype(),
             standardizer: self.standardizer.clone(),
             training: self.training.clone(),
+            resume: None,
         }
     }
 
@@ -325,8 +328,10 @@ impl ModelHandle {
         Ok((handle, report))
     }
 
-    /// Trains the parameters in place by [`crate::train::fit`] on `train` (model
-    /// coordinates), with early stopping on `validation`; `hook` sees every step.
+    /// Trains the parameters in place as [`crate::train::fit`] does, on `train` (model
+    /// coordinates), with early stopping on `validation`; `hook` sees every step (its
+    /// [`Control::Stop`] interrupts the run); the parameters end as the run keeps them
+    /// ([`crate::train::Trainer::kept`]).
     pub fn fit(
         &mut self,
         objective: &Objective,
@@ -335,7 +340,58 @@ impl ModelHandle {
         config: &TrainConfig,
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
-        let model = self.config.model();
-        self.params.fit(model, objective, train, validation, config, hook)
+        let mut trainer = self.trainer(objective, train, validation, config, None)?;
+        let mut history = Vec::with_capacity(trainer.total_steps().min(1 << 16));
+        while let Some(metrics) = trainer.step()? {
+            if hook(&metrics) == Control::Stop {
+                trainer.interrupt();
+            }
+            history.push(metrics);
+        }
+        let report = trainer.report(history);
+        let kept = trainer.kept_f64().1;
+        drop(trainer);
+        self.set_params(&kept)?;
+        Ok(report)
+    }
+
+    /// A run training this model's parameters, stepped by the caller (who can report,
+    /// checkpoint and stop between steps): [`crate::train::Trainer`] at the model's
+    /// precision, restored to `resume` when given (the handle's parameters must then be
+    /// that state's). The handle is not changed; give it the parameters to keep with
+    /// [`ModelHandle::set_params`].
+    pub fn trainer<'a>(
+        &self,
+        objective: &Objective,
+        train: &'a Dataset,
+        validation: Option<&'a Dataset>,
+        config: &TrainConfig,
+        resume: Option<&TrainState>,
+    ) -> Result<Box<dyn AnyTrainer + 'a>> {
+        self.params.trainer(self.model(), objective, train, validation, config, resume)
+    }
+
+    /// Replaces the parameters (values as `f64`, rounded to the model's precision; exact
+    /// for values that came from it). Errors, changing nothing, unless there is one tensor
+    /// of the right size per parameter.
+    pub fn set_params(&mut self, params: &[Vec<f64>]) -> Result<()> {
+        let specs = self.model().param_specs();
+        if specs.len() != params.len()
+            || specs.iter().zip(params).any(|(s, p)| s.numel() != p.len())
+        {
+            return Err(Error::Shape(format!(
+                "{} parameter tensors of sizes {:?} for a model whose parameters have sizes {:?}",
+                params.len(),
+                params.iter().map(Vec::len).collect::<Vec<_>>(),
+                specs.iter().map(|s| s.numel()).collect::<Vec<_>>()
+            )));
+        }
+        self.params = typed::typed(params, self.params.dtype());
+        Ok(())
+    }
+
+    /// Attaches the record of the training that produced the parameters.
+    pub fn set_training(&mut self, record: Option<TrainingRecord>) {
+        self.training = record;
     }
 }

@@ -11,7 +11,7 @@ use crate::model::Model;
 use crate::objective::Objective;
 use crate::rng::Stream;
 use crate::sample::{CompiledScore, SamplerConfig, Samples, ScoreFn, sample_model};
-use crate::train::{CompiledLoss, Control, StepMetrics, TrainConfig, TrainReport, fit};
+use crate::train::{AnyTrainer, CompiledLoss, TrainConfig, TrainState, Trainer};
 
 /// What a model handle does with its parameters, whatever their element type. Data in and
 /// results out are `f64` in model coordinates; each method runs the library's generic code
@@ -56,16 +56,16 @@ pub(super) trait Precision: std::fmt::Debug + Send + Sync {
         threads: usize,
     ) -> Result<LossReport>;
 
-    /// [`fit`], updating these parameters in place.
-    fn fit(
-        &mut self,
+    /// A [`Trainer`] from these parameters (restored to `resume` when given).
+    fn trainer<'a>(
+        &self,
         model: &dyn Model,
         objective: &Objective,
-        train: &Dataset,
-        validation: Option<&Dataset>,
+        train: &'a Dataset,
+        validation: Option<&'a Dataset>,
         config: &TrainConfig,
-        hook: &mut dyn FnMut(&StepMetrics) -> Control,
-    ) -> Result<TrainReport>;
+        resume: Option<&TrainState>,
+    ) -> Result<Box<dyn AnyTrainer + 'a>>;
 }
 
 /// `params` (in `f64`) held at precision `dtype` (rounded to nearest for `f32`).
@@ -165,15 +165,20 @@ impl<T: Element> Precision for Typed<T> {
         Ok(LossReport { value, gradients })
     }
 
-    fn fit(
-        &mut self,
+    fn trainer<'a>(
+        &self,
         model: &dyn Model,
         objective: &Objective,
-        train: &Dataset,
-        validation: Option<&Dataset>,
+        train: &'a Dataset,
+        validation: Option<&'a Dataset>,
         config: &TrainConfig,
-        hook: &mut dyn FnMut(&StepMetrics) -> Control,
-    ) -> Result<TrainReport> {
-        fit(model, objective, train, validation, config, &mut self.0, hook)
+        resume: Option<&TrainState>,
+    ) -> Result<Box<dyn AnyTrainer + 'a>> {
+        let mut trainer =
+            Trainer::new(model, objective, train, validation, config, self.0.clone())?;
+        if let Some(state) = resume {
+            trainer.restore(state)?;
+        }
+        Ok(Box::new(trainer))
     }
 }

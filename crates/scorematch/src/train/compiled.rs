@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
 use crate::objective::{NoiseDist, Objective};
+use crate::rng::Stream;
 
 /// A compiled objective: inputs are the parameters, the batch, then the noise; outputs the
 /// loss, then (with gradients) ∂loss/∂θ for every parameter.
@@ -78,6 +79,23 @@ impl<T: Element> CompiledLoss<T> {
     pub fn draw_noise(&mut self, rng: &mut impl Rng) {
         for (dist, row, buf) in &mut self.noise {
             dist.fill(buf, *row, rng);
+        }
+    }
+
+    /// Draws the noise keyed by row: the row at batch position `first_row + r` (of a batch
+    /// that may be split across callers) takes all its draws — its copies in every noise
+    /// tensor, copy `k` being row `k·batch + r` — from `stream.keyed(seed, &[step,
+    /// first_row + r])`. A row's draws thus depend on the step and its position only.
+    pub fn draw_noise_keyed(&mut self, stream: Stream, seed: u64, step: u64, first_row: usize) {
+        let batch = self.batch;
+        for r in 0..batch {
+            let mut rng = stream.keyed(seed, &[step, (first_row + r) as u64]);
+            for (dist, row, buf) in &mut self.noise {
+                let row = (*row).max(1);
+                for copy in buf.chunks_mut(batch * row) {
+                    dist.fill(&mut copy[r * row..(r + 1) * row], row, &mut rng);
+                }
+            }
         }
     }
 

@@ -4,20 +4,22 @@
 //! The loss and its parameter gradient are compiled once (`CompiledLoss`); each step
 //! gathers a batch into a preallocated buffer, draws the objective's noise, runs the
 //! program, clips, and lets the optimiser update the parameters in place. Shuffling,
-//! noise and validation noise come from the run's [`Stream`]s of `seed`, so the same seed
-//! and thread count give the same parameters bit for bit.
+//! noise and validation noise come from the run's [`Stream`](crate::rng::Stream)s of
+//! `seed`, keyed by position (epoch, step, row), so the same seed and thread count give the
+//! same parameters bit for bit, and a [`Trainer`] restored from a [`TrainState`] continues
+//! a run exactly as if it had never stopped.
 
 mod compiled;
 mod record;
+mod trainer;
 
 pub use compiled::CompiledLoss;
-pub use record::{BestValidation, TrainingRecord};
-
-use std::time::Instant;
+pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
+use trainer::copy_into;
+pub use trainer::{AnyTrainer, TrainState, Trainer};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +27,7 @@ use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::Objective;
-use crate::optim::{OptimizerKind, Schedule, clip_grad_norm, grad_norm};
-use crate::rng::Stream;
+use crate::optim::{OptimizerKind, Schedule};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +52,8 @@ pub struct TrainConfig {
     pub eval_every: usize,
     /// Stop after this many evaluations without improvement.
     pub patience: Option<usize>,
-    /// Return the parameters of the best validation loss rather than the last.
+    /// Keep the parameters of the best validation loss rather than the last (however the
+    /// run ends).
     pub keep_best: bool,
     /// Worker threads of the compiled programs.
     pub threads: usize,
@@ -149,7 +151,7 @@ pub struct StepMetrics {
 pub enum Control {
     /// Keep going.
     Continue,
-    /// Stop after this step (e.g. Ctrl-C); the report says `Interrupted`.
+    /// Stop after this step (e.g. a signal); the report says `Interrupted`.
     Stop,
 }
 
@@ -162,6 +164,8 @@ pub enum StopReason {
     EarlyStopped,
     /// The hook asked to stop.
     Interrupted,
+    /// The run had not ended when this was reported (a periodic checkpoint).
+    InProgress,
     /// The loss, the gradient or the updated parameters became non-finite at this step;
     /// the parameters are those of the last completed step (all finite).
     NonFinite {
@@ -181,7 +185,11 @@ pub struct TrainReport {
     pub steps_done: usize,
     /// Best validation loss and its step, if there was a validation set.
     pub best: Option<(usize, f64)>,
-    /// Wall time in seconds.
+    /// Which step's parameters the run keeps ([`Trainer::kept`]).
+    pub held: HeldStep,
+    /// The last completed step's training loss.
+    pub final_loss: Option<f64>,
+    /// Wall time in seconds (of this session, for a resumed run).
     pub seconds: f64,
 }
 
@@ -213,8 +221,9 @@ pub fn evaluate_objective<T: Element>(
 }
 
 /// Trains `params` (initialised by the caller, updated in place) of `model` on `train` by
-/// `objective`. Validation, when given, drives early stopping and keep-best. The hook is
-/// called after every step.
+/// `objective`: a [`Trainer`] stepped to the end, with `hook` called after every step (its
+/// [`Control::Stop`] interrupts the run). Validation, when given, drives early stopping and
+/// keep-best; `params` end as [`Trainer::kept`] says.
 pub fn fit<T: Element>(
     model: &dyn Model,
     objective: &Objective,
@@ -224,119 +233,14 @@ pub fn fit<T: Element>(
     params: &mut [Vec<T>],
     hook: &mut dyn FnMut(&StepMetrics) -> Control,
 ) -> Result<TrainReport> {
-    config.validate()?;
-    if train.d() != model.dim() {
-        return Err(Error::Shape(format!(
-            "data has {} columns but the model expects {}",
-            train.d(),
-            model.dim()
-        )));
-    }
-    config.check_rows(train.n())?;
-    let b = config.batch_size;
-    let steps_per_epoch = train.n() / b;
-    let total = config.total_steps(train.n())?;
-    let mut loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
-    let mut val_loss = match validation {
-        Some(v) if v.n() > 0 => Some((
-            CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?,
-            v,
-        )),
-        _ => None,
-    };
-    let mut optimizer = config.optimizer.build::<T>()?;
-    let mut shuffle_rng = Stream::Batches.rng(config.seed);
-    let mut noise_rng = Stream::Noise.rng(config.seed);
-    let mut order: Vec<usize> = (0..train.n()).collect();
-    let mut batch = vec![T::zero(); b * train.d()];
-    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-    let mut last_good: Vec<Vec<T>> = params.to_vec();
-    let mut best: Option<(usize, f64)> = None;
-    let mut best_params: Vec<Vec<T>> = params.to_vec();
-    let mut since_best = 0;
-    let mut history = Vec::with_capacity(total.min(1 << 16));
-    let start = Instant::now();
-    let mut stop = StopReason::Completed;
-    let mut steps_done = 0;
-    for step in 1..=total {
-        let pos = (step - 1) % steps_per_epoch;
-        if pos == 0 {
-            order.shuffle(&mut shuffle_rng);
+    let mut trainer = Trainer::new(model, objective, train, validation, config, params.to_vec())?;
+    let mut history = Vec::with_capacity(trainer.total_steps().min(1 << 16));
+    while let Some(metrics) = trainer.step()? {
+        if hook(&metrics) == Control::Stop {
+            trainer.interrupt();
         }
-        for (r, &i) in order[pos * b..(pos + 1) * b].iter().enumerate() {
-            let row = train.row(i);
-            batch[r * row.len()..(r + 1) * row.len()]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(o, &v)| *o = T::from_f64(v));
-        }
-        let value = loss.evaluate_with_fresh_noise(params, &batch, &mut noise_rng)?;
-        loss.copy_grads(&mut grads)?;
-        let norm = grad_norm(&grads);
-        // Invariant: `params` are finite here (the previous update was checked), so a
-        // non-finite loss or gradient leaves them as the last completed step's.
-        if !value.is_finite() || !norm.is_finite() {
-            stop = StopReason::NonFinite { step };
-            break;
-        }
-        if let Some(max) = config.clip_grad_norm {
-            clip_grad_norm(&mut grads, max)?;
-        }
-        let lr = config.schedule.lr_at(step as u64 - 1, config.lr);
-        copy_into(&mut last_good, params);
-        optimizer.step(params, &grads, lr)?;
-        if params.iter().flatten().any(|v| !v.is_finite()) {
-            copy_into(params, &last_good);
-            stop = StopReason::NonFinite { step };
-            break;
-        }
-        steps_done = step;
-        let mut metrics = StepMetrics {
-            step,
-            total_steps: total,
-            epoch: (step - 1) / steps_per_epoch,
-            loss: value,
-            grad_norm: norm,
-            lr,
-            steps_per_sec: step as f64 / start.elapsed().as_secs_f64().max(1e-9),
-            val_loss: None,
-        };
-        let mut early = false;
-        if let Some((vl, vdata)) = val_loss.as_mut()
-            && (step % config.eval_every.max(1) == 0 || step == total)
-        {
-            let v = evaluate_objective(vl, params, vdata, Stream::Validation.seed(config.seed))?;
-            metrics.val_loss = Some(v);
-            if v.is_finite() && best.is_none_or(|(_, bv)| v < bv) {
-                best = Some((step, v));
-                copy_into(&mut best_params, params);
-                since_best = 0;
-            } else {
-                since_best += 1;
-                early = config.patience.is_some_and(|p| since_best >= p);
-            }
-        }
-        let control = hook(&metrics);
         history.push(metrics);
-        if early {
-            stop = StopReason::EarlyStopped;
-            break;
-        }
-        if control == Control::Stop {
-            stop = StopReason::Interrupted;
-            break;
-        }
     }
-    // Keep-best applies to runs that ended normally; an interrupted or diverged run returns
-    // its last completed step, as its stop reason says.
-    let ended_normally = matches!(stop, StopReason::Completed | StopReason::EarlyStopped);
-    if config.keep_best && ended_normally && best.is_some() {
-        copy_into(params, &best_params);
-    }
-    Ok(TrainReport { history, stop, steps_done, best, seconds: start.elapsed().as_secs_f64() })
-}
-
-/// Copies parameter values tensor by tensor (no allocation).
-fn copy_into<T: Copy>(dst: &mut [Vec<T>], src: &[Vec<T>]) {
-    dst.iter_mut().zip(src).for_each(|(d, s)| d.copy_from_slice(s));
+    copy_into(params, trainer.kept().1);
+    Ok(trainer.report(history))
 }

@@ -29,6 +29,53 @@ pub struct TrainingRecord {
     pub best_validation: Option<BestValidation>,
     /// The last step's training loss.
     pub final_loss: Option<f64>,
+    /// Which step's parameters the checkpoint holds (absent in checkpoints written before
+    /// this was recorded).
+    #[serde(default)]
+    pub held: Option<HeldStep>,
+}
+
+/// Which parameters a checkpoint holds: a step, and whether it is the run's best validation
+/// step or its last completed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldStep {
+    /// 1-based step (0: the initial parameters).
+    pub step: usize,
+    /// Best-validation or last.
+    pub kind: HeldKind,
+}
+
+/// Whether held parameters are a run's best validation step or its last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeldKind {
+    /// The step with the lowest validation loss.
+    Best,
+    /// The last completed step.
+    Last,
+}
+
+impl HeldStep {
+    /// The best validation step `step`.
+    pub fn best(step: usize) -> Self {
+        Self { step, kind: HeldKind::Best }
+    }
+
+    /// The last completed step, `step`.
+    pub fn last(step: usize) -> Self {
+        Self { step, kind: HeldKind::Last }
+    }
+}
+
+impl std::fmt::Display for HeldStep {
+    /// "step 800 (best validation)" or "step 3000 (last)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            HeldKind::Best => "best validation",
+            HeldKind::Last => "last",
+        };
+        write!(f, "step {} ({kind})", self.step)
+    }
 }
 
 /// A validation loss and the step it was measured after.
@@ -58,7 +105,8 @@ impl TrainingRecord {
             stop: report.stop.clone(),
             steps_done: report.steps_done,
             best_validation: report.best.map(|(step, loss)| BestValidation { step, loss }),
-            final_loss: report.history.last().map(|m| m.loss),
+            final_loss: report.final_loss,
+            held: Some(report.held),
         }
     }
 

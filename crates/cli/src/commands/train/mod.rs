@@ -1,0 +1,454 @@
+//! `scorematch train`: fit a model and write a run folder.
+//!
+//! The folder holds `checkpoint.safetensors` (the parameters the run keeps — its best
+//! validation step's, else its last — with the model, standardisation and training record),
+//! `last.safetensors` (the last step, with everything `--resume` needs), `config.toml`
+//! (the resolved configuration: `--config` it to repeat the run), `metrics.csv` (one row per
+//! step; no wall-clock columns, so equal runs give equal files) and, for 2-D data,
+//! `density.png`, `score.png`, `samples.png`, plus `loss.png`. See [`folder`] for when each
+//! is written.
+//!
+//! SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the run after the current step and save it
+//! (exit status 128 + the signal's number); a second signal quits at once ([`crate::signals`]).
+//! The state is also saved every `--checkpoint-every` steps (default: every 60 s), so a
+//! kill loses at most that much; `--resume DIR` continues a run bit for bit. A non-finite
+//! loss saves the parameters kept so far and exits with status 1 and advice.
+
+mod folder;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use scorematch::config::RunRows;
+use scorematch::data::{Dataset, Standardizer};
+use scorematch::handle::ModelHandle;
+use scorematch::model::ModelConfig;
+use scorematch::objective::Objective;
+use scorematch::rng::Stream;
+use scorematch::saved::SavedModel;
+use scorematch::train::{HeldStep, StepMetrics, StopReason, TrainConfig, TrainReport, TrainState};
+
+use super::common;
+use crate::config::{self, RunConfig, RunFlags};
+use crate::error::{self, Exit, usage};
+use crate::figures::{FIGURE_FILES, ModelView, training_figures};
+use crate::files::{load_data, run_dir};
+use crate::progress::{Progress, Verbosity};
+use crate::signals;
+use folder::{CHECKPOINT, CONFIG, LAST, METRICS, RecordBase, RunFolder};
+
+/// How often the state is saved when `--checkpoint-every` is not set.
+const SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+const EXAMPLES: &str = "\
+Examples:
+  scorematch train                                   # MLP energy, ssm-vr, eight Gaussians
+  scorematch train --data two-moons --steps 5000 --name moons
+  scorematch train --data wine.csv --hidden 128,128 --val-fraction 0.2 --patience 5
+  scorematch train --model nice --objective mle --data rings
+  scorematch train --model ncsn-score --objective ms-dsm --sigma-max 2 --levels 10
+  scorematch train --objective dsm --sigma 0.05 --optimizer sgd --momentum 0.9 --lr 0.01
+  scorematch train --config runs/moons/config.toml --out runs/moons-again   # repeat a run
+  scorematch train --resume runs/moons --steps 10000  # continue a stopped or finished run
+
+Each flag's default is shown beside it. Settings come from --config FILE (TOML, the format
+of a run's config.toml, whose keys are the flags' names in sections [data], [model],
+[objective], [train], [sample]), then the flags typed here override them.
+
+SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the run after the current step and save it
+(checkpoint.safetensors: the best validation step, or the last; last.safetensors: the last
+step, for --resume); the exit status is then 128 + the signal's number (130, 143, 129).";
+
+/// Flags of `scorematch train`: the run configuration's (declared by the library, see
+/// [`crate::config`]) and where the run goes.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct TrainArgs {
+    /// Read settings from a TOML file (a run's config.toml repeats that run); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The run configuration's flags.
+    #[command(flatten)]
+    pub settings: RunFlags,
+
+    /// Run folder [default: runs/NAME with --name, else runs/TIMESTAMP (UTC)].
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Name of the run folder under runs/.
+    #[arg(long, value_name = "NAME", conflicts_with = "out", help_heading = "Output")]
+    pub name: Option<String>,
+    /// Overwrite a run folder that already holds a run.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+    /// Continue the run in this folder from its last saved step (last.safetensors), as it
+    /// was configured; only --steps (the new total) and --threads may be given with it.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["config", "out", "name", "force"],
+        help_heading = "Output"
+    )]
+    pub resume: Option<PathBuf>,
+    /// When stderr is not a terminal, print a progress line every N steps.
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
+    pub log_every: usize,
+}
+
+impl TrainArgs {
+    /// The configuration: the file's (or the defaults), the typed flags over it, the usual
+    /// values of unset choices written in, validated; and notes on typed flags it does not
+    /// use.
+    pub fn configuration(&self) -> Result<(RunConfig, Vec<String>)> {
+        let mut config = match &self.config {
+            Some(path) => config::from_file(path)?,
+            None => RunConfig::default(),
+        };
+        self.settings.apply(&mut config)?;
+        let config = config.resolved();
+        config.validate()?;
+        let notes = self.settings.unused(&config);
+        Ok((config, notes))
+    }
+}
+
+/// Everything a run needs, validated, before training starts.
+struct Plan {
+    config: RunConfig,
+    model: ModelConfig,
+    objective: Objective,
+    train: TrainConfig,
+    /// Training rows in raw coordinates (for the plots).
+    train_raw: Dataset,
+    /// Training and validation rows in model coordinates.
+    train_data: Dataset,
+    validation: Option<Dataset>,
+    standardizer: Option<Standardizer>,
+    /// Columns of the data that look discrete, with their distinct counts.
+    raw_columns_discrete: Vec<(String, usize)>,
+}
+
+impl Plan {
+    /// What every save records beside the parameters.
+    fn record_base(&self) -> RecordBase {
+        RecordBase {
+            config: self.config.clone(),
+            objective: self.objective.clone(),
+            n_train: self.train_data.n(),
+            n_validation: self.validation.as_ref().map_or(0, Dataset::n),
+        }
+    }
+}
+
+/// Where a run starts: fresh parameters, or a saved state.
+struct Start {
+    model: ModelHandle,
+    resume: Option<TrainState>,
+    folder: RunFolder,
+    /// The metrics of the steps already done (a resumed run's).
+    history: Vec<StepMetrics>,
+}
+
+/// A column with at most this many distinct values is flagged as discrete.
+const DISCRETE_MAX_DISTINCT: usize = 20;
+
+/// Runs `scorematch train`.
+pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
+    if let Some(dir) = &args.resume {
+        return resume(args, dir, verbosity);
+    }
+    let (config, notes) = args.configuration()?;
+    common::notes(verbosity, &notes);
+    let plan = prepare(config)?;
+    let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
+        format!(
+            "column '{name}' takes only {k} distinct values; score matching assumes continuous \
+             data and its loss can fall without bound on such a column: drop it, or add \
+             dequantisation noise"
+        )
+    });
+    common::notes(verbosity, &discrete.collect::<Vec<_>>());
+    let inputs = config_inputs(&plan.config, args.config.as_deref());
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
+    let mut rng = Stream::Init.rng(plan.config.seed);
+    let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+        .with_standardizer(plan.standardizer.clone());
+    let folder = RunFolder::start(&dir, &plan.config)?;
+    train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
+}
+
+/// The files a run of `config` reads: the data (when it is a file) and the configuration
+/// file.
+fn config_inputs(config: &RunConfig, config_file: Option<&Path>) -> Vec<PathBuf> {
+    let data = PathBuf::from(&config.data.source);
+    [Some(data), config_file.map(Path::to_path_buf)].into_iter().flatten().collect()
+}
+
+/// `--resume DIR`: the run in DIR continued from its `last.safetensors`, with its own
+/// configuration (up to a new `--steps`, and `--threads`).
+fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
+    let allowed = ["--steps", "--threads"];
+    if let Some(flag) =
+        args.settings.typed_flags().into_iter().find(|f| !allowed.contains(&f.as_str()))
+    {
+        return Err(usage(format!(
+            "{flag} cannot be changed when resuming: --resume continues the run as it was \
+             configured (only --steps, the new total, and --threads may be given); start a new \
+             run with --config {} to change it",
+            dir.join(CONFIG).display()
+        )));
+    }
+    let last = dir.join(LAST);
+    if !last.exists() {
+        return Err(usage(format!(
+            "{} has no {LAST} to resume from (the run stopped before its first save, or it is \
+             not a run folder); start a new run",
+            dir.display()
+        )));
+    }
+    let saved = crate::files::load_checkpoint(&last)?;
+    let (Some(record), Some(state)) = (saved.training.clone(), saved.resume.clone()) else {
+        return Err(usage(format!("{} holds no training state to resume from", last.display())));
+    };
+    let mut config = record.config.clone();
+    args.settings.apply(&mut config)?;
+    let config = config.resolved();
+    config.validate()?;
+    let plan = prepare(config)?;
+    check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
+    let (folder, history) = RunFolder::resume(dir, &plan.config, state.step)?;
+    let model = ModelHandle::from_saved(&saved);
+    let start = Start { model, resume: Some(state), folder, history };
+    train_model(&plan, start, args, verbosity)
+}
+
+/// Refuses to resume on data other than the run's: the same row counts and the same
+/// standardisation (means and scales of the training rows, equal bit for bit).
+fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize) -> Result<()> {
+    let n_val_now = plan.validation.as_ref().map_or(0, Dataset::n);
+    if plan.train_data.n() != n_train
+        || n_val_now != n_val
+        || plan.standardizer != saved.standardizer
+    {
+        return Err(usage(format!(
+            "the data '{}' is not what the run was trained on ({} training and {} validation \
+             rows now, {n_train} and {n_val} then, or different values); resume needs the same \
+             data",
+            plan.config.data.source,
+            plan.train_data.n(),
+            n_val_now
+        )));
+    }
+    Ok(())
+}
+
+/// Loads and splits the data, builds the model, objective and optimisation settings.
+fn prepare(config: RunConfig) -> Result<Plan> {
+    let (seed, d) = (config.seed, &config.data);
+    let data = load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?;
+    let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
+    let RunRows { train_raw, train: train_data, validation, standardizer } =
+        config.prepare_rows(&data).context("cannot split and standardise the training data")?;
+    let model = config.model_config(data.d())?;
+    let objective = config.objective();
+    let train = config.train_config(train_data.n())?;
+    Ok(Plan {
+        config,
+        model,
+        objective,
+        train,
+        train_raw,
+        train_data,
+        validation,
+        standardizer,
+        raw_columns_discrete,
+    })
+}
+
+/// Trains at the configured precision, saving the run as it goes, then draws the figures.
+fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
+    let Start { mut model, resume, mut folder, mut history } = start;
+    let base = plan.record_base();
+    let mut trainer = model.trainer(
+        &plan.objective,
+        &plan.train_data,
+        plan.validation.as_ref(),
+        &plan.train,
+        resume.as_ref(),
+    )?;
+    let (total, first) = (trainer.total_steps(), trainer.steps_done());
+    let mut progress = Progress::new(total, verbosity, args.log_every);
+    let from = if first > 0 { format!(" from step {first}") } else { String::new() };
+    progress.message(&format!(
+        "training {} ({} parameters, {}) on {} ({} rows, {} validation) by {} for {total} steps{from} -> {}",
+        plan.model.kind_name(),
+        model.n_params(),
+        model.dtype(),
+        plan.config.data.source,
+        plan.train_data.n(),
+        base.n_validation,
+        plan.objective.name(),
+        folder.dir().display()
+    ));
+    progress.verbose(&format!("model: {:?}", plan.model));
+    progress.verbose(&format!("objective: {:?}", plan.objective));
+    progress.verbose(&format!("optimisation: {:?}", plan.train));
+    let every = plan.config.train.checkpoint_every;
+    let (mut saved_at, mut saved_when) = (first, Instant::now());
+    let mut last_val = history.iter().rev().find_map(|m| m.val_loss);
+    let graceful = signals::Graceful::begin();
+    while let Some(m) = trainer.step()? {
+        last_val = m.val_loss.or(last_val);
+        progress.update(m.step, m.loss, last_val, m.steps_per_sec);
+        folder.record(&m)?;
+        history.push(m);
+        if signals::requested().is_some() {
+            trainer.interrupt();
+        } else if save_due(every, trainer.steps_done() - saved_at, saved_when.elapsed()) {
+            folder.save(&model, trainer.as_ref(), &base, true)?;
+            (saved_at, saved_when) = (trainer.steps_done(), Instant::now());
+        }
+    }
+    let stop = trainer.stop_reason().cloned().unwrap_or(StopReason::Completed);
+    let diverged = matches!(stop, StopReason::NonFinite { .. });
+    let held = folder.save(&model, trainer.as_ref(), &base, !diverged)?;
+    drop(graceful);
+    let report = trainer.report(history);
+    model.set_params(&trainer.kept_f64().1)?;
+    drop(trainer);
+    let saved_to = saved_line(folder.dir(), &report, held, diverged);
+    match report.stop {
+        StopReason::Interrupted => {
+            progress.finish("");
+            let signal = signals::requested().unwrap_or(0);
+            return Err(Exit {
+                code: signals::exit_code(signal),
+                message: format!(
+                    "interrupted by {} after step {} of {total}: {saved_to}; metrics.csv and \
+                     config.toml beside them; no plots were drawn. Continue with: scorematch \
+                     train --resume {}",
+                    signals::name(signal),
+                    report.steps_done,
+                    folder.dir().display()
+                ),
+            }
+            .into());
+        }
+        StopReason::NonFinite { step } => {
+            progress.finish("");
+            return Err(Exit {
+                code: error::FAILURE,
+                message: format!(
+                    "error: the loss or its gradient became non-finite at step {step}; {saved_to}.\n\
+                     Try a lower --lr (now {}), --clip-grad-norm 1, a smaller --base-sigma, or --dtype f64.",
+                    plan.train.lr
+                ),
+            }
+            .into());
+        }
+        StopReason::Completed | StopReason::EarlyStopped | StopReason::InProgress => {}
+    }
+    let mut written = [CHECKPOINT, LAST, CONFIG, METRICS].map(|f| folder.path(f)).to_vec();
+    progress.finish("");
+    if plan.config.plots {
+        common::detail(verbosity, "drawing the figures");
+        let view = ModelView {
+            model: &model,
+            sigma: match plan.objective {
+                Objective::MsDsm { sigma_min, .. } => Some(sigma_min),
+                _ => None,
+            },
+            threads: plan.config.threads,
+        };
+        let figures = training_figures(
+            folder.dir(),
+            &view,
+            &plan.train_raw,
+            &plan.config.sampler_config(),
+            &report.history,
+            plan.objective.name(),
+        )
+        .with_context(|| {
+            format!(
+                "the run is saved in {}, but drawing its figures failed",
+                folder.dir().display()
+            )
+        })?;
+        common::notes(verbosity, &figures.notes);
+        written.extend(figures.written);
+    }
+    common::say(verbosity, &format!("{}; {saved_to}", summary(&report, first)));
+    // A forced rerun into an old run folder: figures this run did not draw (skipped, or
+    // --no-plots) would otherwise sit beside the new checkpoint as if they belonged to it.
+    for stale in FIGURE_FILES.iter().map(|f| folder.path(f)) {
+        if !written.contains(&stale) && stale.exists() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("cannot remove the old {}", stale.display()))?;
+        }
+    }
+    common::say(verbosity, &format!("wrote {}", list_files(folder.dir(), &written)));
+    Ok(())
+}
+
+/// Whether the state is due to be saved, `steps` steps and `elapsed` after the last save:
+/// every `every` steps when set, else every [`SAVE_INTERVAL`].
+fn save_due(every: Option<usize>, steps: usize, elapsed: Duration) -> bool {
+    match every {
+        Some(n) => steps >= n,
+        None => elapsed >= SAVE_INTERVAL,
+    }
+}
+
+/// Which file holds which step: "checkpoint.safetensors holds step 800 (best validation),
+/// last.safetensors step 3000".
+fn saved_line(dir: &Path, report: &TrainReport, held: HeldStep, diverged: bool) -> String {
+    let checkpoint = dir.join(CHECKPOINT);
+    let last = dir.join(LAST);
+    if diverged {
+        let previous = if last.exists() {
+            format!("; {} keeps the last state saved before it", last.display())
+        } else {
+            String::new()
+        };
+        return format!("{} holds {held}{previous}", checkpoint.display());
+    }
+    format!(
+        "{} holds {held}, {} step {} (last, to resume from)",
+        checkpoint.display(),
+        last.display(),
+        report.steps_done
+    )
+}
+
+/// One line on how training went, for a run that started at step `first`.
+fn summary(report: &TrainReport, first: usize) -> String {
+    let new_steps = report.steps_done - first;
+    let rate = new_steps as f64 / report.seconds.max(1e-9);
+    let mut s = format!("trained {new_steps} steps in {:.1} s ({rate:.0} steps/s)", report.seconds);
+    if first > 0 {
+        s.push_str(&format!(", steps {} to {}", first + 1, report.steps_done));
+    }
+    if let Some(loss) = report.final_loss {
+        s.push_str(&format!(", final loss {loss:.4}"));
+    }
+    if let Some((step, v)) = report.best {
+        s.push_str(&format!(", best validation loss {v:.4} at step {step}"));
+    }
+    if report.stop == StopReason::EarlyStopped {
+        s.push_str(" (stopped early: validation loss stopped improving)");
+    }
+    s
+}
+
+/// `dir/{a, b, …}`.
+fn list_files(dir: &Path, files: &[PathBuf]) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    format!("{}/{{{}}}", dir.display(), names.join(", "))
+}

@@ -1,0 +1,393 @@
+//! A training run held between steps: step it, stop it, snapshot it, restore it.
+//!
+//! [`Trainer`] owns everything a run changes — parameters, optimiser moments, the
+//! early-stopping state and the best parameters — and nothing it does not: the batch order
+//! and the objective's noise are keyed by position ([`Stream::keyed`]: epoch `e` shuffles
+//! with key `[e]`, the row at batch position `r` of step `t` draws with key `[t, r]`). So a
+//! [`TrainState`] taken after any step, restored into a fresh trainer, continues the run
+//! bit for bit: nothing that was drawn before has to be replayed.
+//!
+//! The validation objective draws the same noise at every evaluation (a fixed seed), so
+//! successive validation losses compare parameters, not draws.
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use scorematch_graph::Element;
+
+use super::{
+    BestValidation, CompiledLoss, HeldStep, StepMetrics, StopReason, TrainConfig, TrainReport,
+    evaluate_objective,
+};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::objective::Objective;
+use crate::optim::{Optimizer, OptimizerState, clip_grad_norm, grad_norm};
+use crate::rng::Stream;
+
+/// Where a run stands after a step, beyond its parameters: what a resumed run restores.
+/// Tensors are `f64` (exact for `f32` runs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainState {
+    /// Steps completed.
+    pub step: usize,
+    /// The optimiser's step count and moment buffers.
+    pub optimizer: OptimizerState,
+    /// The best validation loss so far and its step.
+    pub best: Option<BestValidation>,
+    /// Validation evaluations since the best one (early stopping's counter).
+    pub since_best: usize,
+    /// The parameters of the best validation step (when keep-best is on and there is one).
+    pub best_params: Option<Vec<Vec<f64>>>,
+}
+
+/// A run of [`super::fit`] one step at a time: the loop is the caller's, so it can report,
+/// write checkpoints and react to signals between steps.
+pub struct Trainer<'a, T: Element> {
+    train: &'a Dataset,
+    validation: Option<(CompiledLoss<T>, &'a Dataset)>,
+    config: TrainConfig,
+    loss: CompiledLoss<T>,
+    optimizer: Box<dyn Optimizer<T>>,
+    params: Vec<Vec<T>>,
+    grads: Vec<Vec<T>>,
+    last_good: Vec<Vec<T>>,
+    best_params: Option<Vec<Vec<T>>>,
+    best: Option<(usize, f64)>,
+    since_best: usize,
+    batch: Vec<T>,
+    order: Vec<usize>,
+    order_epoch: Option<usize>,
+    steps_per_epoch: usize,
+    total: usize,
+    step: usize,
+    first_step: usize,
+    last_loss: Option<f64>,
+    stop: Option<StopReason>,
+    start: Instant,
+}
+
+impl<'a, T: Element> Trainer<'a, T> {
+    /// A run of `model` on `train` by `objective` from `params` (validated and compiled
+    /// here; nothing is trained yet). Validation, when given, drives early stopping and
+    /// keep-best.
+    pub fn new(
+        model: &dyn Model,
+        objective: &Objective,
+        train: &'a Dataset,
+        validation: Option<&'a Dataset>,
+        config: &TrainConfig,
+        params: Vec<Vec<T>>,
+    ) -> Result<Self> {
+        config.validate()?;
+        if train.d() != model.dim() {
+            return Err(Error::Shape(format!(
+                "data has {} columns but the model expects {}",
+                train.d(),
+                model.dim()
+            )));
+        }
+        config.check_rows(train.n())?;
+        let b = config.batch_size;
+        let loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
+        let validation = match validation {
+            Some(v) if v.n() > 0 => Some((
+                CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?,
+                v,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            train,
+            validation,
+            config: config.clone(),
+            loss,
+            optimizer: config.optimizer.build::<T>()?,
+            grads: params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
+            last_good: params.clone(),
+            params,
+            best_params: None,
+            best: None,
+            since_best: 0,
+            batch: vec![T::zero(); b * train.d()],
+            order: (0..train.n()).collect(),
+            order_epoch: None,
+            steps_per_epoch: train.n() / b,
+            total: config.total_steps(train.n())?,
+            step: 0,
+            first_step: 0,
+            last_loss: None,
+            stop: None,
+            start: Instant::now(),
+        })
+    }
+
+    /// Continues from `state`, taken by [`Trainer::state`] of a run of the same model,
+    /// objective, data and configuration (up to its planned steps); the trainer's
+    /// parameters must be that run's at `state.step`. Errors when the run has already
+    /// planned no further step, or when a tensor does not fit.
+    pub fn restore(&mut self, state: &TrainState) -> Result<()> {
+        if state.step >= self.total {
+            return Err(Error::InvalidArgument(format!(
+                "the run has already completed {} steps of the {} planned: plan more steps to \
+                 continue it",
+                state.step, self.total
+            )));
+        }
+        self.optimizer.load_state(&state.optimizer)?;
+        let best_params = state
+            .best_params
+            .as_ref()
+            .map(|saved| {
+                if saved.len() != self.params.len()
+                    || saved.iter().zip(&self.params).any(|(s, p)| s.len() != p.len())
+                {
+                    return Err(Error::Shape(
+                        "the saved best parameters do not fit the model".into(),
+                    ));
+                }
+                Ok(saved.iter().map(|s| s.iter().map(|&v| T::from_f64(v)).collect()).collect())
+            })
+            .transpose()?;
+        self.best_params = best_params;
+        self.best = state.best.map(|b| (b.step, b.loss));
+        self.since_best = state.since_best;
+        self.step = state.step;
+        self.first_step = state.step;
+        self.start = Instant::now();
+        Ok(())
+    }
+
+    /// Runs the next step and returns its metrics; `None` once the run has ended (all steps
+    /// done, stopped early, interrupted, or a non-finite loss: see [`Trainer::stop_reason`]).
+    pub fn step(&mut self) -> Result<Option<StepMetrics>> {
+        if self.stop.is_some() {
+            return Ok(None);
+        }
+        if self.step >= self.total {
+            self.stop = Some(StopReason::Completed);
+            return Ok(None);
+        }
+        let step = self.step + 1;
+        let b = self.config.batch_size;
+        let epoch = (step - 1) / self.steps_per_epoch;
+        let pos = (step - 1) % self.steps_per_epoch;
+        if self.order_epoch != Some(epoch) {
+            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+            self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
+            self.order_epoch = Some(epoch);
+        }
+        let d = self.train.d();
+        for (r, &i) in self.order[pos * b..(pos + 1) * b].iter().enumerate() {
+            let row = self.train.row(i);
+            self.batch[r * d..(r + 1) * d]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &v)| *o = T::from_f64(v));
+        }
+        self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, 0);
+        let value = self.loss.evaluate(&self.params, &self.batch)?;
+        self.loss.copy_grads(&mut self.grads)?;
+        let norm = grad_norm(&self.grads);
+        // Invariant: the parameters are finite here (the previous update was checked), so a
+        // non-finite loss or gradient leaves them as the last completed step's.
+        if !value.is_finite() || !norm.is_finite() {
+            self.stop = Some(StopReason::NonFinite { step });
+            return Ok(None);
+        }
+        if let Some(max) = self.config.clip_grad_norm {
+            clip_grad_norm(&mut self.grads, max)?;
+        }
+        let lr = self.config.schedule.lr_at(step as u64 - 1, self.config.lr);
+        copy_into(&mut self.last_good, &self.params);
+        self.optimizer.step(&mut self.params, &self.grads, lr)?;
+        if self.params.iter().flatten().any(|v| !v.is_finite()) {
+            // The optimiser's moments have taken this step; the run ends here, and its
+            // state (see `state`) is no longer one to resume from.
+            copy_into(&mut self.params, &self.last_good);
+            self.stop = Some(StopReason::NonFinite { step });
+            return Ok(None);
+        }
+        self.step = step;
+        self.last_loss = Some(value);
+        let elapsed = self.start.elapsed().as_secs_f64().max(1e-9);
+        let mut metrics = StepMetrics {
+            step,
+            total_steps: self.total,
+            epoch,
+            loss: value,
+            grad_norm: norm,
+            lr,
+            steps_per_sec: (step - self.first_step) as f64 / elapsed,
+            val_loss: None,
+        };
+        self.validate_after(&mut metrics)?;
+        if self.stop.is_none() && step == self.total {
+            self.stop = Some(StopReason::Completed);
+        }
+        Ok(Some(metrics))
+    }
+
+    /// Evaluates the validation objective when it is due, updating the best step and the
+    /// early-stopping counter.
+    fn validate_after(&mut self, metrics: &mut StepMetrics) -> Result<()> {
+        let step = metrics.step;
+        let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
+        if step % self.config.eval_every.max(1) != 0 && step != self.total {
+            return Ok(());
+        }
+        let v = evaluate_objective(
+            loss,
+            &self.params,
+            data,
+            Stream::Validation.seed(self.config.seed),
+        )?;
+        metrics.val_loss = Some(v);
+        if v.is_finite() && self.best.is_none_or(|(_, bv)| v < bv) {
+            self.best = Some((step, v));
+            if self.config.keep_best {
+                match self.best_params.as_mut() {
+                    Some(best) => copy_into(best, &self.params),
+                    None => self.best_params = Some(self.params.clone()),
+                }
+            }
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+            if self.config.patience.is_some_and(|p| self.since_best >= p) {
+                self.stop = Some(StopReason::EarlyStopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the run to stop: the next [`Trainer::step`] returns `None` and the report says
+    /// `Interrupted` (unless the run had already ended for another reason).
+    pub fn interrupt(&mut self) {
+        self.stop.get_or_insert(StopReason::Interrupted);
+    }
+
+    /// Why the run ended, once it has.
+    pub fn stop_reason(&self) -> Option<&StopReason> {
+        self.stop.as_ref()
+    }
+
+    /// Steps completed.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Steps the run plans in all.
+    pub fn total_steps(&self) -> usize {
+        self.total
+    }
+
+    /// The parameters after the last completed step.
+    pub fn params(&self) -> &[Vec<T>] {
+        &self.params
+    }
+
+    /// The parameters a finished run keeps, and which step they are: the best validation
+    /// step's when keep-best is on and validation ran, else the last completed step's.
+    /// This holds however the run ended, so a run stopped because its validation loss rose
+    /// keeps its best step.
+    pub fn kept(&self) -> (HeldStep, &[Vec<T>]) {
+        match (self.best, &self.best_params) {
+            (Some((step, _)), Some(best)) => (HeldStep::best(step), best),
+            _ => (HeldStep::last(self.step), &self.params),
+        }
+    }
+
+    /// The state to restore with [`Trainer::restore`] (with [`Trainer::params`]). After a
+    /// non-finite stop it is not one to resume from (the run would diverge again; the
+    /// optimiser may also have taken the failed step): keep an earlier state instead.
+    pub fn state(&self) -> TrainState {
+        TrainState {
+            step: self.step,
+            optimizer: self.optimizer.state(),
+            best: self.best.map(|(step, loss)| BestValidation { step, loss }),
+            since_best: self.since_best,
+            best_params: self.best_params.as_deref().map(to_f64),
+        }
+    }
+
+    /// The outcome so far, with `history` (the caller's record of the steps it saw). A run
+    /// that has not ended reports [`StopReason::InProgress`].
+    pub fn report(&self, history: Vec<StepMetrics>) -> TrainReport {
+        TrainReport {
+            history,
+            stop: self.stop.clone().unwrap_or(StopReason::InProgress),
+            steps_done: self.step,
+            best: self.best,
+            held: self.kept().0,
+            final_loss: self.last_loss,
+            seconds: self.start.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// Tensors as `f64` (exact from `f32`).
+pub(crate) fn to_f64<T: Element>(tensors: &[Vec<T>]) -> Vec<Vec<f64>> {
+    tensors.iter().map(|t| t.iter().map(|&v| Element::to_f64(v)).collect()).collect()
+}
+
+/// Copies tensor values tensor by tensor (no allocation).
+pub(crate) fn copy_into<T: Copy>(dst: &mut [Vec<T>], src: &[Vec<T>]) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// A [`Trainer`] whatever its element type: what a front that picks the precision at run
+/// time (see [`crate::handle::ModelHandle::trainer`]) steps. Tensors come out as `f64`
+/// (exact).
+pub trait AnyTrainer {
+    /// [`Trainer::step`].
+    fn step(&mut self) -> Result<Option<StepMetrics>>;
+    /// [`Trainer::interrupt`].
+    fn interrupt(&mut self);
+    /// [`Trainer::stop_reason`].
+    fn stop_reason(&self) -> Option<&StopReason>;
+    /// [`Trainer::steps_done`].
+    fn steps_done(&self) -> usize;
+    /// [`Trainer::total_steps`].
+    fn total_steps(&self) -> usize;
+    /// [`Trainer::params`], as `f64`.
+    fn params_f64(&self) -> Vec<Vec<f64>>;
+    /// [`Trainer::kept`], as `f64`.
+    fn kept_f64(&self) -> (HeldStep, Vec<Vec<f64>>);
+    /// [`Trainer::state`].
+    fn state(&self) -> TrainState;
+    /// [`Trainer::report`].
+    fn report(&self, history: Vec<StepMetrics>) -> TrainReport;
+}
+
+impl<T: Element> AnyTrainer for Trainer<'_, T> {
+    fn step(&mut self) -> Result<Option<StepMetrics>> {
+        Trainer::step(self)
+    }
+    fn interrupt(&mut self) {
+        Trainer::interrupt(self);
+    }
+    fn stop_reason(&self) -> Option<&StopReason> {
+        Trainer::stop_reason(self)
+    }
+    fn steps_done(&self) -> usize {
+        Trainer::steps_done(self)
+    }
+    fn total_steps(&self) -> usize {
+        Trainer::total_steps(self)
+    }
+    fn params_f64(&self) -> Vec<Vec<f64>> {
+        to_f64(&self.params)
+    }
+    fn kept_f64(&self) -> (HeldStep, Vec<Vec<f64>>) {
+        let (held, params) = self.kept();
+        (held, to_f64(params))
+    }
+    fn state(&self) -> TrainState {
+        Trainer::state(self)
+    }
+    fn report(&self, history: Vec<StepMetrics>) -> TrainReport {
+        Trainer::report(self, history)
+    }
+}
