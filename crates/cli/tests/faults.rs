@@ -15,16 +15,15 @@ use common::{read_csv, run_in, tempdir, train_small};
 use scorematch::saved::SavedModel;
 use scorematch::train::{HeldKind, StopReason};
 
-/// The training flags of the runs that are stopped and resumed: long enough to be stopped
-/// part-way, with validation so that the best step and early-stopping state matter.
-const RUN: [&str; 12] = [
+/// The training flags of the runs that are stopped and resumed (with `--steps 1500`: long
+/// enough to be stopped part-way), with validation so that the best step and the
+/// early-stopping state matter.
+const RUN: [&str; 10] = [
     "train",
     "--data",
     "two-moons",
     "--hidden",
     "32,32",
-    "--steps",
-    "1500",
     "--eval-every",
     "25",
     "--seed",
@@ -89,7 +88,7 @@ fn hidden_files(dir: &Path) -> Vec<String> {
 fn uninterrupted(dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
     let mut args = RUN.to_vec();
-    args.extend(["--out", name]);
+    args.extend(["--steps", "1500", "--out", name]);
     run_in(dir, &args).ok();
     out
 }
@@ -100,7 +99,7 @@ fn sigterm_and_sighup_stop_with_the_run_saved_and_resume_bit_for_bit() {
     let reference = uninterrupted(dir.path(), "reference");
     for (signal, code, step) in [("TERM", 143, 300), ("HUP", 129, 700)] {
         let name = format!("stopped-{signal}");
-        let child = spawn(dir.path(), &["--log-every", "1", "--out", &name]);
+        let child = spawn(dir.path(), &["--steps", "1500", "--log-every", "1", "--out", &name]);
         let (status, stderr) = signal_at(child, step, signal);
         assert_eq!(status, Some(code), "{stderr}");
         assert!(stderr.contains(&format!("interrupted by SIG{signal} after step")), "{stderr}");
@@ -137,7 +136,10 @@ fn sigterm_and_sighup_stop_with_the_run_saved_and_resume_bit_for_bit() {
 fn a_killed_run_resumes_from_its_last_periodic_save_and_its_leftovers_go() {
     let dir = tempdir();
     let reference = uninterrupted(dir.path(), "reference");
-    let child = spawn(dir.path(), &["--log-every", "1", "--checkpoint-every", "40", "--out", "k"]);
+    let child = spawn(
+        dir.path(),
+        &["--steps", "1500", "--log-every", "1", "--checkpoint-every", "40", "--out", "k"],
+    );
     let (status, _) = signal_at(child, 500, "KILL");
     assert_eq!(status, None, "killed by the signal");
     let run = dir.path().join("k");
@@ -211,8 +213,8 @@ fn resume_continues_a_finished_run_and_refuses_other_settings() {
     r.expect_code(2);
     assert!(r.stderr.contains("--lr cannot be changed when resuming"), "{}", r.stderr);
     let r = run_in(dir.path(), &["train", "--resume", "run"]);
-    r.expect_code(1);
-    assert!(r.stderr.contains("already completed 30 steps"), "{}", r.stderr);
+    r.expect_code(2);
+    assert!(r.stderr.contains("already completed its 30 steps"), "{}", r.stderr);
     let r = run_in(dir.path(), &["train", "--resume", "run", "--steps", "45"]);
     r.ok();
     assert!(r.stderr.contains("steps 31 to 45"), "{}", r.stderr);
@@ -248,7 +250,7 @@ fn outputs_are_not_overwritten_without_force_and_inputs_never() {
         &["sample", "--checkpoint", ck_s, "--n", "10", "--out", "s.csv", "--plot", "taken.png"],
         &["--plot", "already exists"],
     );
-    refused(&["init", "--dim", "2", "--out", "taken.safetensors"], &exists);
+    refused(&["init", "--input-dim", "2", "--out", "taken.safetensors"], &exists);
     refused(
         &[
             "loss",
@@ -294,7 +296,10 @@ fn outputs_are_not_overwritten_without_force_and_inputs_never() {
         &input,
     );
     // Wrong extensions for the format written.
-    refused(&["init", "--dim", "2", "--out", "model.pt"], &["--out model.pt", ".safetensors"]);
+    refused(
+        &["init", "--input-dim", "2", "--out", "model.pt"],
+        &["--out model.pt", ".safetensors"],
+    );
     refused(&["sample", "--checkpoint", ck_s, "--out", "s.csv", "--plot", "s.jpg"], &[".png"]);
     for file in ["taken.csv", "taken.png", "taken.safetensors"] {
         assert_eq!(std::fs::read(d.join(file)).unwrap(), b"precious\n", "{file}");

@@ -428,7 +428,8 @@ fn ctrl_c_saves_the_last_completed_step() {
     assert_eq!(code, Some(130), "{rest:?}");
     let message = rest.join("\n");
     assert!(
-        message.contains("interrupted after step") && message.contains("checkpoint.safetensors"),
+        message.contains("interrupted by SIGINT after step")
+            && message.contains("checkpoint.safetensors"),
         "{message}"
     );
     let run = dir.path().join("run");

@@ -220,6 +220,15 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     config.validate()?;
     let plan = prepare(config)?;
     check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
+    let total = plan.train.total_steps(plan.train_data.n())?;
+    if state.step >= total {
+        return Err(usage(format!(
+            "the run in {} has already completed its {total} steps: give --steps above {} to \
+             continue it",
+            dir.display(),
+            state.step
+        )));
+    }
     let (folder, history) = RunFolder::resume(dir, &plan.config, state.step)?;
     let model = ModelHandle::from_saved(&saved);
     let start = Start { model, resume: Some(state), folder, history };
