@@ -33,6 +33,7 @@ use crate::eval::{
     Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, KsdConfig, LikelihoodConfig,
     RowLogDensity, TrueScore, density_grid, row_log_density,
 };
+use crate::memory::{self, MemoryNeed};
 use crate::model::{Model, ModelConfig};
 use crate::objective::Objective;
 use crate::rng::Stream;
@@ -171,7 +172,11 @@ impl ModelHandle {
     /// products of other shapes may sum in another order (a one-row product is a
     /// matrix-vector product), and a row's value must not depend on how many rows came
     /// with it.
+    /// A model too large for this machine's memory at that batch is refused first.
     fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
+        let program = self.params.field_bytes(self.model(), ROW_BATCH, threads)?;
+        let need = MemoryNeed::new().add(memory::PROGRAMS, program);
+        self.config.refuse_beyond(&need, "scoring rows")?;
         let z = self.to_model_coordinates(raw)?;
         Ok((self.field(ROW_BATCH, threads)?, z))
     }
@@ -326,7 +331,10 @@ impl ModelHandle {
     }
 
     /// Trains the parameters in place by [`crate::train::fit`] on `train` (model
-    /// coordinates), with early stopping on `validation`; `hook` sees every step.
+    /// coordinates), with early stopping on `validation`; `hook` sees every step. A run
+    /// whose training state and compiled programs ([`memory::training_need`]) do not fit
+    /// in this machine's memory is refused first, naming `train.batch_size` when the
+    /// batch-sized buffers are the larger part, else the model's size.
     pub fn fit(
         &mut self,
         objective: &Objective,
@@ -336,6 +344,20 @@ impl ModelHandle {
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
         let model = self.config.model();
+        config.validate()?;
+        config.check_rows(train.n())?;
+        let n_validation = validation.map_or(0, Dataset::n);
+        let need = self.params.training_need(model, objective, config, n_validation)?;
+        if need.part(memory::BATCH_SIZED) > need.part(memory::PARAMETER_SIZED) {
+            need.check(
+                "training",
+                "train.batch_size",
+                config.batch_size,
+                "lower train.batch_size",
+            )?;
+        } else {
+            self.config.refuse_beyond(&need, "training")?;
+        }
         self.params.fit(model, objective, train, validation, config, hook)
     }
 }

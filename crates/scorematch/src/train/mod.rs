@@ -15,14 +15,13 @@ pub use record::{BestValidation, TrainingRecord};
 
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
+use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
 use crate::optim::{OptimizerKind, Schedule, clip_grad_norm, grad_norm};
@@ -185,31 +184,16 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
-/// The mean objective over `data` in full batches of the compiled size, with noise from a
-/// fixed seed so that successive evaluations are comparable.
+/// The mean objective over every row of `data` ([`HeldoutLoss::mean`]: full batches and
+/// one batch of the rows left), with noise from a fixed seed so that successive
+/// evaluations are comparable.
 pub fn evaluate_objective<T: Element>(
-    loss: &mut CompiledLoss<T>,
+    loss: &mut HeldoutLoss<T>,
     params: &[Vec<T>],
     data: &Dataset,
     seed: u64,
 ) -> Result<f64> {
-    let b = loss.batch();
-    let batches = data.n() / b;
-    if batches == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "{} rows are fewer than one batch of {b}",
-            data.n()
-        )));
-    }
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut buf = vec![T::zero(); b * data.d()];
-    let mut total = 0.0;
-    for k in 0..batches {
-        let rows = &data.data()[k * b * data.d()..(k + 1) * b * data.d()];
-        buf.iter_mut().zip(rows).for_each(|(o, &v)| *o = T::from_f64(v));
-        total += loss.evaluate_with_fresh_noise(params, &buf, &mut rng)?;
-    }
-    Ok(total / batches as f64)
+    loss.mean(params, data, seed)
 }
 
 /// Trains `params` (initialised by the caller, updated in place) of `model` on `train` by
@@ -238,10 +222,9 @@ pub fn fit<T: Element>(
     let total = config.total_steps(train.n())?;
     let mut loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
     let mut val_loss = match validation {
-        Some(v) if v.n() > 0 => Some((
-            CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?,
-            v,
-        )),
+        Some(v) if v.n() > 0 => {
+            Some((HeldoutLoss::<T>::new(model, objective, b, v.n(), config.threads)?, v))
+        }
         _ => None,
     };
     let mut optimizer = config.optimizer.build::<T>()?;
