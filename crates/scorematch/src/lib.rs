@@ -56,6 +56,7 @@
 //! | [`data`] | [`Dataset`](data::Dataset), the built-in 2-D densities, Gaussian mixtures, CSV and `.npy`, [`Standardizer`](data::Standardizer) |
 //! | [`handle`] | [`ModelHandle`](handle::ModelHandle): a checkpoint's model whose methods (energy, score, per-row log-density, sampling, loss, evaluation, training) pick f32/f64 inside and map raw ↔ model coordinates |
 //! | [`saved`] | [`SavedModel`](saved::SavedModel): parameters under PyTorch names plus configuration and standardisation |
+//! | [`memory`] | the memory a model, a training run, a sampler or an evaluation needs, estimated before allocating and refused beyond what the machine has |
 //! | [`checkpoint`] | the safetensors layer: named tensors, metadata, atomic writes |
 //! | [`rng`] | the run's named random [`Stream`](rng::Stream)s, all derived from one seed |
 //! | [`error`] | the one [`Error`] enum, [`ConfigError`] and [`Result`] |
@@ -207,6 +208,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod handle;
+pub mod memory;
 pub mod model;
 pub(crate) mod names;
 pub mod objective;

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use scorematch::eval::{EvalReport, TrueScore};
+use scorematch::eval::{EvalReport, IS_MIN_ESS, TrueScore};
 use scorematch::handle::ModelHandle;
 use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
@@ -114,7 +114,16 @@ fn table(args: &EvalArgs, saved: &SavedModel, r: &EvalReport) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let mut text = format!("{} per row ({method}", pm(l.mean_log_likelihood, l.std_err));
+        let mut text = if l.reliable {
+            format!("{} per row ({method}", pm(l.mean_log_likelihood, l.std_err))
+        } else {
+            format!(
+                "UNRELIABLE: {:.6} per row ({method} with an effective sample size of {:.1}, \
+                 below {IS_MIN_ESS}",
+                l.mean_log_likelihood,
+                l.ess.unwrap_or(0.0)
+            )
+        };
         if let Some(z) = l.log_z {
             text.push_str(&format!(", log Z {z:.4}"));
         }
@@ -123,7 +132,10 @@ fn table(args: &EvalArgs, saved: &SavedModel, r: &EvalReport) -> String {
         if let Some(raw) = r.mean_log_likelihood_raw {
             rows.push((
                 "log-likelihood (raw)".into(),
-                format!("{raw:.6} per row (data coordinates)"),
+                format!(
+                    "{}{raw:.6} per row (data coordinates)",
+                    if l.reliable { "" } else { "UNRELIABLE: " }
+                ),
             ));
         }
     }

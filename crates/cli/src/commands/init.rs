@@ -82,7 +82,8 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
         base_sigma: args.base_sigma.unwrap_or(f64::INFINITY),
         couplings: args.couplings,
     };
-    let config = RunConfig { model, ..RunConfig::default() }.model_config(args.dim)?;
+    let config =
+        RunConfig { model, dtype: args.dtype, ..RunConfig::default() }.model_config(args.dim)?;
     let saved = ModelHandle::init(config, args.dtype, &mut Stream::Init.rng(args.seed)).to_saved();
     saved.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     common::say(verbosity, &format!("wrote {} ({})", args.out.display(), common::describe(&saved)));

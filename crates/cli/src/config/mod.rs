@@ -14,6 +14,8 @@
 //! `--config run/config.toml` repeats the run bit for bit. Where the run is written
 //! (`--out`, `--name`) and how chatty it is are not part of the configuration.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
@@ -22,11 +24,48 @@ pub use scorematch::config::RunConfig;
 
 use crate::error::usage;
 
-/// Reads a configuration file (TOML). Errors quote the file, line and column.
-pub fn from_file(path: &std::path::Path) -> Result<RunConfig> {
+/// Reads a configuration file (TOML) for a run whose typed flags are `flags`. Errors
+/// quote the file, line and column. The file must name the data (`[data] source`) unless
+/// the flags do (`--data`): a file that names none would otherwise train on the built-in
+/// default without saying so. A data file it names by a relative path is found from the
+/// file's folder, not the working directory ([`resolve_data_file`]).
+pub fn from_file(path: &Path, flags: &RunFlags) -> Result<RunConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-    from_toml(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    let mut config = from_toml(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let names_data = toml::from_str::<toml::Table>(&text)
+        .is_ok_and(|t| t.get("data").and_then(|d| d.get("source")).is_some());
+    if names_data {
+        let folder = path.parent().unwrap_or(Path::new(""));
+        config.data.source = resolve_data_file(&config.data.source, folder)?;
+    } else if !flags.typed().contains_id(DATA_SOURCE_ID) {
+        return Err(usage(format!(
+            "{} names no data: add a [data] section with source = \"NAME\" (a built-in \
+             dataset, see `scorematch datasets`) or source = \"FILE.csv\" (or .npy, relative to \
+             the file's folder), or pass --data",
+            path.display()
+        )));
+    }
+    Ok(config)
+}
+
+/// The id of the data source's flag (`--data`): the field's name.
+const DATA_SOURCE_ID: &str = "source";
+
+/// A configuration file's data `source` as the run loads it: a data file (`.csv`, `.npy`)
+/// named by a relative path is taken from `folder`, the file's folder, and made absolute
+/// (so that the run's saved configuration finds it from anywhere); built-in names and
+/// absolute paths are kept.
+pub fn resolve_data_file(source: &str, folder: &Path) -> Result<String> {
+    let lower = source.to_ascii_lowercase();
+    let is_file = lower.ends_with(".csv") || lower.ends_with(".npy");
+    if !is_file || Path::new(source).is_absolute() {
+        return Ok(source.to_string());
+    }
+    let joined = folder.join(source);
+    let absolute = std::path::absolute(&joined)
+        .with_context(|| format!("cannot resolve the data path {}", joined.display()))?;
+    Ok(absolute.to_string_lossy().into_owned())
 }
 
 /// Parses TOML text.

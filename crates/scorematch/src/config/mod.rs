@@ -225,7 +225,8 @@ impl RunConfig {
         self.objective.kind_for(self.model.kind)
     }
 
-    /// The model for data of dimension `dim`, validated.
+    /// The model for data of dimension `dim`, validated, its parameters fitting in this
+    /// machine's memory at [`RunConfig::dtype`] ([`ModelConfig::check_memory`]).
     pub fn model_config(&self, dim: usize) -> Result<ModelConfig> {
         let m = &self.model;
         let (hidden, activation) = (m.hidden.clone(), m.activation);
@@ -246,6 +247,7 @@ impl RunConfig {
             ModelKind::Gaussian => ModelConfig::Gaussian(GaussianEnergy { dim }),
         };
         config.validate()?;
+        config.check_memory(self.dtype)?;
         Ok(config)
     }
 

@@ -1,5 +1,8 @@
-//! Held-out score-matching objective: the training loss on data the model has not seen.
+//! Held-out score-matching objective: the training loss on data the model has not seen,
+//! averaged over every held-out row ([`HeldoutLoss`]).
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +10,7 @@ use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Projection};
-use crate::train::{CompiledLoss, evaluate_objective};
+use crate::train::CompiledLoss;
 
 /// How to compute the held-out objective.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +23,8 @@ pub struct HeldoutConfig {
     pub n_projections: usize,
     /// Distribution of the projections.
     pub projection: Projection,
-    /// Rows per compiled batch; rows beyond the last full batch are left out.
+    /// Rows per compiled batch (the rows beyond the last full batch form one more, smaller
+    /// batch: every row counts).
     pub batch_size: usize,
     /// Seed of the projections (or denoising noise), fixed so runs are comparable.
     pub seed: u64,
@@ -53,7 +57,7 @@ pub struct HeldoutEstimate {
     /// Mean per-row loss (for esm/ssm-vr: E[tr ∇ₓs + ½‖s‖²], the Fisher divergence to the
     /// data up to a model-independent constant; lower is better).
     pub value: f64,
-    /// Rows evaluated (whole batches).
+    /// Rows evaluated: all of them.
     pub rows: usize,
 }
 
@@ -82,8 +86,85 @@ impl HeldoutConfig {
     }
 }
 
-/// The mean objective over `data` (model coordinates), compiled once
-/// ([`CompiledLoss`], [`evaluate_objective`]) in batches of `min(batch_size, n)` rows.
+/// The mean of an objective over a fixed number of rows, every row counted. Compiled
+/// programs have fixed batch sizes, so the loss is compiled once for batches of b rows
+/// and, when b does not divide the n rows, once more for the r = n mod b rows left: with
+/// L_k the mean loss of full batch k and L_r that of the last rows,
+///
+/// mean = (b·Σ_k L_k + r·L_r) / n,
+///
+/// exactly the mean of the per-row losses over all n rows. Each batch draws fresh noise
+/// (projections, denoising noise) from one generator seeded by the caller, full batches
+/// first, so that successive evaluations of the same rows are comparable.
+pub struct HeldoutLoss<T: Element> {
+    full: CompiledLoss<T>,
+    rest: Option<CompiledLoss<T>>,
+    rows: usize,
+    buffer: Vec<T>,
+}
+
+impl<T: Element> HeldoutLoss<T> {
+    /// `objective` for `model`, compiled for `rows` rows in batches of `batch` rows (fewer
+    /// when there are fewer rows).
+    pub fn new(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        rows: usize,
+        threads: usize,
+    ) -> Result<Self> {
+        if rows == 0 {
+            return Err(Error::InvalidArgument("no rows to evaluate the objective on".into()));
+        }
+        let b = batch.clamp(1, rows);
+        let full = CompiledLoss::new(model, objective, b, false, threads)?;
+        let rest = match rows % b {
+            0 => None,
+            r => Some(CompiledLoss::new(model, objective, r, false, threads)?),
+        };
+        Ok(Self { full, rest, rows, buffer: vec![T::zero(); b * model.dim()] })
+    }
+
+    /// The number of rows this loss averages over.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The mean loss over the rows of `data` (which must have [`HeldoutLoss::rows`] rows),
+    /// with noise from a generator seeded by `seed`.
+    pub fn mean(&mut self, params: &[Vec<T>], data: &Dataset, seed: u64) -> Result<f64> {
+        if data.n() != self.rows {
+            return Err(Error::Shape(format!(
+                "{} rows given to an objective compiled for {}",
+                data.n(),
+                self.rows
+            )));
+        }
+        let (b, d) = (self.full.batch(), data.d());
+        let full_batches = self.rows / b;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let convert = |rows: &[f64], buffer: &mut Vec<T>| {
+            buffer.clear();
+            buffer.extend(rows.iter().map(|&v| T::from_f64(v)));
+        };
+        let mut total = 0.0;
+        for k in 0..full_batches {
+            convert(&data.data()[k * b * d..(k + 1) * b * d], &mut self.buffer);
+            total += self.full.evaluate_with_fresh_noise(params, &self.buffer, &mut rng)?;
+        }
+        let full_mean = total / full_batches as f64;
+        let Some(rest) = &mut self.rest else {
+            return Ok(full_mean);
+        };
+        let r = rest.batch();
+        convert(&data.data()[full_batches * b * d..], &mut self.buffer);
+        let rest_mean = rest.evaluate_with_fresh_noise(params, &self.buffer, &mut rng)?;
+        Ok((full_mean * (full_batches * b) as f64 + rest_mean * r as f64) / self.rows as f64)
+    }
+}
+
+/// The mean objective over all of `data` (model coordinates), compiled once
+/// ([`HeldoutLoss`]) in batches of `batch_size` rows and one batch of the rows left.
 pub fn heldout_objective<T: Element>(
     model: &dyn Model,
     params: &[Vec<T>],
@@ -104,8 +185,42 @@ pub fn heldout_objective<T: Element>(
         return Err(ConfigError::new("heldout.batch_size", 0, "must be at least 1").into());
     }
     let objective = config.objective_for(model)?;
-    let b = config.batch_size.min(data.n());
-    let mut loss = CompiledLoss::<T>::new(model, &objective, b, false, config.threads)?;
-    let value = evaluate_objective(&mut loss, params, data, config.seed)?;
-    Ok(HeldoutEstimate { objective: objective.name().into(), value, rows: data.n() / b * b })
+    let mut loss =
+        HeldoutLoss::<T>::new(model, &objective, config.batch_size, data.n(), config.threads)?;
+    let value = loss.mean(params, data, config.seed)?;
+    Ok(HeldoutEstimate { objective: objective.name().into(), value, rows: data.n() })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::model::{Activation, MlpEnergy, ModelConfig};
+
+    /// Exact SM draws no noise, so the mean over 10 rows is the same in batches of 4
+    /// (4 + 4 + a last batch of 2) as in one batch: every row counts, with its weight.
+    #[test]
+    fn every_row_counts_whatever_the_batch() -> Result<()> {
+        let config = ModelConfig::MlpEnergy(MlpEnergy {
+            dim: 2,
+            hidden: vec![8],
+            activation: Activation::Tanh,
+            base_sigma: Some(2.0),
+        });
+        let params = config.init_params(&mut StdRng::seed_from_u64(1));
+        let rows: Vec<f64> = (0..20).map(|i| (i as f64 * 0.37).sin()).collect();
+        let data = Dataset::from_flat(10, 2, rows)?;
+        let mean = |batch| {
+            HeldoutLoss::<f64>::new(config.model(), &Objective::Esm, batch, 10, 1)?
+                .mean(&params, &data, 0)
+        };
+        let (whole, batched) = (mean(10)?, mean(4)?);
+        assert!((whole - batched).abs() < 1e-12 * whole.abs().max(1.0), "{whole} vs {batched}");
+        let heldout = HeldoutConfig { batch_size: 4, ..HeldoutConfig::default() };
+        let estimate = heldout_objective(config.model(), &params, &data, &heldout)?;
+        assert_eq!((estimate.rows, estimate.value), (10, batched));
+        Ok(())
+    }
 }

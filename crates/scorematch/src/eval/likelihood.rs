@@ -6,6 +6,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::grid::{Bounds, EDGE_MASS_WARNING, density_grid};
+use super::rows::IS_MIN_ESS;
 use crate::data::{Dataset, GaussianMixture};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -93,6 +94,12 @@ pub struct Likelihood {
     pub ess: Option<f64>,
     /// Fraction of the grid's mass on its outer ring of cells.
     pub edge_mass: Option<f64>,
+    /// Whether the estimate can be trusted: false when importance sampling's effective
+    /// sample size is below [`IS_MIN_ESS`] — a handful of draws then carries the weight, and
+    /// log Ẑ and its standard error (estimated from those same draws) are both unreliable,
+    /// so the ± is no measure of the error. A front must not show such an estimate as a
+    /// value ± its standard error.
+    pub reliable: bool,
     /// Reasons to distrust the number.
     pub warnings: Vec<String>,
 }
@@ -235,9 +242,11 @@ pub fn log_likelihood(
     let mut out = finish(LikelihoodMethod::ImportanceSampling, &neg_f, est.log_z);
     out.log_z_std_err = Some(est.std_err);
     out.ess = Some(est.ess);
-    if est.ess < 0.01 * est.n as f64 {
+    if est.ess < IS_MIN_ESS {
+        out.reliable = false;
         out.warnings.push(format!(
-            "importance sampling's effective sample size is {:.1} of {}: log Z is unreliable",
+            "importance sampling's effective sample size is {:.1} of {} draws (below \
+             {IS_MIN_ESS}): log Z and the log-likelihood are unreliable",
             est.ess, est.n
         ));
     }
@@ -274,6 +283,7 @@ fn finish(method: LikelihoodMethod, per_row: &[f64], log_z: f64) -> Likelihood {
         log_z_std_err: None,
         ess: None,
         edge_mass: None,
+        reliable: true,
         warnings,
     }
 }

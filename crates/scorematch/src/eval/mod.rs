@@ -27,7 +27,7 @@ mod rows;
 
 pub use fisher::{FisherEstimate, fisher_divergence, fisher_divergence_standardized};
 pub use grid::{Bounds, EDGE_MASS_WARNING, Grid, cell_centers, density_grid};
-pub use heldout::{HeldoutConfig, HeldoutEstimate, heldout_objective};
+pub use heldout::{HeldoutConfig, HeldoutEstimate, HeldoutLoss, heldout_objective};
 pub use ksd::{KsdConfig, KsdEstimate, ksd, ksd_from_scores};
 pub use likelihood::{
     Likelihood, LikelihoodConfig, LikelihoodMethod, LogZEstimate, exact_log_likelihood,
@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
+use crate::memory;
 use crate::model::Model;
 use crate::sample::CompiledScore;
 
@@ -187,6 +188,26 @@ pub fn evaluate<T: Element>(
             data.n()
         )));
     }
+    let field_batch = data.n().clamp(1, config.batch_size.max(1));
+    let heldout = config.heldout.as_ref().and_then(|h| Some((h.objective_for(model).ok()?, h)));
+    let draws = match &config.likelihood {
+        Some(l) if !model.is_noise_conditional() => l.is_samples,
+        _ => 0,
+    };
+    memory::evaluation_need::<T>(
+        model,
+        field_batch,
+        heldout.as_ref().map(|(o, h)| (o, h.batch_size)),
+        data.n(),
+        draws,
+        config.threads,
+    )?
+    .check(
+        "evaluating the model",
+        "eval.batch_size",
+        config.batch_size,
+        "lower eval.batch_size and heldout.batch_size (rows per compiled batch)",
+    )?;
     let mut report = EvalReport { dim: data.d(), n: data.n(), ..EvalReport::default() };
     if let Some(h) = &config.heldout {
         match h.objective_for(model) {
@@ -206,12 +227,7 @@ pub fn evaluate<T: Element>(
         );
         return Ok(report);
     }
-    let mut field = CompiledScore::new(
-        model,
-        params,
-        data.n().clamp(1, config.batch_size.max(1)),
-        config.threads,
-    )?;
+    let mut field = CompiledScore::new(model, params, field_batch, config.threads)?;
     if let Some(truth) = true_score_raw {
         let fisher = match standardizer {
             Some(s) => fisher_divergence_standardized(&mut field, data, s, truth),

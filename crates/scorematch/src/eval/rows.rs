@@ -24,7 +24,11 @@ pub const IS_PROPOSAL_STD: f64 = 1.5;
 pub const IS_DRAWS: usize = 20_000;
 /// Seed of the proposal draws (fixed: the estimate depends on the model only).
 pub const IS_SEED: u64 = 0;
-/// Below this effective sample size the importance estimate is not used.
+/// Below this effective sample size (Σw)²/Σw² an importance estimate of log Z is
+/// unreliable: per-row log-densities are omitted, and a mean log-likelihood is marked
+/// unreliable ([`super::Likelihood::reliable`]). With fewer than ~100 effective draws the
+/// sum is dominated by a few weights and the delta-method standard error, computed from
+/// those same weights, understates the error.
 pub const IS_MIN_ESS: f64 = 100.0;
 
 /// The box [−h, h]ᴰ, h = [`QUADRATURE_HALF_WIDTH`], over which log Z of a 1-D or 2-D

@@ -33,6 +33,7 @@ use crate::eval::{
     Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, KsdConfig, LikelihoodConfig,
     RowLogDensity, TrueScore, density_grid, row_log_density,
 };
+use crate::memory::{self, MemoryNeed};
 use crate::model::{Model, ModelConfig};
 use crate::objective::Objective;
 use crate::rng::Stream;
@@ -174,7 +175,11 @@ impl ModelHandle {
     /// products of other shapes may sum in another order (a one-row product is a
     /// matrix-vector product), and a row's value must not depend on how many rows came
     /// with it.
+    /// A model too large for this machine's memory at that batch is refused first.
     fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
+        let program = self.params.field_bytes(self.model(), ROW_BATCH, threads)?;
+        let need = MemoryNeed::new().add(memory::PROGRAMS, program);
+        self.config.refuse_beyond(&need, "scoring rows")?;
         let z = self.to_model_coordinates(raw)?;
         Ok((self.field(ROW_BATCH, threads)?, z))
     }
@@ -359,7 +364,10 @@ impl ModelHandle {
     /// checkpoint and stop between steps): [`crate::train::Trainer`] at the model's
     /// precision, restored to `resume` when given (the handle's parameters must then be
     /// that state's). The handle is not changed; give it the parameters to keep with
-    /// [`ModelHandle::set_params`].
+    /// [`ModelHandle::set_params`]. A run whose training state and compiled programs
+    /// ([`memory::training_need`]) do not fit in this machine's memory is refused first,
+    /// naming `train.batch_size` when the batch-sized buffers are the larger part, else the
+    /// model's size.
     pub fn trainer<'a>(
         &self,
         objective: &Objective,
@@ -368,7 +376,22 @@ impl ModelHandle {
         config: &TrainConfig,
         resume: Option<&TrainState>,
     ) -> Result<Box<dyn AnyTrainer + 'a>> {
-        self.params.trainer(self.model(), objective, train, validation, config, resume)
+        let model = self.config.model();
+        config.validate()?;
+        config.check_rows(train.n())?;
+        let n_validation = validation.map_or(0, Dataset::n);
+        let need = self.params.training_need(model, objective, config, n_validation)?;
+        if need.part(memory::BATCH_SIZED) > need.part(memory::PARAMETER_SIZED) {
+            need.check(
+                "training",
+                "train.batch_size",
+                config.batch_size,
+                "lower train.batch_size",
+            )?;
+        } else {
+            self.config.refuse_beyond(&need, "training")?;
+        }
+        self.params.trainer(model, objective, train, validation, config, resume)
     }
 
     /// Replaces the parameters (values as `f64`, rounded to the model's precision; exact

@@ -7,6 +7,7 @@ use super::{Draw, LossReport};
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{EvalConfig, EvalReport, TrueScore, evaluate};
+use crate::memory::{self, MemoryNeed};
 use crate::model::Model;
 use crate::objective::Objective;
 use crate::rng::Stream;
@@ -30,6 +31,9 @@ pub(super) trait Precision: std::fmt::Debug + Send + Sync {
         batch: usize,
         threads: usize,
     ) -> Result<Box<dyn ScoreFn + 'a>>;
+
+    /// The bytes of `model` compiled for `batch` rows ([`memory::field_bytes`]).
+    fn field_bytes(&self, model: &dyn Model, batch: usize, threads: usize) -> Result<u64>;
 
     /// [`sample_model`] with these parameters.
     fn sample(&self, model: &dyn Model, config: &SamplerConfig) -> Result<Samples>;
@@ -55,6 +59,15 @@ pub(super) trait Precision: std::fmt::Debug + Send + Sync {
         gradients: bool,
         threads: usize,
     ) -> Result<LossReport>;
+
+    /// What [`fit`] would allocate ([`memory::training_need`]).
+    fn training_need(
+        &self,
+        model: &dyn Model,
+        objective: &Objective,
+        config: &TrainConfig,
+        n_validation: usize,
+    ) -> Result<MemoryNeed>;
 
     /// A [`Trainer`] from these parameters (restored to `resume` when given).
     fn trainer<'a>(
@@ -102,6 +115,10 @@ impl<T: Element> Precision for Typed<T> {
         threads: usize,
     ) -> Result<Box<dyn ScoreFn + 'a>> {
         Ok(Box::new(CompiledScore::new(model, &self.0, batch, threads)?))
+    }
+
+    fn field_bytes(&self, model: &dyn Model, batch: usize, threads: usize) -> Result<u64> {
+        memory::field_bytes::<T>(model, batch, threads)
     }
 
     fn sample(&self, model: &dyn Model, config: &SamplerConfig) -> Result<Samples> {
@@ -163,6 +180,16 @@ impl<T: Element> Precision for Typed<T> {
             })
             .transpose()?;
         Ok(LossReport { value, gradients })
+    }
+
+    fn training_need(
+        &self,
+        model: &dyn Model,
+        objective: &Objective,
+        config: &TrainConfig,
+        n_validation: usize,
+    ) -> Result<MemoryNeed> {
+        memory::training_need::<T>(model, objective, config, n_validation)
     }
 
     fn trainer<'a>(

@@ -98,6 +98,11 @@ impl<T: Element> CompiledField<T> {
         self.batch
     }
 
+    /// Statistics of the compiled program (instructions, buffers, FLOPs).
+    pub fn stats(&self) -> scorematch_exec::ProgramStats {
+        self.program.stats()
+    }
+
     /// Evaluates on `x` (batch × dim); `sigma` (batch values) for noise-conditional models.
     pub fn run(&mut self, params: &[Vec<T>], x: &[T], sigma: Option<&[T]>) -> Result<()> {
         check_batch_len(x.len(), self.batch, self.dim)?;

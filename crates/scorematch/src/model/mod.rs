@@ -29,10 +29,11 @@ pub use ncsn::NoiseConditionalScore;
 pub use nice::{Nice, check_couplings};
 
 use rand::{Rng, RngExt};
-use scorematch_graph::{Tensor, grad};
+use scorematch_graph::{DType, Tensor, grad};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
+use crate::memory::{self, MemoryNeed};
 
 /// What a model computes for a batch.
 #[derive(Debug, Clone)]
@@ -90,6 +91,12 @@ impl ParamSpec {
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// Number of elements, `None` when the product overflows `usize` (absurd sizes, which
+    /// [`ModelConfig::check_memory`] refuses before anything is built).
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 
     /// Draws initial values.
@@ -252,6 +259,51 @@ impl ModelConfig {
             ModelConfig::Gaussian(_) => {}
         }
         Ok(())
+    }
+
+    /// Refuses a model whose parameters do not fit in this machine's memory
+    /// ([`crate::memory`]): [`ModelConfig::init_params`] draws N parameters in `f64` and a
+    /// model keeps them at `dtype`, N·(8 + size of `dtype`) bytes. The error names
+    /// `model.hidden` (the Gaussian's D² parameters: `model.kind`).
+    pub fn check_memory(&self, dtype: DType) -> Result<(), ConfigError> {
+        let bytes = memory::param_count(self.model())
+            .map_or(u64::MAX, |n| memory::elements(n, 8 + memory::dtype_bytes(dtype)));
+        let need = MemoryNeed::new().add("parameters", bytes);
+        self.refuse_beyond(&need, "initialising the model")
+    }
+
+    /// Refuses `need` ([`MemoryNeed::check`]) on the setting that sizes this model:
+    /// `model.hidden`, or `model.kind` for the Gaussian (D² parameters for D columns).
+    pub(crate) fn refuse_beyond(&self, need: &MemoryNeed, doing: &str) -> Result<(), ConfigError> {
+        match self {
+            ModelConfig::Gaussian(g) => need.check(
+                doing,
+                "model.kind",
+                ModelKind::Gaussian,
+                &format!(
+                    "a full-covariance gaussian has D² parameters for the data's D = {} columns; \
+                     choose another model.kind or fewer columns",
+                    g.dim
+                ),
+            ),
+            _ => need.check(
+                doing,
+                "model.hidden",
+                format!("{:?}", self.hidden().unwrap_or_default()),
+                "lower model.hidden",
+            ),
+        }
+    }
+
+    /// The hidden widths of a model built of MLPs.
+    fn hidden(&self) -> Option<&[usize]> {
+        match self {
+            ModelConfig::MlpEnergy(MlpEnergy { hidden, .. })
+            | ModelConfig::MlpScore(MlpScore { hidden, .. })
+            | ModelConfig::NcsnScore(NoiseConditionalScore { hidden, .. })
+            | ModelConfig::Nice(Nice { hidden, .. }) => Some(hidden),
+            ModelConfig::Gaussian(_) => None,
+        }
     }
 
     /// Initial parameter values (PyTorch defaults for linear layers), seeded.

@@ -210,6 +210,15 @@ impl OptimizerKind {
         }
     }
 
+    /// Buffers of the optimiser's state, each the size of the parameters: Adam's two
+    /// moments, SGD's momentum buffer (none without momentum).
+    pub fn state_buffers(&self) -> usize {
+        match *self {
+            OptimizerKind::Sgd { momentum, .. } => usize::from(momentum != 0.0),
+            OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => 2,
+        }
+    }
+
     /// Short name: `"sgd"`, `"adam"` or `"adamw"`.
     pub fn name(&self) -> &'static str {
         self.family().name()

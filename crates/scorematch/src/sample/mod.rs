@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{ConfigError, Result};
+use crate::memory;
 use crate::model::Model;
 use crate::objective::Objective;
 
@@ -281,6 +282,8 @@ pub fn sample(
 }
 
 /// Samples `model` with parameters `params`, compiled once for a batch of all chains.
+/// Chains that do not fit in this machine's memory ([`memory::sampling_need`]) are
+/// refused first, naming `sampler.n_chains`.
 pub fn sample_model<T: Element>(
     model: &dyn Model,
     params: &[Vec<T>],
@@ -288,6 +291,12 @@ pub fn sample_model<T: Element>(
     start: Option<&[f64]>,
 ) -> Result<Samples> {
     config.validate()?;
+    memory::sampling_need::<T>(model, config)?.check(
+        "sampling",
+        "sampler.n_chains",
+        config.n_chains,
+        "lower sampler.n_chains",
+    )?;
     let mut field = CompiledScore::new(model, params, config.n_chains, config.threads)?;
     config.check_field(&field)?;
     sample(&mut field, config, start)

@@ -18,13 +18,11 @@ pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
 pub use trainer::{AnyTrainer, TrainState, Trainer};
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{ConfigError, Result};
 use crate::model::Model;
 use crate::objective::Objective;
 use crate::optim::{OptimizerKind, Schedule};
@@ -191,33 +189,6 @@ pub struct TrainReport {
     pub final_loss: Option<f64>,
     /// Wall time in seconds (of this session, for a resumed run).
     pub seconds: f64,
-}
-
-/// The mean objective over `data` in full batches of the compiled size, with noise from a
-/// fixed seed so that successive evaluations are comparable.
-pub fn evaluate_objective<T: Element>(
-    loss: &mut CompiledLoss<T>,
-    params: &[Vec<T>],
-    data: &Dataset,
-    seed: u64,
-) -> Result<f64> {
-    let b = loss.batch();
-    let batches = data.n() / b;
-    if batches == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "{} rows are fewer than one batch of {b}",
-            data.n()
-        )));
-    }
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut buf = vec![T::zero(); b * data.d()];
-    let mut total = 0.0;
-    for k in 0..batches {
-        let rows = &data.data()[k * b * data.d()..(k + 1) * b * data.d()];
-        buf.iter_mut().zip(rows).for_each(|(o, &v)| *o = T::from_f64(v));
-        total += loss.evaluate_with_fresh_noise(params, &buf, &mut rng)?;
-    }
-    Ok(total / batches as f64)
 }
 
 /// Trains `params` (initialised by the caller, updated in place) of `model` on `train` by

@@ -17,10 +17,10 @@ use scorematch_graph::Element;
 
 use super::{
     BestValidation, CompiledLoss, HeldStep, StepMetrics, StopReason, TrainConfig, TrainReport,
-    evaluate_objective,
 };
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerState, clip_grad_norm, grad_norm};
@@ -46,7 +46,7 @@ pub struct TrainState {
 /// write checkpoints and react to signals between steps.
 pub struct Trainer<'a, T: Element> {
     train: &'a Dataset,
-    validation: Option<(CompiledLoss<T>, &'a Dataset)>,
+    validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
     config: TrainConfig,
     loss: CompiledLoss<T>,
     optimizer: Box<dyn Optimizer<T>>,
@@ -92,10 +92,9 @@ impl<'a, T: Element> Trainer<'a, T> {
         let b = config.batch_size;
         let loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
         let validation = match validation {
-            Some(v) if v.n() > 0 => Some((
-                CompiledLoss::<T>::new(model, objective, b.min(v.n()), false, config.threads)?,
-                v,
-            )),
+            Some(v) if v.n() > 0 => {
+                Some((HeldoutLoss::<T>::new(model, objective, b, v.n(), config.threads)?, v))
+            }
             _ => None,
         };
         Ok(Self {
@@ -237,12 +236,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         if step % self.config.eval_every.max(1) != 0 && step != self.total {
             return Ok(());
         }
-        let v = evaluate_objective(
-            loss,
-            &self.params,
-            data,
-            Stream::Validation.seed(self.config.seed),
-        )?;
+        let v = loss.mean(&self.params, data, Stream::Validation.seed(self.config.seed))?;
         metrics.val_loss = Some(v);
         if v.is_finite() && self.best.is_none_or(|(_, bv)| v < bv) {
             self.best = Some((step, v));

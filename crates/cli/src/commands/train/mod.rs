@@ -104,7 +104,7 @@ impl TrainArgs {
     /// use.
     pub fn configuration(&self) -> Result<(RunConfig, Vec<String>)> {
         let mut config = match &self.config {
-            Some(path) => config::from_file(path)?,
+            Some(path) => config::from_file(path, &self.settings)?,
             None => RunConfig::default(),
         };
         self.settings.apply(&mut config)?;
