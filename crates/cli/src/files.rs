@@ -61,21 +61,6 @@ pub fn load_checkpoint(path: &Path) -> Result<SavedModel> {
     SavedModel::load(path).with_context(|| format!("cannot load the checkpoint {}", path.display()))
 }
 
-/// Errors unless `data` has the checkpoint model's dimension.
-pub fn check_dim(data: &Dataset, saved: &SavedModel, what: &str) -> Result<()> {
-    let dim = saved.config.model().dim();
-    if data.d() != dim {
-        return Err(usage(format!(
-            "{what} has {} column{} but the checkpoint's {} model takes {dim}-dimensional data; \
-             pass data with {dim} columns",
-            data.d(),
-            if data.d() == 1 { "" } else { "s" },
-            saved.config.kind_name(),
-        )));
-    }
-    Ok(())
-}
-
 /// The folder of a training run: `out`, else `runs/<name>`, else `runs/<UTC timestamp>`
 /// (with a numeric suffix if that exists). An existing folder that already holds a run is
 /// refused unless `force`.

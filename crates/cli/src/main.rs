@@ -8,6 +8,7 @@
 //! error, 130 interrupted.
 
 mod cli;
+mod columns;
 mod commands;
 mod config;
 mod error;

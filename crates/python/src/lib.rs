@@ -416,8 +416,14 @@ fn model_from_params(
             extra.join(", ")
         )));
     }
-    let saved =
-        SavedModel { config: model, params: values, dtype, standardizer: None, training: None };
+    let saved = SavedModel {
+        config: model,
+        params: values,
+        dtype,
+        standardizer: None,
+        columns: None,
+        training: None,
+    };
     Ok(ModelHandle::from_saved(&saved))
 }
 

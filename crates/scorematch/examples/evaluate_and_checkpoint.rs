@@ -50,8 +50,14 @@ fn main() -> Result<()> {
 
     let training = Some(TrainingRecord::new(run, objective, train.n(), 0, &report));
     let standardizer = Some(standardizer);
-    let mut saved =
-        SavedModel { config, params: vec![], dtype: DType::F32, standardizer, training };
+    let mut saved = SavedModel {
+        config,
+        params: vec![],
+        dtype: DType::F32,
+        standardizer,
+        columns: Some(train.columns().to_vec()),
+        training,
+    };
     saved.set_params(&params);
     let dir = tempfile::tempdir().map_err(|e| Error::Io { path: "tempdir".into(), source: e })?;
     let path = dir.path().join("checkpoint.safetensors");

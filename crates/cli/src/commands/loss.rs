@@ -21,8 +21,8 @@ use scorematch::rng::Stream;
 use scorematch_graph::DType;
 
 use super::common;
+use crate::columns::ColumnFlags;
 use crate::error::usage;
-use crate::files::{check_dim, load_data};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -93,6 +93,9 @@ pub struct LossArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
 }
 
 /// The objective and its given draw (row-major), checked against the batch.
@@ -104,8 +107,8 @@ struct Setup {
 /// Runs `scorematch loss`.
 pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let data = load_data(&args.data, args.n_samples, Stream::Data.seed(args.seed))?;
-    check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
+    let data =
+        args.columns.load(&saved, &args.data, args.n_samples, Stream::Data.seed(args.seed))?;
     let setup = setup(args, &data)?;
     let dtype = args.dtype.unwrap_or(saved.dtype);
     let model = ModelHandle::from_saved_as(&saved, dtype);

@@ -18,8 +18,9 @@ use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
+use crate::columns::ColumnFlags;
 use crate::error::usage;
-use crate::files::{TableFormat, check_dim, load_data, save_table, table_format};
+use crate::files::{TableFormat, save_table, table_format};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -29,8 +30,9 @@ Examples:
 
 Columns: energy (energy models), log_density (when the model is normalisable: exact for nice
 and gaussian, via log Z on a grid for 1-D and 2-D energies; otherwise omitted with a note),
-then score_0 … score_{D-1} = d log p / dx. All in the data's coordinates. A .npy output has
-the columns in this order.";
+then score_<column> = d log p / d<column> for each of the data's columns (score_x0,
+score_x1, … for data without names, such as .npy). All in the data's coordinates. A .npy
+output has the columns in this order.";
 
 /// Flags of `scorematch score`.
 #[derive(Debug, Args)]
@@ -57,14 +59,17 @@ pub struct ScoreArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
 }
 
 /// Runs `scorematch score`.
 pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
     let format = table_format(&args.out, "--out")?;
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
-    check_dim(&raw, &saved, &format!("the data '{}'", args.data))?;
+    let raw =
+        args.columns.load(&saved, &args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     let model = ModelHandle::from_saved(&saved);
     let sigma = sigma(args, &saved)?;
     let (table, notes) = table(args, &model, sigma, &raw)?;
@@ -125,8 +130,8 @@ fn table(
         columns.push("log_density".to_string());
         cols.push(lp);
     }
-    for j in 0..d {
-        columns.push(format!("score_{j}"));
+    for (j, name) in raw.columns().iter().enumerate() {
+        columns.push(format!("score_{name}"));
         cols.push(score.iter().skip(j).step_by(d).copied().collect());
     }
     let width = cols.len();

@@ -124,8 +124,8 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
         format!(
             "column '{name}' takes only {k} distinct values; score matching assumes continuous \
-             data and its loss can fall without bound on such a column: drop it, or add \
-             dequantisation noise"
+             data and its loss can fall without bound on such a column: drop it \
+             (--drop-columns {name}), or add dequantisation noise"
         )
     });
     common::notes(verbosity, &discrete.collect::<Vec<_>>());
@@ -136,7 +136,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
 /// creates the run folder.
 fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
     let (seed, d) = (config.seed, &config.data);
-    let data = load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?;
+    let data = d.select_columns(&load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?)?;
     let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
     let RunRows { train_raw, train: train_data, validation, standardizer } =
         config.prepare_rows(&data).context("cannot split and standardise the training data")?;
@@ -162,7 +162,8 @@ fn prepare(config: RunConfig, args: &TrainArgs) -> Result<Plan> {
 fn train_model(plan: &Plan, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let mut rng = Stream::Init.rng(plan.config.seed);
     let mut model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-        .with_standardizer(plan.standardizer.clone());
+        .with_standardizer(plan.standardizer.clone())
+        .with_columns(plan.train_raw.column_names().map(<[String]>::to_vec));
     let total = plan.train.total_steps(plan.train_data.n())?;
     let n_params = model.n_params();
     let source = &plan.config.data.source;
