@@ -109,17 +109,19 @@ fn in_flags(e: &ConfigError, command: &str) -> String {
 }
 
 /// The flag of `command` that sets the configuration field `path`: for `train`, the run
-/// configuration's (`train.lr` → `--lr`); for the commands that take one section's fields
-/// as flags, the flag named after the field (`sampler.n_chains` → `sample`'s `--n`).
+/// configuration's (`train.lr` → `--lr`); for the commands that take some sections' fields
+/// as flags, the flag named after the field (`sampler.n_chains` → `sample`'s `--n`,
+/// `data.columns` → `score`'s `--columns`).
 fn flag_for(path: &str, command: &str) -> Option<String> {
-    let section = match command {
+    let sections: &[&str] = match command {
         "train" => return crate::config::flag_for(path),
-        "sample" => "sampler",
-        "loss" => "objective",
-        "init" => "model",
+        "sample" => &["sampler"],
+        "loss" => &["objective", "data"],
+        "init" => &["model"],
+        "eval" | "score" => &["data"],
         _ => return None,
     };
-    let field = path.strip_prefix(section)?.strip_prefix('.')?;
+    let field = sections.iter().find_map(|s| path.strip_prefix(s)?.strip_prefix('.'))?;
     let cli = <crate::cli::Cli as clap::CommandFactory>::command();
     let arg = cli.find_subcommand(command)?.get_arguments().find(|a| a.get_id() == field)?;
     Some(format!("--{}", arg.get_long()?))
@@ -192,6 +194,13 @@ mod tests {
             super::report(&anyhow::Error::new(sampler), "sample").1,
             "error: --n 0: needs model.kind ncsn-score"
         );
+        let column = ConfigError::new("data.columns", "wieght", "no column is named so");
+        for command in ["eval", "score", "loss", "train"] {
+            assert_eq!(
+                super::report(&anyhow::Error::new(column.clone()), command),
+                (2, "error: --columns wieght: no column is named so".into())
+            );
+        }
         let io = scorematch::Error::Io {
             path: "m.safetensors".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),

@@ -138,21 +138,6 @@ pub fn load_checkpoint(path: &Path) -> Result<SavedModel> {
     SavedModel::load(path).with_context(|| format!("cannot load the checkpoint {}", path.display()))
 }
 
-/// Errors unless `data` has the checkpoint model's dimension.
-pub fn check_dim(data: &Dataset, saved: &SavedModel, what: &str) -> Result<()> {
-    let dim = saved.config.model().dim();
-    if data.d() != dim {
-        return Err(usage(format!(
-            "{what} has {} column{} but the checkpoint's {} model takes {dim}-dimensional data; \
-             pass data with {dim} columns",
-            data.d(),
-            if data.d() == 1 { "" } else { "s" },
-            saved.config.kind_name(),
-        )));
-    }
-    Ok(())
-}
-
 /// The files a training run writes in its folder, besides its figures.
 pub const RUN_FILES: [&str; 4] =
     ["checkpoint.safetensors", "last.safetensors", "config.toml", "metrics.csv"];

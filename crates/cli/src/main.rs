@@ -10,6 +10,7 @@
 //! SIGINT (130) or SIGTERM (143).
 
 mod cli;
+mod columns;
 mod commands;
 mod config;
 mod error;

@@ -111,7 +111,7 @@ fn score_of_a_standard_normal_is_exact() {
     run_in(dir.path(), &["score", "--checkpoint", s(&ck), "--data", s(&csv), "--out", s(&out)])
         .ok();
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, ["energy", "log_density", "score_0", "score_1"]);
+    assert_eq!(header, ["energy", "log_density", "score_a", "score_b"]);
     let pts = [[0.0, 0.0], [1.0, 2.0], [-0.5, 3.0]];
     for (r, x) in rows.iter().zip(pts) {
         let sq = x[0] * x[0] + x[1] * x[1];
@@ -144,7 +144,8 @@ fn score_of_a_trained_energy_is_a_normalised_density_in_raw_coordinates() {
     let (lo, hi): (Vec<f64>, Vec<f64>) =
         (0..2).map(|j| (st.mean[j] - 7.0 * st.std[j], st.mean[j] + 7.0 * st.std[j])).unzip();
     let h: Vec<f64> = (0..2).map(|j| (hi[j] - lo[j]) / n as f64).collect();
-    let mut text = String::from("x,y\n");
+    // The columns of the built-in data the model was trained on.
+    let mut text = String::from("x0,x1\n");
     for i in 0..n {
         for k in 0..n {
             text.push_str(&format!(
@@ -166,7 +167,7 @@ fn score_of_a_trained_energy_is_a_normalised_density_in_raw_coordinates() {
     );
     r.ok();
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, ["energy", "log_density", "score_0", "score_1"]);
+    assert_eq!(header, ["energy", "log_density", "score_x0", "score_x1"]);
     let mass: f64 = rows[..n * n].iter().map(|r| r[1].exp()).sum::<f64>() * h[0] * h[1];
     assert!((mass - 1.0).abs() < 0.02, "∫ p = {mass}");
     let base = &rows[n * n];
@@ -202,8 +203,8 @@ fn a_rows_log_density_does_not_depend_on_the_other_rows() {
         r.ok();
         (read_csv(&out).1, r.stderr)
     };
-    let (alone, _) = score_rows("alone", "x,y\n0.5,0.5\n");
-    let (with_outlier, stderr) = score_rows("outlier", "x,y\n0.5,0.5\n1000,1000\n");
+    let (alone, _) = score_rows("alone", "x0,x1\n0.5,0.5\n");
+    let (with_outlier, stderr) = score_rows("outlier", "x0,x1\n0.5,0.5\n1000,1000\n");
     assert_eq!(alone[0][1].to_bits(), with_outlier[0][1].to_bits(), "log_density moved");
     assert!(stderr.contains("1 rows lie outside"), "the far row must be reported: {stderr}");
 }
@@ -230,7 +231,7 @@ fn score_networks_score_without_density_columns() {
     r.ok();
     assert!(r.stderr.contains("no density"), "{}", r.stderr);
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, ["score_0", "score_1"]);
+    assert_eq!(header, ["score_x0", "score_x1"]);
     assert_eq!(rows.len(), 50);
 }
 
@@ -557,7 +558,7 @@ fn score_of_a_3d_energy_has_an_importance_sampled_log_density() {
     r.ok();
     assert!(r.stderr.contains("importance sampling"), "{}", r.stderr);
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, ["energy", "log_density", "score_0", "score_1", "score_2"]);
+    assert_eq!(header, ["energy", "log_density", "score_a", "score_b", "score_c"]);
     let c: Vec<f64> = rows.iter().map(|r| r[0] + r[1]).collect();
     assert!(c.iter().all(|v| v.is_finite() && (v - c[0]).abs() < 1e-9 * (1.0 + c[0].abs())));
 }

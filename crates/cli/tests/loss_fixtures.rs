@@ -28,6 +28,7 @@ fn materialise(fx: &Fixture, dir: &Path) {
         params: fx.params(),
         dtype: DType::F64,
         standardizer: None,
+        columns: None,
         training: None,
         resume: None,
     };

@@ -422,6 +422,7 @@ fn model_from_params(
         params: values,
         dtype,
         standardizer: None,
+        columns: None,
         training: None,
         resume: None,
     };

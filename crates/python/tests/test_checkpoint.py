@@ -35,8 +35,8 @@ def test_cli_to_python_to_cli(cli, tmp_path):
     np.testing.assert_allclose(est.energy(X), table["energy"], rtol=1e-12)
     np.testing.assert_allclose(est.score_samples(X), table["log_density"], rtol=1e-12)
     score = est.grad_log_density(X)
-    np.testing.assert_allclose(score[:, 0], table["score_0"], rtol=1e-12)
-    np.testing.assert_allclose(score[:, 1], table["score_1"], rtol=1e-12)
+    np.testing.assert_allclose(score[:, 0], table["score_x0"], rtol=1e-12)
+    np.testing.assert_allclose(score[:, 1], table["score_x1"], rtol=1e-12)
     # Python -> CLI: the saved model scores the same in the CLI.
     est.save(tmp_path / "again.safetensors")
     again = cli_score(cli, tmp_path / "again.safetensors", data, tmp_path / "b.csv")

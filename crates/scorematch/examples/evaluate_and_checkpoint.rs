@@ -55,6 +55,7 @@ fn main() -> Result<()> {
         params: vec![],
         dtype: DType::F32,
         standardizer,
+        columns: Some(train.columns().to_vec()),
         training,
         resume: None,
     };

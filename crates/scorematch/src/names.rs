@@ -35,11 +35,11 @@ impl UnknownName {
 
 /// The candidate nearest to `got` by edit distance (case-insensitive), if it is within a
 /// third of the longer word's length (at least 2 edits): close enough to be a typo.
-pub fn closest(got: &str, candidates: &[&'static str]) -> Option<&'static str> {
+pub fn closest<'a>(got: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let got = got.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (edit_distance(&got, c), *c))
+        .map(|c| (edit_distance(&got, &c.to_ascii_lowercase()), *c))
         .filter(|(d, c)| *d <= (got.len().max(c.len()) / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -202,5 +202,6 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("ssm-vr", "ssm-vr"), 0);
         assert_eq!(closest("softplu", &["softplus", "tanh"]), Some("softplus"));
+        assert_eq!(closest("weigth", &["Height", "Weight"]), Some("Weight"));
     }
 }

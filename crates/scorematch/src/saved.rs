@@ -3,7 +3,9 @@
 //!
 //! The metadata key `scorematch` holds JSON: the format version, the model configuration
 //! (kind, sizes, activation), the data standardisation (so energies, scores and densities
-//! are reported for raw data) and, for trained models, the typed
+//! are reported for raw data), the names of the data's columns the model was trained on
+//! (so that data with other columns, or the same in another order, is refused:
+//! [`SavedModel::check_columns`]) and, for trained models, the typed
 //! [`TrainingRecord`] (configuration, objective, outcome).
 //! Values round-trip bit for bit: f32 models store f32 tensors.
 //!
@@ -12,9 +14,12 @@
 //! under a prefix), the best validation step's parameters as `best.{name}`, and the
 //! counters under the header's `resume` key. Readers that do not resume ignore them.
 //!
-//! Format versions: 2 (written now) stores the typed record; 1 stored a free-form record
+//! Format versions: 3 (written now) adds the column names; 2 stored the typed record
+//! without them (such a model takes any data of its dimension); 1 stored a free-form record
 //! with the same keys, read by [`TrainingRecord::from_version_1`]. A record that cannot be
-//! read, or a version outside 1–2, is an error that says which versions this build reads.
+//! read, or a version outside 1–3, is an error that says which versions this build reads.
+//! The names bumped the version because a build that ignored them would score reordered
+//! columns without a word — the mistake they exist to catch.
 
 use std::path::Path;
 
@@ -22,7 +27,7 @@ use scorematch_graph::{DType, Element};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
-use crate::data::Standardizer;
+use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, ParamSpec};
 use crate::optim::{OptimizerState, StateTensor};
@@ -32,7 +37,7 @@ use crate::train::{BestValidation, TrainState, TrainingRecord};
 /// The metadata key of the JSON header.
 pub const METADATA_KEY: &str = "scorematch";
 /// The format version written.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version read.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -47,6 +52,10 @@ pub struct SavedModel {
     pub dtype: DType,
     /// The standardisation applied to raw data before the model sees it.
     pub standardizer: Option<Standardizer>,
+    /// The names of the data's columns the model was trained on, in order, when that data
+    /// had names ([`Dataset::column_names`]); `None` for data without names (a .npy array),
+    /// untrained models and checkpoints before format 3.
+    pub columns: Option<Vec<String>>,
     /// How the model was trained (configuration, objective, outcome), if it was.
     pub training: Option<TrainingRecord>,
     /// The state to resume the training from, with `params` as its parameters (in a run's
@@ -59,6 +68,8 @@ struct Header {
     format_version: u32,
     model: ModelConfig,
     standardizer: Option<Standardizer>,
+    #[serde(default)]
+    columns: Option<Vec<String>>,
     training: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resume: Option<ResumeHeader>,
@@ -176,6 +187,7 @@ impl SavedModel {
             model: self.config.clone(),
             standardizer: self.standardizer.clone(),
             resume,
+            columns: self.columns.clone(),
             training: self.training.as_ref().map(serde_json::to_value).transpose().map_err(
                 |e| Error::InvalidArgument(format!("cannot encode the training record: {e}")),
             )?,
@@ -252,6 +264,14 @@ impl SavedModel {
                 )));
             }
         }
+        let dim = header.model.model().dim();
+        if let Some(columns) = header.columns.as_ref().filter(|c| c.len() != dim) {
+            return Err(bad(format!(
+                "{} column names ({}) for a model of dimension {dim}",
+                columns.len(),
+                columns.join(", ")
+            )));
+        }
         let resume = header
             .resume
             .map(|r| r.load(&specs, &ck))
@@ -263,8 +283,156 @@ impl SavedModel {
             params,
             dtype,
             standardizer: header.standardizer,
+            columns: header.columns,
             training,
             resume,
         })
+    }
+
+    /// Checks that `data` has the columns the model takes: as many as its dimension, and —
+    /// when the checkpoint and the data both know their names — the names the model was
+    /// trained on, in the same order. Data without names (a .npy array) and a checkpoint
+    /// without them are taken by position.
+    pub fn check_columns(&self, data: &Dataset) -> Result<(), ColumnMismatch> {
+        let dim = self.config.model().dim();
+        let fits = data.d() == dim
+            && match (&self.columns, data.column_names()) {
+                (Some(trained), Some(names)) => trained.as_slice() == names,
+                _ => true,
+            };
+        if fits {
+            return Ok(());
+        }
+        Err(ColumnMismatch {
+            data: data.columns().to_vec(),
+            named: data.column_names().is_some(),
+            dim,
+            trained: self.columns.clone(),
+        })
+    }
+}
+
+/// Data whose columns do not fit a model ([`SavedModel::check_columns`]): another number of
+/// columns, or other names, or the same names in another order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMismatch {
+    /// The data's column names (generated `x0, x1, …` when it has none).
+    pub data: Vec<String>,
+    /// Whether the data's names came with it ([`Dataset::column_names`]).
+    pub named: bool,
+    /// The model's dimension.
+    pub dim: usize,
+    /// The columns the model was trained on, when the checkpoint records them.
+    pub trained: Option<Vec<String>>,
+}
+
+impl ColumnMismatch {
+    /// Whether the data has another number of columns than the model takes (otherwise only
+    /// the names differ).
+    pub fn width_differs(&self) -> bool {
+        self.data.len() != self.dim
+    }
+
+    /// The columns the model was trained on, when the data has every one of them (it has
+    /// others too, or another order): choosing these columns of the data makes it fit.
+    pub fn selection(&self) -> Option<&[String]> {
+        let trained = self.trained.as_deref()?;
+        (self.named && trained.iter().all(|c| self.data.contains(c))).then_some(trained)
+    }
+}
+
+impl std::fmt::Display for ColumnMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (k, dim) = (self.data.len(), self.dim);
+        let trained = self.trained.as_ref().map(|t| t.join(", "));
+        match trained {
+            Some(t) if !self.width_differs() => write!(
+                f,
+                "the data's columns are {} but the model was trained on {t}, in that order",
+                self.data.join(", ")
+            ),
+            _ => write!(
+                f,
+                "the data has {k} column{} ({}) but the model takes {dim}-dimensional data{}",
+                if k == 1 { "" } else { "s" },
+                self.data.join(", "),
+                trained.map(|t| format!(", trained on {t}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ColumnMismatch {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::model::GaussianEnergy;
+
+    fn model(columns: Option<&[&str]>) -> SavedModel {
+        let config = ModelConfig::Gaussian(GaussianEnergy { dim: 2 });
+        SavedModel {
+            params: config.init_params(&mut StdRng::seed_from_u64(0)),
+            config,
+            dtype: DType::F64,
+            standardizer: None,
+            columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            training: None,
+            resume: None,
+        }
+    }
+
+    fn named(columns: &[&str]) -> Dataset {
+        let d = columns.len();
+        Dataset::new(1, d, vec![0.0; d], columns.iter().map(|s| s.to_string()).collect()).unwrap()
+    }
+
+    #[test]
+    fn data_fits_by_name_and_order_when_both_sides_know_the_names() {
+        let trained = model(Some(&["a", "b"]));
+        assert!(trained.check_columns(&named(&["a", "b"])).is_ok());
+        // Without names on either side, columns are taken by position.
+        assert!(trained.check_columns(&Dataset::from_flat(1, 2, vec![0.0; 2]).unwrap()).is_ok());
+        assert!(model(None).check_columns(&named(&["x", "y"])).is_ok());
+
+        let swapped = trained.check_columns(&named(&["b", "a"])).unwrap_err();
+        assert!(!swapped.width_differs());
+        assert_eq!(swapped.selection(), Some(&["a".to_string(), "b".into()][..]));
+        assert_eq!(
+            swapped.to_string(),
+            "the data's columns are b, a but the model was trained on a, b, in that order"
+        );
+        let other = trained.check_columns(&named(&["a", "c"])).unwrap_err();
+        assert_eq!(other.selection(), None);
+
+        let wide = trained.check_columns(&named(&["c", "b", "a"])).unwrap_err();
+        assert!(wide.width_differs());
+        assert_eq!(wide.selection(), Some(&["a".to_string(), "b".into()][..]));
+        assert_eq!(
+            wide.to_string(),
+            "the data has 3 columns (c, b, a) but the model takes 2-dimensional data, trained \
+             on a, b"
+        );
+        let narrow = model(None).check_columns(&named(&["a"])).unwrap_err();
+        assert_eq!(
+            narrow.to_string(),
+            "the data has 1 column (a) but the model takes 2-dimensional data"
+        );
+    }
+
+    #[test]
+    fn column_names_round_trip_and_must_match_the_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let saved = model(Some(&["height", "weight"]));
+        saved.save(&path).unwrap();
+        assert_eq!(SavedModel::load(&path).unwrap(), saved);
+        model(Some(&["height"])).save(&path).unwrap();
+        let e = SavedModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("1 column names (height) for a model of dimension 2"), "{e}");
     }
 }

@@ -8,6 +8,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use scorematch::config::RunConfig;
 use scorematch::data::{Dataset, Standardizer, ToyDensity};
 use scorematch::eval::{
     LikelihoodMethod, QUADRATURE_HALF_WIDTH, RowDensityNote, density_grid, quadrature_box,
@@ -45,6 +46,7 @@ fn saved(config: ModelConfig, dtype: DType) -> SavedModel {
         params,
         dtype,
         standardizer: Some(standardizer),
+        columns: None,
         training: None,
         resume: None,
     }
@@ -294,4 +296,29 @@ fn fit_and_sample_match_the_typed_path() {
     st.inverse_transform_in_place(&mut want).unwrap();
     let got = ModelHandle::from_saved(&saved).sample(&sampler).unwrap();
     assert_eq!(got.samples, want);
+}
+
+/// A run trains on the columns its data section chooses and records their names (data
+/// without names records none).
+#[test]
+fn a_run_trains_on_the_chosen_columns_and_records_their_names() {
+    let moons = ToyDensity::TwoMoons.sample_seeded(300, 1);
+    let rows: Vec<f64> = moons.rows().flat_map(|r| [r[0], 7.0, r[1]]).collect();
+    let names = ["a", "constant", "b"].map(String::from).to_vec();
+    let named = Dataset::new(300, 3, rows.clone(), names).unwrap();
+    let mut config = RunConfig::default();
+    (config.train.steps, config.train.batch_size) = (3, 50);
+    config.model.hidden = vec![8];
+    config.data.drop_columns = Some(vec!["constant".into()]);
+    let (h, _) = ModelHandle::train_run(&config, &named, &mut |_| Control::Continue).unwrap();
+    assert_eq!((h.model().dim(), h.columns()), (2, Some(&["a".to_string(), "b".into()][..])));
+    assert_eq!(h.to_saved().columns.as_deref(), h.columns());
+    // Data without names is chosen by index.
+    let unnamed = Dataset::from_flat(300, 3, rows).unwrap();
+    config.data.drop_columns = Some(vec!["1".into()]);
+    let (h, _) = ModelHandle::train_run(&config, &unnamed, &mut |_| Control::Continue).unwrap();
+    assert_eq!((h.model().dim(), h.columns()), (2, None));
+    config.data.drop_columns = Some(vec!["c".into()]);
+    let e = ModelHandle::train_run(&config, &named, &mut |_| Control::Continue).unwrap_err();
+    assert!(e.to_string().starts_with("data.drop_columns = c: no column is named so"), "{e}");
 }

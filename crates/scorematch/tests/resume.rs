@@ -141,6 +141,7 @@ fn the_state_survives_a_checkpoint_round_trip_at_both_precisions() {
             params,
             dtype,
             standardizer: None,
+            columns: None,
             training: None,
             resume: Some(state),
         };

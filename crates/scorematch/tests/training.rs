@@ -234,6 +234,7 @@ fn save_then_load_gives_bit_identical_outputs() {
             params: config.init_params(&mut StdRng::seed_from_u64(1)),
             dtype,
             standardizer: Some(standardizer.clone()),
+            columns: Some(vec!["x".into(), "y".into()]),
             training: Some(record.clone()),
             resume: None,
         };
@@ -266,6 +267,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
         params,
         dtype: DType::F64,
         standardizer: None,
+        columns: None,
         training: None,
         resume: None,
     };
@@ -284,6 +286,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
         config: bad,
         dtype: DType::F64,
         standardizer: None,
+        columns: None,
         training: None,
         resume: None,
     };
@@ -336,6 +339,7 @@ fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read
         config,
         dtype: DType::F64,
         standardizer: None,
+        columns: None,
         training: None,
         resume: None,
     };
@@ -372,6 +376,6 @@ fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read
     assert_eq!((record.config.seed, record.config.train.steps, record.steps_done), (3, 40, 40));
     assert!(record.config.model.base_sigma.is_infinite(), "null base scale means none");
     assert_eq!(record.objective.name(), "ssm");
-    let msg = SavedModel::load(with_header(3)).unwrap_err().to_string();
-    assert!(msg.contains("format version 3") && msg.contains("versions 1 to 2"), "{msg}");
+    let msg = SavedModel::load(with_header(4)).unwrap_err().to_string();
+    assert!(msg.contains("format version 4") && msg.contains("versions 1 to 3"), "{msg}");
 }

@@ -12,7 +12,7 @@ use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
-use crate::files::{check_dim, load_data};
+use crate::columns::ColumnFlags;
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -49,6 +49,9 @@ pub struct EvalArgs {
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = common::parse_threads)]
     pub threads: usize,
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
 }
 
 /// Runs `scorematch eval`.
@@ -80,8 +83,8 @@ pub fn run(args: &EvalArgs, verbosity: Verbosity) -> Result<()> {
 /// Loads the data and evaluates the checkpoint's model on it.
 fn evaluate(args: &EvalArgs, saved: &SavedModel) -> Result<EvalReport> {
     let toy = scorematch::data::builtin_density(&args.data);
-    let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
-    check_dim(&raw, saved, &format!("the data '{}'", args.data))?;
+    let raw =
+        args.columns.load(saved, &args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     let model = ModelHandle::from_saved(saved);
     let config = model.eval_config(args.seed, args.threads)?;
     let truth = toy

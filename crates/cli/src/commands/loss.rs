@@ -21,8 +21,9 @@ use scorematch::rng::Stream;
 use scorematch_graph::DType;
 
 use super::common;
+use crate::columns::ColumnFlags;
 use crate::error::usage;
-use crate::files::{check_dim, check_output, load_data};
+use crate::files::check_output;
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -96,6 +97,9 @@ pub struct LossArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub overwrite: common::Overwrite,
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
 }
 
 /// The objective and its given draw (row-major), checked against the batch.
@@ -112,8 +116,8 @@ pub fn run(args: &LossArgs, verbosity: Verbosity) -> Result<()> {
         check_output(path, "--grad-out", &["safetensors"], &inputs, args.overwrite.force)?;
     }
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let data = load_data(&args.data, args.n_samples, Stream::Data.seed(args.seed))?;
-    check_dim(&data, &saved, &format!("the data '{}'", args.data))?;
+    let data =
+        args.columns.load(&saved, &args.data, args.n_samples, Stream::Data.seed(args.seed))?;
     let setup = setup(args, &data)?;
     let dtype = args.dtype.unwrap_or(saved.dtype);
     let model = ModelHandle::from_saved_as(&saved, dtype);

@@ -35,7 +35,8 @@ pub struct SampleArgs {
     /// The checkpoint to sample from.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
-    /// Where to write the samples: .csv (header x0,x1,…) or .npy.
+    /// Where to write the samples: .csv (header: the names of the columns the model was
+    /// trained on, else x0,x1,…) or .npy.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Also draw a scatter plot of the first two coordinates to this PNG.
@@ -152,7 +153,11 @@ fn sample(
     let started = std::time::Instant::now();
     let (samples, rate) = view.samples(config)?;
     let dim = saved.config.model().dim();
-    let data = Dataset::from_flat(samples.len() / dim, dim, samples)?;
+    let n = samples.len() / dim;
+    let data = match &saved.columns {
+        Some(names) => Dataset::new(n, dim, samples, names.clone())?,
+        None => Dataset::from_flat(n, dim, samples)?,
+    };
     save_table(&args.out, &data)?;
     let mut line = format!(
         "wrote {} samples ({} steps of {}) to {} in {:.1} s",

@@ -18,10 +18,9 @@ use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use super::common;
+use crate::columns::ColumnFlags;
 use crate::error::usage;
-use crate::files::{
-    TABLE_EXTENSIONS, TableFormat, check_dim, check_output, load_data, save_table, table_format,
-};
+use crate::files::{TABLE_EXTENSIONS, TableFormat, check_output, save_table, table_format};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -31,8 +30,9 @@ Examples:
 
 Columns: energy (energy models), log_density (when the model is normalisable: exact for nice
 and gaussian, via log Z on a grid for 1-D and 2-D energies; otherwise omitted with a note),
-then score_0 … score_{D-1} = d log p / dx. All in the data's coordinates. A .npy output has
-the columns in this order.";
+then score_<column> = d log p / d<column> for each of the data's columns (score_x0,
+score_x1, … for data without names, such as .npy). All in the data's coordinates. A .npy
+output has the columns in this order.";
 
 /// Flags of `scorematch score`.
 #[derive(Debug, Args)]
@@ -62,6 +62,9 @@ pub struct ScoreArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub overwrite: common::Overwrite,
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
 }
 
 /// Runs `scorematch score`.
@@ -70,8 +73,8 @@ pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
     check_output(&args.out, "--out", TABLE_EXTENSIONS, &inputs, args.overwrite.force)?;
     let format = table_format(&args.out, "--out")?;
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
-    let raw = load_data(&args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
-    check_dim(&raw, &saved, &format!("the data '{}'", args.data))?;
+    let raw =
+        args.columns.load(&saved, &args.data, args.n_samples, Stream::HeldOut.seed(args.seed))?;
     let model = ModelHandle::from_saved(&saved);
     let sigma = sigma(args, &saved)?;
     let (table, notes) = table(args, &model, sigma, &raw)?;
@@ -132,8 +135,8 @@ fn table(
         columns.push("log_density".to_string());
         cols.push(lp);
     }
-    for j in 0..d {
-        columns.push(format!("score_{j}"));
+    for (j, name) in raw.columns().iter().enumerate() {
+        columns.push(format!("score_{name}"));
         cols.push(score.iter().skip(j).step_by(d).copied().collect());
     }
     let width = cols.len();

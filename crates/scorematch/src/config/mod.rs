@@ -24,7 +24,12 @@
 //! everything.
 //!
 //! Every random stream of a run is derived from [`RunConfig::seed`] by [`crate::rng`].
+//!
+//! The data section also says which of the data's columns a run uses
+//! ([`DataSection::select_columns`]); fronts apply the same choice to the data they score
+//! against a trained model.
 
+mod columns;
 mod sections;
 
 pub use sections::{

@@ -24,6 +24,16 @@ pub struct DataSection {
     /// Samples drawn from a built-in dataset.
     #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
     pub n_samples: usize,
+    /// Columns to use, in this order, by name or 0-based index (a column's exact name wins
+    /// over reading it as an index); unset: all.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "COL,…", value_delimiter = ',', conflicts_with = "drop_columns")
+    )]
+    pub columns: Option<Vec<String>>,
+    /// Columns to leave out, by name or 0-based index.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "COL,…", value_delimiter = ','))]
+    pub drop_columns: Option<Vec<String>>,
     /// Standardise each column (mean 0, sd 1) before training; the map is saved.
     #[cfg_attr(
         feature = "clap",
@@ -44,6 +54,8 @@ impl Default for DataSection {
         Self {
             source: "eight-gaussians".into(),
             n_samples: 10_000,
+            columns: None,
+            drop_columns: None,
             standardize: true,
             val_fraction: 0.1,
         }
@@ -51,9 +63,11 @@ impl Default for DataSection {
 }
 
 impl DataSection {
-    /// Checks the section.
+    /// Checks the section (the column choice as far as it can be without the data; see
+    /// [`DataSection::select_columns`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         ConfigError::at_least_one("data.n_samples", self.n_samples)?;
+        self.selection()?;
         if !(0.0..1.0).contains(&self.val_fraction) {
             return Err(ConfigError::new(
                 "data.val_fraction",

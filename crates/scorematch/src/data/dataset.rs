@@ -9,6 +9,11 @@ use crate::{Error, Result};
 /// `n` samples of dimension `d`, stored row-major (sample `i` is `data[i*d .. (i+1)*d]`),
 /// with one name per column.
 ///
+/// The names either came with the data (a CSV header, a built-in density's coordinates
+/// `x0, x1`: [`Dataset::column_names`] is `Some`) or were generated (`x0, x1, …` for a
+/// .npy array or rows from memory: `None`). Only known names are checked against the
+/// names a model was trained on.
+///
 /// Invariants (checked by [`Dataset::new`]): `d ≥ 1`, `data.len() == n·d`,
 /// `columns.len() == d`. `n = 0` is allowed (e.g. an empty validation split).
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +22,8 @@ pub struct Dataset {
     d: usize,
     data: Vec<f64>,
     columns: Vec<String>,
+    /// Whether `columns` came with the data rather than being generated.
+    named: bool,
 }
 
 /// The three parts of a seeded [`Dataset::split`].
@@ -36,10 +43,27 @@ pub fn default_columns(d: usize) -> Vec<String> {
 }
 
 impl Dataset {
-    /// A dataset from row-major `data` (`n·d` values) and `d` column names.
+    /// A dataset from row-major `data` (`n·d` values) and its `d` column names.
     ///
     /// Errors when `d = 0` or the lengths disagree.
     pub fn new(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Result<Self> {
+        Self::checked(n, d, data, columns, true)
+    }
+
+    /// A dataset with generated column names (`x0, x1, …`: [`Dataset::column_names`] is
+    /// `None`); see [`Dataset::new`].
+    pub fn from_flat(n: usize, d: usize, data: Vec<f64>) -> Result<Self> {
+        Self::checked(n, d, data, default_columns(d), false)
+    }
+
+    /// [`Dataset::new`] (`named`) or [`Dataset::from_flat`].
+    fn checked(
+        n: usize,
+        d: usize,
+        data: Vec<f64>,
+        columns: Vec<String>,
+        named: bool,
+    ) -> Result<Self> {
         if d == 0 {
             return Err(Error::Shape("a dataset needs at least one column (d = 0)".into()));
         }
@@ -58,15 +82,10 @@ impl Dataset {
                 columns.len()
             )));
         }
-        Ok(Dataset { n, d, data, columns })
+        Ok(Dataset { n, d, data, columns, named })
     }
 
-    /// A dataset with default column names (`x0, x1, …`); see [`Dataset::new`].
-    pub fn from_flat(n: usize, d: usize, data: Vec<f64>) -> Result<Self> {
-        Self::new(n, d, data, default_columns(d))
-    }
-
-    /// A dataset from rows of equal length `d ≥ 1`, with default column names.
+    /// A dataset from rows of equal length `d ≥ 1`, with generated column names.
     pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
         let d = rows.first().map_or(0, Vec::len);
         let mut data = Vec::with_capacity(rows.len() * d);
@@ -82,10 +101,11 @@ impl Dataset {
         Self::from_flat(rows.len(), d, data)
     }
 
-    /// Internal constructor for callers that already guarantee the invariants.
+    /// Internal constructor of a dataset with known column names, for callers that already
+    /// guarantee the invariants.
     pub(crate) fn from_parts(n: usize, d: usize, data: Vec<f64>, columns: Vec<String>) -> Self {
         debug_assert!(d >= 1 && data.len() == n * d && columns.len() == d);
-        Dataset { n, d, data, columns }
+        Dataset { n, d, data, columns, named: true }
     }
 
     /// Number of samples (rows).
@@ -118,9 +138,34 @@ impl Dataset {
         self.data
     }
 
-    /// Column names (`d` of them).
+    /// Column names (`d` of them), known or generated.
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    /// The column names when they came with the data (a CSV header, a built-in density),
+    /// `None` when they were generated (a .npy array, rows from memory).
+    pub fn column_names(&self) -> Option<&[String]> {
+        self.named.then_some(self.columns.as_slice())
+    }
+
+    /// A new dataset made of the columns at `indices` (0-based, in that order), with their
+    /// names.
+    ///
+    /// Errors when an index is out of range or there is none.
+    pub fn column_subset(&self, indices: &[usize]) -> Result<Dataset> {
+        if indices.is_empty() {
+            return Err(Error::Shape("a dataset needs at least one column (none chosen)".into()));
+        }
+        if let Some(&j) = indices.iter().find(|&&j| j >= self.d) {
+            return Err(Error::InvalidArgument(format!(
+                "column index {j} out of range for a dataset of {} columns",
+                self.d
+            )));
+        }
+        let data = self.rows().flat_map(|row| indices.iter().map(|&j| row[j])).collect();
+        let columns = indices.iter().map(|&j| self.columns[j].clone()).collect();
+        Ok(Dataset { n: self.n, d: indices.len(), data, columns, named: self.named })
     }
 
     /// Columns that look discrete: at most `max_distinct` distinct values over at least
@@ -165,7 +210,8 @@ impl Dataset {
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
         let mut data = vec![0.0; indices.len() * self.d];
         self.gather_rows(indices, &mut data)?;
-        Ok(Dataset::from_parts(indices.len(), self.d, data, self.columns.clone()))
+        let columns = self.columns.clone();
+        Ok(Dataset { n: indices.len(), d: self.d, data, columns, named: self.named })
     }
 
     /// Copies the rows at `indices` into `out` (row-major, `indices.len()·d` values) without
@@ -258,6 +304,21 @@ mod tests {
         assert_eq!(d.discrete_columns(20), vec![(d.columns()[1].clone(), 3)]);
         // Too few rows to judge.
         assert!(d.subset(&[0, 1, 2, 3]).unwrap().discrete_columns(20).is_empty());
+    }
+
+    #[test]
+    fn column_subsets_keep_names_and_whether_they_are_known() {
+        let names = vec!["a".to_string(), "b".into(), "c".into()];
+        let d = Dataset::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], names).unwrap();
+        let s = d.column_subset(&[2, 0]).unwrap();
+        assert_eq!(s.data(), &[3.0, 1.0, 6.0, 4.0]);
+        assert_eq!(s.column_names(), Some(&["c".to_string(), "a".into()][..]));
+        assert!(d.column_subset(&[3]).is_err() && d.column_subset(&[]).is_err());
+        let generated = Dataset::from_flat(1, 3, vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(generated.column_names(), None);
+        let s = generated.column_subset(&[1]).unwrap();
+        assert_eq!((s.columns(), s.column_names()), (&["x1".to_string()][..], None));
+        assert_eq!(generated.subset(&[0]).unwrap().column_names(), None);
     }
 
     #[test]

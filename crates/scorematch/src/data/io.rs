@@ -16,7 +16,7 @@ use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
 
-use super::dataset::{Dataset, default_columns};
+use super::dataset::Dataset;
 use super::partial::PartialFile;
 use super::toy::ToyDensity;
 use crate::{Error, Result};
@@ -188,8 +188,9 @@ pub fn save_csv(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
     })
 }
 
-/// Loads a float32/float64 .npy array; see the module docs for what is accepted. Columns are
-/// named `x0, x1, …`.
+/// Loads a float32/float64 .npy array; see the module docs for what is accepted. An array
+/// has no column names: they are generated (`x0, x1, …`; [`Dataset::column_names`] is
+/// `None`).
 pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(io_error(path))?;
@@ -282,7 +283,7 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
             ),
         ));
     }
-    Dataset::new(n, d, data, default_columns(d))
+    Dataset::from_flat(n, d, data)
 }
 
 /// Saves a dataset as a 2-D float64 (`<f8`, C order) .npy array, atomically.

@@ -68,13 +68,14 @@ pub struct LossReport {
     pub gradients: Option<Vec<Vec<f64>>>,
 }
 
-/// A model, its parameters at their precision, its data standardisation and its training
-/// record: what a checkpoint holds, ready to use.
+/// A model, its parameters at their precision, its data standardisation, the names of its
+/// data's columns and its training record: what a checkpoint holds, ready to use.
 #[derive(Debug)]
 pub struct ModelHandle {
     config: ModelConfig,
     params: Box<dyn Precision>,
     standardizer: Option<Standardizer>,
+    columns: Option<Vec<String>>,
     training: Option<TrainingRecord>,
 }
 
@@ -90,6 +91,7 @@ impl ModelHandle {
             config: saved.config.clone(),
             params: typed::typed(&saved.params, dtype),
             standardizer: saved.standardizer.clone(),
+            columns: saved.columns.clone(),
             training: saved.training.clone(),
         }
     }
@@ -100,10 +102,10 @@ impl ModelHandle {
     }
 
     /// A freshly initialised model ([`ModelConfig::init_params`], drawn in f64 and rounded
-    /// to `dtype`), with no standardisation and no training record.
+    /// to `dtype`), with no standardisation, no column names and no training record.
     pub fn init(config: ModelConfig, dtype: DType, rng: &mut impl Rng) -> Self {
         let params = typed::typed(&config.init_params(rng), dtype);
-        Self { config, params, standardizer: None, training: None }
+        Self { config, params, standardizer: None, columns: None, training: None }
     }
 
     /// The same model seeing data through `standardizer` (raw → model coordinates).
@@ -111,14 +113,21 @@ impl ModelHandle {
         Self { standardizer, ..self }
     }
 
+    /// The same model recording the names of the columns of its data, e.g. those of the
+    /// data it is trained on (`data.column_names()`); see [`SavedModel::columns`].
+    pub fn with_columns(self, columns: Option<Vec<String>>) -> Self {
+        Self { columns, ..self }
+    }
+
     /// The checkpoint of this model: parameters as `f64` (exact), its precision, its
-    /// standardisation and training record.
+    /// standardisation, column names and training record.
     pub fn to_saved(&self) -> SavedModel {
         SavedModel {
             config: self.config.clone(),
             params: self.params.to_f64(),
             dtype: self.params.dtype(),
             standardizer: self.standardizer.clone(),
+            columns: self.columns.clone(),
             training: self.training.clone(),
             resume: None,
         }
@@ -147,6 +156,11 @@ impl ModelHandle {
     /// The map from raw to model coordinates, if the data were standardised.
     pub fn standardizer(&self) -> Option<&Standardizer> {
         self.standardizer.as_ref()
+    }
+
+    /// The names of the data's columns the model was trained on, if they were known.
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref()
     }
 
     /// `raw` in model coordinates, z = (x − μ)/s (a copy when there is no standardisation).
@@ -306,7 +320,8 @@ impl ModelHandle {
 
     /// Trains a fresh model as a run of `config` on the in-memory rows `raw` (raw
     /// coordinates), as `scorematch train` does with its data: `config` resolved and
-    /// validated; the rows split into training and validation by `data.val_fraction` and
+    /// validated; the columns chosen by `data.columns` / `data.drop_columns`
+    /// ([`crate::config::DataSection::select_columns`]) and their names recorded; the rows split into training and validation by `data.val_fraction` and
     /// standardised when `data.standardize` (the map fitted on the training rows); the model,
     /// objective and optimisation built from `config`, initialised from the run's
     /// [`Stream::Init`]; trained by [`ModelHandle::fit`] with `hook` seeing every step; and
@@ -320,12 +335,14 @@ impl ModelHandle {
         let config = config.clone().resolved();
         config.validate()?;
         let seed = config.seed;
-        let RunRows { train, validation, standardizer, .. } = config.prepare_rows(raw)?;
+        let raw = config.data.select_columns(raw)?;
+        let RunRows { train, validation, standardizer, .. } = config.prepare_rows(&raw)?;
         let model_config = config.model_config(raw.d())?;
         let objective = config.objective();
         let train_config = config.train_config(train.n())?;
         let mut handle = Self::init(model_config, config.dtype, &mut Stream::Init.rng(seed))
-            .with_standardizer(standardizer);
+            .with_standardizer(standardizer)
+            .with_columns(raw.column_names().map(<[String]>::to_vec));
         let report = handle.fit(&objective, &train, validation.as_ref(), &train_config, hook)?;
         let n_validation = validation.as_ref().map_or(0, Dataset::n);
         handle.training =

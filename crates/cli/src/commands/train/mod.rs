@@ -166,8 +166,8 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
         format!(
             "column '{name}' takes only {k} distinct values; score matching assumes continuous \
-             data and its loss can fall without bound on such a column: drop it, or add \
-             dequantisation noise"
+             data and its loss can fall without bound on such a column: drop it \
+             (--drop-columns {name}), or add dequantisation noise"
         )
     });
     common::notes(verbosity, &discrete.collect::<Vec<_>>());
@@ -176,7 +176,8 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
     let mut rng = Stream::Init.rng(plan.config.seed);
     let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-        .with_standardizer(plan.standardizer.clone());
+        .with_standardizer(plan.standardizer.clone())
+        .with_columns(plan.train_raw.column_names().map(<[String]>::to_vec));
     let folder = RunFolder::start(&dir, &plan.config)?;
     train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
 }
@@ -258,7 +259,7 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
 /// Loads and splits the data, builds the model, objective and optimisation settings.
 fn prepare(config: RunConfig) -> Result<Plan> {
     let (seed, d) = (config.seed, &config.data);
-    let data = load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?;
+    let data = d.select_columns(&load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?)?;
     let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
     let RunRows { train_raw, train: train_data, validation, standardizer } =
         config.prepare_rows(&data).context("cannot split and standardise the training data")?;
