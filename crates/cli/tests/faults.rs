@@ -234,7 +234,7 @@ fn outputs_are_not_overwritten_without_force_and_inputs_never() {
     let ck = run.join("checkpoint.safetensors");
     let ck_s = ck.to_str().unwrap();
     let ck_before = std::fs::read(&ck).unwrap();
-    std::fs::write(d.join("data.csv"), "x,y\n0.1,0.2\n0.3,-0.4\n").unwrap();
+    std::fs::write(d.join("data.csv"), "x0,x1\n0.1,0.2\n0.3,-0.4\n").unwrap();
     std::fs::write(d.join("taken.csv"), "precious\n").unwrap();
     std::fs::write(d.join("taken.png"), "precious\n").unwrap();
     std::fs::write(d.join("taken.safetensors"), "precious\n").unwrap();
@@ -305,7 +305,7 @@ fn outputs_are_not_overwritten_without_force_and_inputs_never() {
         assert_eq!(std::fs::read(d.join(file)).unwrap(), b"precious\n", "{file}");
     }
     assert_eq!(std::fs::read(&ck).unwrap(), ck_before);
-    assert_eq!(std::fs::read_to_string(d.join("data.csv")).unwrap(), "x,y\n0.1,0.2\n0.3,-0.4\n");
+    assert_eq!(std::fs::read_to_string(d.join("data.csv")).unwrap(), "x0,x1\n0.1,0.2\n0.3,-0.4\n");
     // With --force an existing output is replaced.
     run_in(
         d,
