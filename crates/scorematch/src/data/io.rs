@@ -19,6 +19,7 @@ use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
 use super::dataset::Dataset;
 use super::partial::PartialFile;
 use super::toy::ToyDensity;
+use crate::memory::{MemoryNeed, elements};
 use crate::{Error, Result};
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -333,6 +334,14 @@ pub fn load_any(spec: &str, n_for_builtin: usize, seed: u64) -> Result<Dataset> 
                 t.name()
             )));
         }
+        // The rows and a working copy (the split and the standardised rows), in f64.
+        let bytes = elements(n_for_builtin.saturating_mul(t.dim()), 8).saturating_mul(2);
+        MemoryNeed::new().add("rows", bytes).check(
+            "drawing the data",
+            "data.n_samples",
+            n_for_builtin,
+            "lower data.n_samples",
+        )?;
         return Ok(t.sample_seeded(n_for_builtin, seed));
     }
     let valid: Vec<&str> = ToyDensity::all().iter().map(|t| t.name()).collect();

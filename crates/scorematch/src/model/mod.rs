@@ -289,7 +289,12 @@ impl ModelConfig {
             _ => need.check(
                 doing,
                 "model.hidden",
-                format!("{:?}", self.hidden().unwrap_or_default()),
+                self.hidden()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 "lower model.hidden",
             ),
         }

@@ -304,9 +304,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         plan.objective.name(),
         folder.dir().display()
     ));
-    progress.verbose(&format!("model: {:?}", plan.model));
-    progress.verbose(&format!("objective: {:?}", plan.objective));
-    progress.verbose(&format!("optimisation: {:?}", plan.train));
+    progress.verbose(&format!("configuration:\n{}", config::to_toml(&plan.config)?.trim_end()));
     let every = plan.config.train.checkpoint_every;
     let (mut saved_at, mut saved_when) = (first, Instant::now());
     let mut last_val = history.iter().rev().find_map(|m| m.val_loss);

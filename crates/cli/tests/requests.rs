@@ -1,4 +1,4 @@
-//! Regression tests of issue 8 (items 6 and 7): requests too large for the machine are
+//! Requests the tool cannot serve, refused clearly: requests too large for the machine are
 //! refused with their size, unreliable estimates are shown as such, every held-out row
 //! counts, errors name the command's own flags, and a configuration file names its data.
 
@@ -15,10 +15,19 @@ fn a_model_too_large_for_memory_is_refused_with_its_size() {
     );
     r.expect_code(2);
     let line = r.stderr.trim();
-    assert!(line.starts_with("error: --hidden [10000000, 10000000]: "), "{line}");
+    assert!(line.starts_with("error: --hidden 10000000,10000000: "), "{line}");
     assert!(line.contains("needs 1.1 PiB of memory") && line.contains("available"), "{line}");
     assert!(!line.contains("panicked") && !line.contains("backtrace"), "{line}");
     assert!(!dir.path().join("huge").exists(), "nothing is written for a refused run");
+}
+
+#[test]
+fn a_built_in_draw_too_large_for_memory_is_refused_with_its_size() {
+    let dir = tempdir();
+    let r = run_in(dir.path(), &["train", "--n-samples", "100000000000", "--out", "huge"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("--n-samples 100000000000: drawing the data needs"), "{}", r.stderr);
+    assert!(!dir.path().join("huge").exists());
 }
 
 #[test]
