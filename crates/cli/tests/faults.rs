@@ -114,7 +114,7 @@ fn sigterm_and_sighup_stop_with_the_run_saved_and_resume_bit_for_bit() {
         let kept = SavedModel::load(run.join("checkpoint.safetensors")).expect("checkpoint loads");
         let held = kept.training.expect("record").held.expect("held");
         assert_eq!(held.kind, HeldKind::Best);
-        assert!(held.step <= done && held.step % 25 == 0, "{held:?}");
+        assert!(held.step <= done && held.step.is_multiple_of(25), "{held:?}");
         let (_, rows) = read_csv(&run.join("metrics.csv"));
         assert_eq!(rows.len(), done);
         assert!(run.join("config.toml").exists());
@@ -146,7 +146,7 @@ fn a_killed_run_resumes_from_its_last_periodic_save_and_its_leftovers_go() {
     let saved = SavedModel::load(run.join("last.safetensors")).expect("a periodic save");
     let record = saved.training.expect("record");
     assert_eq!(record.stop, StopReason::InProgress);
-    assert_eq!(record.steps_done % 40, 0);
+    assert!(record.steps_done.is_multiple_of(40));
     // A partial file left by a killed writer (a process id that cannot be running).
     let leftover = run.join(".checkpoint.safetensors.4294967295.0.tmp");
     std::fs::write(&leftover, b"half a checkpoint").expect("write");
