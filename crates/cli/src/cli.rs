@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{datasets, eval, init, loss, sample, score, train};
+use crate::commands::{bench, datasets, eval, init, loss, sample, score, train};
 use crate::progress::Verbosity;
 
 /// Fit energy-based models and score networks by score matching; sample, evaluate and
@@ -50,6 +50,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Evaluate one objective (and optionally its parameter gradient) on data as given.
     Loss(loss::LossArgs),
+    /// Time one training step on the anchors' grid (or one configuration): ms/step, GFLOP/s.
+    Bench(bench::BenchArgs),
 }
 
 const EXAMPLES: &str = "\

@@ -562,3 +562,37 @@ fn score_of_a_3d_energy_has_an_importance_sampled_log_density() {
     let c: Vec<f64> = rows.iter().map(|r| r[0] + r[1]).collect();
     assert!(c.iter().all(|v| v.is_finite() && (v - c[0]).abs() < 1e-9 * (1.0 + c[0].abs())));
 }
+
+/// `bench` as a smoke test of one small cell (never a timed assertion): its JSON keys.
+#[test]
+fn bench_times_one_small_cell_as_json() {
+    let dir = tempdir();
+    let r = run_in(
+        dir.path(),
+        &["bench", "--config", "2,8,1,16", "--objective", "dsm", "--steps", "1", "--json"],
+    );
+    r.ok();
+    let cells: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let cell = &cells[0];
+    for key in [
+        "dim",
+        "hidden",
+        "layers",
+        "batch",
+        "objective",
+        "threads",
+        "ms_per_step",
+        "steps_per_s",
+        "flops_per_step",
+        "gflops",
+        "peak_fraction",
+        "peak_bytes",
+        "compile_s",
+    ] {
+        assert!(!cell[key].is_null(), "missing {key}: {cell}");
+    }
+    assert_eq!((cell["dim"].as_u64(), cell["objective"].as_str()), (Some(2), Some("dsm")));
+    let r = run_in(dir.path(), &["bench", "--filter", "G9"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("G1, G2, G3, G4"), "{}", r.stderr);
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand: its flags (clap `Args`, with examples in `--help`) and its
 //! `run` function. Shared pieces live in [`common`].
 
+pub mod bench;
 pub mod common;
 pub mod datasets;
 pub mod eval;
@@ -25,5 +26,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Datasets(args) => datasets::run(&args),
         Command::Init(args) => init::run(&args, verbosity),
         Command::Loss(args) => loss::run(&args, verbosity),
+        Command::Bench(args) => bench::run(&args, verbosity),
     }
 }

@@ -1,0 +1,193 @@
+//! `scorematch bench`: the anchors' grid, or one cell, timed ([`scorematch::bench`]).
+
+use anyhow::Result;
+use clap::Args;
+
+use scorematch::bench::{Cell, GRID, Measurement, gemm_peak};
+use scorematch::objective::ObjectiveKind;
+
+use super::common;
+use crate::error::usage;
+use crate::output;
+use crate::progress::Verbosity;
+
+const EXAMPLES: &str = "\
+Examples:
+  scorematch bench                                  # the grid G1-G4, 1 thread
+  scorematch bench --filter G2/ssm --threads 1,2
+  scorematch bench --config 64,512,3,128 --objective dsm --threads 2 --steps 100
+  scorematch bench --filter G1 --json
+
+A step is what the PyTorch and JAX anchor scripts time (shared/bench): draw v or z, the loss,
+its gradient in every parameter and an Adam update, in f32, for a softplus MLP energy with L
+hidden layers of width H on B rows of dimension D. ms/step is the median of blocks of 5 steps
+after a warm-up; compile time is reported apart. The GEMM peak (a 512³ f32 product, best of 15
+blocks) is measured by the command itself; % peak is against threads × that peak. The grid
+times esm on G1 and G2 only (it is D Hessian-vector products per row); name it to time it on
+another cell.";
+
+/// Flags of `scorematch bench`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct BenchArgs {
+    /// One configuration D,H,L,B (data dimension, hidden width, hidden layers, batch)
+    /// instead of the grid.
+    #[arg(long, value_name = "D,H,L,B", value_parser = parse_config, conflicts_with = "filter")]
+    pub config: Option<[usize; 4]>,
+    /// Grid cells to time: a grid name (G1…G4), an objective, or both as G2/ssm.
+    #[arg(long, value_name = "CELLS")]
+    pub filter: Option<String>,
+    /// Objectives to time [default: ssm, ssm-vr, dsm, and esm on G1 and G2].
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub objective: Vec<ObjectiveKind>,
+    /// Thread counts to time each cell with.
+    #[arg(long, value_name = "T", value_delimiter = ',', default_value = "1", value_parser = common::parse_threads)]
+    pub threads: Vec<usize>,
+    /// Timed steps per cell (rounded up to whole blocks of 5).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub steps: usize,
+    /// Print the measurements as a JSON list on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `scorematch bench`.
+pub fn run(args: &BenchArgs, verbosity: Verbosity) -> Result<()> {
+    let cells = cells(args)?;
+    let peak = gemm_peak(1)?;
+    common::say(
+        verbosity,
+        &format!("GEMM peak (512³ f32 through a compiled program, 1 thread): {peak:.1} GFLOP/s"),
+    );
+    let mut rows = Vec::with_capacity(cells.len());
+    for (name, cell) in cells {
+        common::detail(
+            verbosity,
+            &format!("timing {name} {} on {} thread(s)", cell.objective, cell.threads),
+        );
+        let m = cell.measure(args.steps, peak)?;
+        if !args.json {
+            if rows.is_empty() {
+                output::out_line(HEADER)?;
+            }
+            output::out_line(&row(&name, &m))?;
+        }
+        rows.push(m);
+    }
+    if args.json {
+        output::out_line(&serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}
+
+/// The table's header (Markdown).
+const HEADER: &str = "| config (D,H,L,B) | objective | threads | ms/step | steps/s | MFLOP/step | GFLOP/s | % peak | MiB | compile s |\n|---|---|---|---|---|---|---|---|---|---|";
+
+/// One measurement as a table row.
+fn row(name: &str, m: &Measurement) -> String {
+    let c = &m.cell;
+    format!(
+        "| {name}({},{},{},{}) | {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} |",
+        c.dim,
+        c.hidden,
+        c.layers,
+        c.batch,
+        c.objective,
+        c.threads,
+        m.ms_per_step,
+        m.steps_per_s,
+        m.flops_per_step as f64 / 1e6,
+        m.gflops,
+        100.0 * m.peak_fraction,
+        m.peak_bytes as f64 / (1024.0 * 1024.0),
+        m.compile_s
+    )
+}
+
+/// The cells the flags select, each with its grid name ("" for `--config`).
+fn cells(args: &BenchArgs) -> Result<Vec<(String, Cell)>> {
+    let (grid_filter, objective_filter) = match args.filter.as_deref() {
+        None => (None, None),
+        Some(f) => parse_filter(f)?,
+    };
+    let configs: Vec<(&str, [usize; 4])> = match args.config {
+        Some(c) => vec![("", c)],
+        None => {
+            let chosen: Vec<_> = GRID
+                .iter()
+                .filter(|g| grid_filter.as_deref().is_none_or(|f| g.0.eq_ignore_ascii_case(f)))
+                .map(|&(name, d, h, l, b)| (name, [d, h, l, b]))
+                .collect();
+            if chosen.is_empty() {
+                return Err(usage(format!(
+                    "--filter {}: no grid cell is named so (the grid is G1, G2, G3, G4)",
+                    args.filter.as_deref().unwrap_or_default()
+                )));
+            }
+            chosen
+        }
+    };
+    let named: Vec<ObjectiveKind> =
+        args.objective.iter().copied().chain(objective_filter).collect();
+    let mut cells = Vec::new();
+    for (name, [dim, hidden, layers, batch]) in configs {
+        let objectives = if named.is_empty() {
+            let esm = dim <= 16;
+            [ObjectiveKind::Ssm, ObjectiveKind::SsmVr, ObjectiveKind::Dsm, ObjectiveKind::Esm]
+                .into_iter()
+                .filter(|&o| o != ObjectiveKind::Esm || esm)
+                .collect()
+        } else {
+            named.clone()
+        };
+        for objective in objectives {
+            for &threads in &args.threads {
+                let cell = Cell { dim, hidden, layers, batch, objective, threads };
+                cell.validate()?;
+                cells.push((name.to_string(), cell));
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// `G2/ssm`, `G2` or `ssm`: a grid name, an objective, or both.
+fn parse_filter(text: &str) -> Result<(Option<String>, Option<ObjectiveKind>)> {
+    let objective =
+        |s: &str| s.parse::<ObjectiveKind>().map_err(|e| usage(format!("--filter {text}: {e}")));
+    match text.split_once('/') {
+        Some((grid, obj)) => Ok((Some(grid.to_string()), Some(objective(obj)?))),
+        None if text.len() == 2 && text[..1].eq_ignore_ascii_case("g") => {
+            Ok((Some(text.to_string()), None))
+        }
+        None => Ok((None, Some(objective(text)?))),
+    }
+}
+
+/// `D,H,L,B`: four whole numbers, each at least 1.
+fn parse_config(text: &str) -> Result<[usize; 4], String> {
+    let values: Vec<usize> = text
+        .split(',')
+        .map(|v| v.trim().parse::<usize>().ok().filter(|&n| n >= 1))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("'{text}' is not D,H,L,B (four whole numbers, each at least 1)"))?;
+    values
+        .try_into()
+        .map_err(|_| format!("'{text}' is not D,H,L,B (four whole numbers, each at least 1)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_and_filters_parse() {
+        assert_eq!(parse_config("2,128,3,256"), Ok([2, 128, 3, 256]));
+        assert!(parse_config("2,128,3").is_err() && parse_config("2,0,3,4").is_err());
+        let (g, o) = parse_filter("G2/ssm").expect("filter");
+        assert_eq!((g.as_deref(), o), (Some("G2"), Some(ObjectiveKind::Ssm)));
+        assert_eq!(parse_filter("g4").expect("grid").0.as_deref(), Some("g4"));
+        assert_eq!(parse_filter("dsm").expect("objective").1, Some(ObjectiveKind::Dsm));
+        assert!(parse_filter("G2/nope").is_err());
+    }
+}
