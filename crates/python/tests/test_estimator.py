@@ -152,7 +152,7 @@ def test_dimension_mismatch_and_sampler_errors():
         est.sample(2, stepz=3)
 
 
-def test_ctrl_c_keeps_the_last_completed_step():
+def test_ctrl_c_stops_the_fit_with_a_usable_model():
     # A real signal, as Ctrl-C sends: SIGALRM after 0.3 s, handled as SIGINT is.
     est = ScoreMatchingDensity(**{**SMALL, "steps": 10**8})
     previous = signal.signal(signal.SIGALRM, signal.default_int_handler)
