@@ -86,7 +86,9 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset> {
     parse_csv(&bytes, path)
 }
 
-fn parse_csv(bytes: &[u8], path: &Path) -> Result<Dataset> {
+/// Parses the bytes of a CSV file, as [`load_csv`] does after reading it; `path` names the
+/// source in error messages only.
+pub fn parse_csv(bytes: &[u8], path: &Path) -> Result<Dataset> {
     let parse = |line: u64, column: usize, message: String| Error::Parse {
         path: path.to_path_buf(),
         line: usize::try_from(line).unwrap_or(usize::MAX),
@@ -212,7 +214,13 @@ pub fn save_csv(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
 pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(io_error(path))?;
-    let mut rest: &[u8] = &bytes;
+    parse_npy(&bytes, path)
+}
+
+/// Parses the bytes of a .npy file, as [`load_npy`] does after reading it; `path` names the
+/// source in error messages only.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
+    let mut rest: &[u8] = bytes;
     let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
         invalid_file(path, format!("not a readable .npy file ({e}); write arrays with numpy.save"))
     })?;
