@@ -1,11 +1,19 @@
 //! Regression tests from fuzzing the readers (see `fuzz/README.md`): every input a fuzz
-//! target found to crash, hang or exhaust memory, as bytes, now answered with a clear error.
+//! target found to crash, hang or exhaust memory, as bytes, now answered with a clear error;
+//! and the committed seed corpora, which must stay valid inputs for the fuzzers to start
+//! from.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
+use scorematch::checkpoint::Checkpoint;
+use scorematch::config::RunConfig;
 use scorematch::data::parse_npy;
+use scorematch::model::{Activation, MlpEnergy, ModelConfig};
+use scorematch::saved::{METADATA_KEY, SavedModel};
+use scorematch_graph::DType;
 
 /// The `npy` target's first find (a timeout): eleven unclosed `{` in the header. npyz's
 /// header parser backtracks about threefold per nesting level; this input took 24 s under
@@ -63,4 +71,133 @@ fn npy_header_longer_than_the_file_is_refused_before_allocating() {
     short.truncate(short.len() - 1);
     let e = parse_npy(&short, path).unwrap_err().to_string();
     assert!(e.contains("truncated") && e.contains("claims 118 bytes but only 117"), "{e}");
+}
+
+/// The committed seed corpus of fuzz target `target`: (file name, bytes), sorted by name.
+fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no seeds in {}", dir.display());
+    files
+}
+
+/// The checkpoint the `saved_metadata` target puts its input into: the parameters of a
+/// 2-D MLP energy with one hidden layer of 3, in f32.
+fn saved_metadata_checkpoint(metadata: &str) -> Vec<u8> {
+    let config = ModelConfig::MlpEnergy(MlpEnergy {
+        dim: 2,
+        hidden: vec![3],
+        activation: Activation::Softplus,
+        base_sigma: Some(3.0),
+    });
+    let mut ck = Checkpoint::new(DType::F32);
+    for spec in config.model().param_specs() {
+        let n = spec.shape.iter().product();
+        ck.push(spec.name, spec.shape, vec![0.5; n]).unwrap();
+    }
+    ck.metadata.insert(METADATA_KEY.into(), metadata.into());
+    ck.to_bytes().unwrap()
+}
+
+/// Every seed reads, except those named `*rejected*`, which are refused.
+#[test]
+fn fuzz_seeds_are_valid_inputs() {
+    let expect = |target: &str, name: &str, ok: bool, error: String| {
+        assert_eq!(ok, !name.contains("rejected"), "fuzz/seeds/{target}/{name}: {error}");
+    };
+    let path = Path::new("seed");
+    for (name, bytes) in seeds("csv") {
+        let r = scorematch::data::parse_csv(&bytes, path);
+        expect("csv", &name, r.is_ok(), format!("{r:?}"));
+    }
+    for (name, bytes) in seeds("npy") {
+        let r = parse_npy(&bytes, path);
+        expect("npy", &name, r.is_ok(), format!("{r:?}"));
+    }
+    for (name, bytes) in seeds("checkpoint") {
+        let r = Checkpoint::from_bytes(&bytes, path);
+        expect("checkpoint", &name, r.is_ok(), format!("{r:?}"));
+        if name.starts_with("saved_model") {
+            let r = SavedModel::from_bytes(&bytes, path);
+            expect("checkpoint", &name, r.is_ok(), format!("{r:?}"));
+        }
+    }
+    for (name, bytes) in seeds("saved_metadata") {
+        let file = saved_metadata_checkpoint(std::str::from_utf8(&bytes).unwrap());
+        let r = SavedModel::from_bytes(&file, path);
+        expect("saved_metadata", &name, r.is_ok(), format!("{r:?}"));
+    }
+    for (name, bytes) in seeds("config") {
+        let r = toml::from_str::<RunConfig>(std::str::from_utf8(&bytes).unwrap())
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()));
+        expect("config", &name, r.is_ok(), format!("{r:?}"));
+    }
+}
+
+/// Found by `saved_model_round_trip_is_bit_exact` (tests/reader_round_trips.rs): the JSON
+/// header's floats read back an ulp off (serde_json's default float parser), so a saved
+/// model's base scale and standardisation changed on every save and load.
+#[test]
+fn saved_model_header_floats_read_back_bit_exact() {
+    let model = SavedModel {
+        config: ModelConfig::MlpEnergy(MlpEnergy {
+            dim: 2,
+            hidden: vec![1],
+            activation: Activation::Tanh,
+            base_sigma: Some(1.4796384045634345),
+        }),
+        params: vec![vec![0.0; 2], vec![0.0], vec![0.0], vec![0.0]],
+        dtype: DType::F32,
+        standardizer: Some(scorematch::data::Standardizer {
+            mean: vec![1.4796384045634345, -2.2250738585072014e-308],
+            std: vec![0.1 + 0.2, 5e-324],
+        }),
+        training: None,
+    };
+    let bytes = model.to_checkpoint().unwrap().to_bytes().unwrap();
+    let back = SavedModel::from_bytes(&bytes, Path::new("m.safetensors")).unwrap();
+    let bits = |m: &SavedModel| {
+        let ModelConfig::MlpEnergy(c) = &m.config else { panic!("{:?}", m.config) };
+        let s = m.standardizer.as_ref().unwrap();
+        let all = [c.base_sigma.unwrap(), s.mean[0], s.mean[1], s.std[0], s.std[1]];
+        all.map(f64::to_bits)
+    };
+    assert_eq!(bits(&back), bits(&model));
+}
+
+/// Found by `saved_model_round_trip_is_bit_exact`: a run whose configuration held an
+/// infinite or NaN setting that its model, objective or optimiser does not use (here
+/// `objective.sigma_max = inf` with ssm-vr) passed validation, and its saved model could
+/// not be read back: the training record's JSON wrote the number as `null` ("unreadable
+/// training record: invalid type: null, expected f64"). Validation now refuses such
+/// settings, naming the field.
+#[test]
+fn non_finite_settings_are_refused_whether_used_or_not() {
+    type Edit = fn(&mut RunConfig);
+    let cases: [(Edit, &str); 6] = [
+        (|c| c.objective.sigma_max = f64::INFINITY, "objective.sigma_max"),
+        (|c| c.objective.sigma = f64::NAN, "objective.sigma"),
+        (|c| c.train.momentum = f64::NEG_INFINITY, "train.momentum"),
+        (|c| c.train.clip_grad_norm = Some(f64::INFINITY), "train.clip_grad_norm"),
+        (|c| c.sample.step_size = Some(f64::NAN), "sample.step_size"),
+        (|c| c.model.base_sigma = f64::NAN, "model.base_sigma"),
+    ];
+    for (edit, field) in cases {
+        let mut config = RunConfig::default();
+        edit(&mut config);
+        let e = config.validate().expect_err(field);
+        assert_eq!(e.field, field, "{e}");
+    }
+    // No base term is still spelt as an infinite base scale.
+    let mut config = RunConfig::default();
+    config.model.base_sigma = f64::INFINITY;
+    config.validate().unwrap();
 }
