@@ -208,7 +208,15 @@ impl SavedModel {
     /// shape against the stored configuration.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let ck = Checkpoint::load(path)?;
+        let bytes =
+            std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses the bytes of a file written by [`SavedModel::save`], as [`SavedModel::load`]
+    /// does after reading it; `path` names the source in error messages only.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let ck = Checkpoint::from_bytes(bytes, path)?;
         let bad = |message: String| Error::Checkpoint { path: path.to_path_buf(), message };
         let json = ck.metadata.get(METADATA_KEY).ok_or_else(|| {
             bad(format!(

@@ -136,7 +136,41 @@ impl RunConfig {
                 "needs a validation set: set data.val_fraction above 0",
             ));
         }
-        self.sample.validate()
+        self.sample.validate()?;
+        self.check_finite()
+    }
+
+    /// Refuses NaN or an infinity in any number setting, whether or not the chosen model,
+    /// objective and optimiser use it (`model.base_sigma` may be infinite: no base term).
+    /// JSON, in which a saved model records its run, has no spelling for them: a run with
+    /// one would save a checkpoint that cannot be read back.
+    fn check_finite(&self) -> Result<(), ConfigError> {
+        if self.model.base_sigma.is_nan() {
+            return Err(ConfigError::new(
+                "model.base_sigma",
+                self.model.base_sigma,
+                "must be a number (inf: no base term)",
+            ));
+        }
+        let (o, t) = (&self.objective, &self.train);
+        let settings = [
+            ("objective.sigma", Some(o.sigma)),
+            ("objective.sigma_min", Some(o.sigma_min)),
+            ("objective.sigma_max", Some(o.sigma_max)),
+            ("train.lr", Some(t.lr)),
+            ("train.momentum", Some(t.momentum)),
+            ("train.weight_decay", t.weight_decay),
+            ("train.min_lr", Some(t.min_lr)),
+            ("train.lr_gamma", Some(t.lr_gamma)),
+            ("train.clip_grad_norm", t.clip_grad_norm),
+            ("sample.step_size", self.sample.step_size),
+        ];
+        match settings.into_iter().find(|(_, v)| v.is_some_and(|v| !v.is_finite())) {
+            Some((field, value)) => {
+                Err(ConfigError::new(field, value.unwrap_or_default(), "must be a finite number"))
+            }
+            None => Ok(()),
+        }
     }
 
     /// The configuration with every "usual for the other choices" default written in; see

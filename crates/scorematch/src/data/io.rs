@@ -68,7 +68,9 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset> {
     parse_csv(&bytes, path)
 }
 
-fn parse_csv(bytes: &[u8], path: &Path) -> Result<Dataset> {
+/// Parses the bytes of a CSV file, as [`load_csv`] does after reading it; `path` names the
+/// source in error messages only.
+pub fn parse_csv(bytes: &[u8], path: &Path) -> Result<Dataset> {
     let parse = |line: u64, column: usize, message: String| Error::Parse {
         path: path.to_path_buf(),
         line: usize::try_from(line).unwrap_or(usize::MAX),
@@ -195,7 +197,14 @@ pub fn save_csv(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
 pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(io_error(path))?;
-    let mut rest: &[u8] = &bytes;
+    parse_npy(&bytes, path)
+}
+
+/// Parses the bytes of a .npy file, as [`load_npy`] does after reading it; `path` names the
+/// source in error messages only.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
+    check_npy_header(bytes, path)?;
+    let mut rest: &[u8] = bytes;
     let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
         invalid_file(path, format!("not a readable .npy file ({e}); write arrays with numpy.save"))
     })?;
@@ -285,6 +294,60 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
         ));
     }
     Dataset::from_flat(n, d, data)
+}
+
+/// The deepest bracket nesting read in a .npy header. A plain array's header nests two
+/// deep (`{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }`), a simple structured
+/// one three. npyz's header parser backtracks exponentially in the depth (each level about
+/// three times slower), so a header of a few hundred crafted bytes would hang the reader.
+const NPY_MAX_HEADER_DEPTH: usize = 3;
+
+/// Checks a .npy header before npyz reads it: its stated length must fit in the file (npyz
+/// allocates that length first, up to 4 GiB for a few bytes of input), and its brackets
+/// must nest at most [`NPY_MAX_HEADER_DEPTH`] deep (counted inside quoted strings too; a
+/// plain array's header has none there). A file without the .npy magic string and version
+/// is left to npyz to report.
+fn check_npy_header(bytes: &[u8], path: &Path) -> Result<()> {
+    // The magic string and version (major, minor), then the header's length: a u16 in
+    // version 1, a u32 in versions 2 and 3, little-endian.
+    let Some([0x93, b'N', b'U', b'M', b'P', b'Y', major, _]) = bytes.get(..8) else {
+        return Ok(());
+    };
+    let (len, start): (Option<usize>, usize) = if *major == 1 {
+        (bytes.get(8..10).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))), 10)
+    } else {
+        let len = bytes.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        (len.map(|l| usize::try_from(l).unwrap_or(usize::MAX)), 12)
+    };
+    let Some(len) = len else { return Ok(()) };
+    let header = start.checked_add(len).and_then(|end| bytes.get(start..end)).ok_or_else(|| {
+        invalid_file(
+            path,
+            format!(
+                "file is truncated: the .npy header claims {len} bytes but only {} follow",
+                bytes.len().saturating_sub(start)
+            ),
+        )
+    })?;
+    let mut depth = 0usize;
+    for &b in header {
+        match b {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > NPY_MAX_HEADER_DEPTH {
+            return Err(invalid_file(
+                path,
+                format!(
+                    "the .npy header nests brackets more than {NPY_MAX_HEADER_DEPTH} deep; a \
+                     plain float32/float64 array's header nests 2 (write arrays with \
+                     numpy.save)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Saves a dataset as a 2-D float64 (`<f8`, C order) .npy array, atomically.

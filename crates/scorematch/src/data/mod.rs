@@ -27,8 +27,8 @@ mod toy;
 
 pub use dataset::{Dataset, Split, default_columns};
 pub use io::{
-    builtin_density, load_any, load_csv, load_npy, save_csv, save_npy, write_atomic,
-    write_atomic_bytes,
+    builtin_density, load_any, load_csv, load_npy, parse_csv, parse_npy, save_csv, save_npy,
+    write_atomic, write_atomic_bytes,
 };
 pub use mixture::GaussianMixture;
 pub use partial::{PartialFile, remove_partial_files};
