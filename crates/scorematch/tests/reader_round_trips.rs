@@ -309,7 +309,6 @@ prop_compose! {
             activation,
             base_sigma,
             couplings,
-            ..Default::default()
         }
     }
 }
@@ -325,7 +324,7 @@ prop_compose! {
     ) -> scorematch::config::ObjectiveSection {
         scorematch::config::ObjectiveSection {
             kind, projection, n_projections, sigma, sigma_min, sigma_max, levels,
-            ..Default::default()
+
         }
     }
 }
@@ -359,7 +358,7 @@ prop_compose! {
         train in train_section(),
         (n, steps, step_size) in (count(), prop::option::of(count()), prop::option::of(setting())),
     ) -> RunConfig {
-        let sample = scorematch::config::SampleSection { n, steps, step_size, ..Default::default() };
+        let sample = scorematch::config::SampleSection { n, steps, step_size };
         RunConfig { seed, threads, dtype, plots, data, model, objective, train, sample }
     }
 }
