@@ -161,4 +161,43 @@ fn sample_draws_a_corner_plot_over_data_and_an_image_grid() {
     assert!(r.stderr.contains("add --plot"), "{}", r.stderr);
     let r = sample(&["--out", "s.csv", "--plot", s(&plot), "--data", s(&data), "--columns", "pH"]);
     r.expect_code(2);
+    assert!(r.stderr.contains("does not fit the checkpoint"), "{}", r.stderr);
+    let r = sample(&["--out", "s.csv", "--plot", s(&plot), "--columns", "pH"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("add --data"), "{}", r.stderr);
+}
+
+#[test]
+fn sample_draws_two_dimensions_beside_data_and_one_as_a_histogram() {
+    let dir = tempdir();
+    let run = common::train_small(dir.path(), "two", &["--no-plots"]);
+    let checkpoint = run.join("checkpoint.safetensors");
+    let plot = dir.path().join("s.png");
+    let args = ["--out", "s.csv", "--plot", s(&plot), "--n", "200", "--steps", "20", "--force"];
+    let sample = |extra: &[&str]| {
+        let mut all = vec!["sample", "--checkpoint", s(&checkpoint)];
+        all.extend_from_slice(&args);
+        all.extend_from_slice(extra);
+        run_in(dir.path(), &all)
+    };
+    sample(&["--data", "eight-gaussians"]).ok();
+    check_png(&plot, WIDE);
+    sample(&[]).ok();
+    check_png(&plot, (800, 600));
+    // One column of the data: a corner plot of one panel, its histogram.
+    let data = dir.path().join("d.csv");
+    write_data(&data);
+    let (one, r) = train(dir.path(), &data, &["--columns", "sugar", "--no-plots"]);
+    r.ok();
+    let checkpoint = one.join("checkpoint.safetensors");
+    let r = run_in(
+        dir.path(),
+        &["sample", "--checkpoint", s(&checkpoint), "--data", s(&data), "--columns", "sugar"]
+            .iter()
+            .chain(&args)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    r.ok();
+    check_corner(&plot, 1, true);
 }

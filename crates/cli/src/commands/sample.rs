@@ -122,6 +122,12 @@ pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
         }
         None => {}
     }
+    if args.data.is_none() && args.columns.is_set() {
+        return Err(usage(
+            "--columns, --drop-columns and --ignore-column-names choose the columns of --data: \
+             add --data FILE (the data to draw the samples over)",
+        ));
+    }
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
     let dim = saved.config.model().dim();
     let names = saved.columns.clone().unwrap_or_else(|| default_columns(dim));
