@@ -79,6 +79,13 @@ impl FromArgMatches for ColumnFlags {
 }
 
 impl ColumnFlags {
+    /// Whether any of the flags was given.
+    pub fn is_set(&self) -> bool {
+        self.selection.columns.is_some()
+            || self.selection.drop_columns.is_some()
+            || self.ignore_names
+    }
+
     /// The data named by `spec` ([`load_data`]: `n` rows drawn with `seed` for a built-in
     /// dataset), with the columns the flags choose, checked against the columns the
     /// checkpoint `saved` takes (a usage error otherwise, saying which flag fixes it).

@@ -115,7 +115,7 @@ fn in_flags(e: &ConfigError, command: &str) -> String {
 fn flag_for(path: &str, command: &str) -> Option<String> {
     let sections: &[&str] = match command {
         "train" => return crate::config::flag_for(path),
-        "sample" => &["sampler"],
+        "sample" => &["sampler", "figures", "data"],
         "loss" => &["objective", "data"],
         "init" => &["model"],
         "eval" | "score" => &["data"],
@@ -123,7 +123,10 @@ fn flag_for(path: &str, command: &str) -> Option<String> {
     };
     let field = sections.iter().find_map(|s| path.strip_prefix(s)?.strip_prefix('.'))?;
     let cli = <crate::cli::Cli as clap::CommandFactory>::command();
-    let arg = cli.find_subcommand(command)?.get_arguments().find(|a| a.get_id() == field)?;
+    let args = || cli.find_subcommand(command).into_iter().flat_map(|c| c.get_arguments());
+    // A flag whose name another section shares has its whole path as id (`figures.columns`).
+    let arg =
+        args().find(|a| a.get_id() == path).or_else(|| args().find(|a| a.get_id() == field))?;
     Some(format!("--{}", arg.get_long()?))
 }
 
@@ -195,11 +198,20 @@ mod tests {
             "error: --n 0: needs model.kind ncsn-score"
         );
         let column = ConfigError::new("data.columns", "wieght", "no column is named so");
-        for command in ["eval", "score", "loss", "train"] {
+        for command in ["eval", "score", "loss", "train", "sample"] {
             assert_eq!(
                 super::report(&anyhow::Error::new(column.clone()), command),
                 (2, "error: --columns wieght: no column is named so".into())
             );
+        }
+        // The figures' fields, by `train` and `sample` alike; `figures.columns` is not
+        // `--columns`.
+        for command in ["train", "sample"] {
+            let shape = ConfigError::new("figures.image_shape", "3x3", "has 9 pixels");
+            let plotted = ConfigError::new("figures.columns", "x", "no column is named so");
+            let word = |e: ConfigError| super::report(&anyhow::Error::new(e), command).1;
+            assert_eq!(word(shape), "error: --image-shape 3x3: has 9 pixels");
+            assert_eq!(word(plotted), "error: --plot-columns x: no column is named so");
         }
         let io = scorematch::Error::Io {
             path: "m.safetensors".into(),

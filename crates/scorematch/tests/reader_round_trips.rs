@@ -359,7 +359,7 @@ prop_compose! {
         (n, steps, step_size) in (count(), prop::option::of(count()), prop::option::of(setting())),
     ) -> RunConfig {
         let sample = scorematch::config::SampleSection { n, steps, step_size };
-        RunConfig { seed, threads, dtype, plots, data, model, objective, train, sample }
+        RunConfig { seed, threads, dtype, plots, data, model, objective, train, sample, ..Default::default() }
     }
 }
 

@@ -1,26 +1,30 @@
 //! `scorematch sample`: draw samples from a checkpoint and write them (raw coordinates).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 
-use scorematch::config::SampleSection;
-use scorematch::data::Dataset;
+use scorematch::config::{FigureSection, SampleSection};
+use scorematch::data::{Dataset, default_columns};
 use scorematch::handle::ModelHandle;
+use scorematch::rng::Stream;
 use scorematch::sample::{Ladder, SamplerConfig, SamplerKind};
 use scorematch::saved::SavedModel;
 
 use super::common;
+use crate::columns::ColumnFlags;
 use crate::error::usage;
-use crate::figures::ModelView;
+use crate::figures::{ModelView, corner_plot, samples_title};
 use crate::files::{TABLE_EXTENSIONS, check_output, save_table};
-use crate::plot::{Extent, points_from_rows, scatter};
+use crate::plot::{Extent, image_grids, points_from_rows, samples_vs_data, scatter};
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
 Examples:
   scorematch sample --checkpoint runs/x/checkpoint.safetensors --out samples.csv --plot samples.png
+  scorematch sample --checkpoint wine.safetensors --out s.csv --plot s.png --data wine.csv
+  scorematch sample --checkpoint digits.safetensors --out s.csv --plot s.png --data digits.csv --image-shape 8x8
   scorematch sample --checkpoint model.safetensors --sampler mala --n 5000 --step-size 0.01 --out s.npy
   scorematch sample --checkpoint ncsn.safetensors --sampler annealed --steps 200 --out s.csv
 
@@ -39,9 +43,15 @@ pub struct SampleArgs {
     /// trained on, else x0,x1,…) or .npy.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Also draw a scatter plot of the first two coordinates to this PNG.
+    /// Also draw the samples to this PNG: for 2-D models a scatter plot (beside the data
+    /// with --data), otherwise a corner plot (over the data with --data); with
+    /// --image-shape, also the grid of images to PNG's name with `-images` added.
     #[arg(long, value_name = "PNG")]
     pub plot: Option<PathBuf>,
+    /// Data to draw the samples against in --plot: a built-in dataset name (as many rows
+    /// as --n), a .csv file (header row) or .npy file, in raw coordinates.
+    #[arg(long, value_name = "NAME|FILE", requires = "plot")]
+    pub data: Option<String>,
     /// Sampler [default: annealed for ncsn-score, else langevin].
     #[arg(long = "sampler", value_enum)]
     pub kind: Option<SamplerKind>,
@@ -84,6 +94,13 @@ pub struct SampleArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub overwrite: common::Overwrite,
+    // Last: their help headings would otherwise carry over to the flags after them.
+    /// The data's columns to use.
+    #[command(flatten)]
+    pub columns: ColumnFlags,
+    /// What --plot shows of data with more than two columns.
+    #[command(flatten)]
+    pub figures: FigureSection,
 }
 
 /// Runs `scorematch sample`.
@@ -91,12 +108,44 @@ pub fn run(args: &SampleArgs, verbosity: Verbosity) -> Result<()> {
     let inputs = [args.checkpoint.as_path()];
     let force = args.overwrite.force;
     check_output(&args.out, "--out", TABLE_EXTENSIONS, &inputs, force)?;
-    if let Some(plot) = &args.plot {
-        check_output(plot, "--plot", &["png"], &inputs, force)?;
+    match &args.plot {
+        Some(plot) => {
+            check_output(plot, "--plot", &["png"], &inputs, force)?;
+            if args.figures.image_shape.is_some() {
+                check_output(&images_path(plot), "--plot", &["png"], &inputs, force)?;
+            }
+        }
+        None if args.figures != FigureSection::default() => {
+            return Err(usage(
+                "--plot-columns and --image-shape say what --plot draws: add --plot FILE.png",
+            ));
+        }
+        None => {}
+    }
+    if args.data.is_none() && args.columns.is_set() {
+        return Err(usage(
+            "--columns, --drop-columns and --ignore-column-names choose the columns of --data: \
+             add --data FILE (the data to draw the samples over)",
+        ));
     }
     let saved = common::open_checkpoint(&args.checkpoint, verbosity)?;
+    let dim = saved.config.model().dim();
+    let names = saved.columns.clone().unwrap_or_else(|| default_columns(dim));
+    args.figures.check_columns(&names)?;
+    let reference = match &args.data {
+        Some(spec) => {
+            Some(args.columns.load(&saved, spec, args.n_chains, Stream::Data.seed(args.seed))?)
+        }
+        None => None,
+    };
     let config = sampler_config(args, &saved)?;
-    sample(args, &saved, &config, verbosity)
+    sample(args, &saved, &config, reference.as_ref(), verbosity)
+}
+
+/// Where `sample --plot PNG --image-shape HxW` draws the image grid: `PNG-images.png`.
+fn images_path(plot: &Path) -> PathBuf {
+    let stem = plot.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    plot.with_file_name(format!("{stem}-images.png"))
 }
 
 /// The sampler settings from the flags and the checkpoint.
@@ -141,11 +190,13 @@ fn sampler_config(args: &SampleArgs, saved: &SavedModel) -> Result<SamplerConfig
     Ok(c)
 }
 
-/// Samples the checkpoint's model and writes the results.
+/// Samples the checkpoint's model and writes the results, drawn against `reference`
+/// (raw coordinates) when given.
 fn sample(
     args: &SampleArgs,
     saved: &SavedModel,
     config: &SamplerConfig,
+    reference: Option<&Dataset>,
     verbosity: Verbosity,
 ) -> Result<()> {
     let model = ModelHandle::from_saved(saved);
@@ -175,21 +226,32 @@ fn sample(
     }
     common::say(verbosity, &line);
     if let Some(png) = &args.plot {
-        if dim < 2 {
-            common::notes(
-                verbosity,
-                &["--plot skipped: a scatter plot needs at least 2 columns".into()],
-            );
-        } else {
-            let points = points_from_rows(data.data(), dim)?;
-            let extent = Extent::covering(&[&points], 0.05);
-            let mut title =
-                format!("{} samples from {}", config.kind.name(), saved.config.kind_name());
-            if dim > 2 {
-                title.push_str(" (first two coordinates)");
+        let from = format!("from {}", saved.config.kind_name());
+        let against = |how: &str| match reference {
+            Some(_) => samples_title(config, rate, &format!("{from} {how} data")),
+            None => samples_title(config, rate, &from),
+        };
+        let title = against(if dim == 2 { "vs" } else { "over" });
+        if dim == 2 {
+            let points = points_from_rows(data.data(), 2)?;
+            match reference {
+                Some(r) => {
+                    let shown = points_from_rows(r.data(), 2)?;
+                    let extent = Extent::covering(&[&shown], 0.08);
+                    samples_vs_data(png, &points, &shown, &extent, &title)?;
+                }
+                None => scatter(png, &points, &Extent::covering(&[&points], 0.05), &title)?,
             }
-            scatter(png, &points, &extent, &title)?;
-            common::say(verbosity, &format!("wrote {}", png.display()));
+        } else {
+            corner_plot(png, &data, reference, &args.figures, &title)?;
+        }
+        common::say(verbosity, &format!("wrote {}", png.display()));
+        if let Some(shape) = args.figures.image_shape {
+            let grid = images_path(png);
+            let shape = (shape.height, shape.width);
+            let reference = reference.map_or(&[][..], Dataset::data);
+            image_grids(&grid, shape, data.data(), reference, &against("beside"))?;
+            common::say(verbosity, &format!("wrote {}", grid.display()));
         }
     }
     Ok(())

@@ -86,5 +86,34 @@ fn gallery() {
         "constant density, no data",
     )
     .expect("density");
+    // four columns: the two bumps, a sum of them and a constant-ish one
+    let columns = |pts: &[(f64, f64)]| -> Vec<Vec<f64>> {
+        vec![
+            pts.iter().map(|p| p.0).collect(),
+            pts.iter().map(|p| p.1).collect(),
+            pts.iter().map(|p| p.0 + 0.5 * p.1).collect(),
+            pts.iter().map(|p| 0.1 * (p.0 * 5.0).sin()).collect(),
+        ]
+    };
+    let names: Vec<String> = ["x", "y", "x + y/2", "ripple"].map(String::from).into();
+    corner(
+        &dir.join("corner.png"),
+        &names,
+        &columns(&samples),
+        &columns(&data),
+        "samples over data",
+    )
+    .expect("corner");
+    let digits: Vec<f64> = (0..100)
+        .flat_map(|k| {
+            (0..64).map(move |p| {
+                let (r, c) = (p / 8, p % 8);
+                let ring = ((r as f64 - 3.5).powi(2) + (c as f64 - 3.5).powi(2)).sqrt();
+                16.0 * (-(ring - 2.5 - 0.3 * (k as f64).sin()).powi(2)).exp()
+            })
+        })
+        .collect();
+    image_grids(&dir.join("images.png"), (8, 8), &digits[..64 * 40], &digits, "rings")
+        .expect("images");
     crate::output::err_line(&format!("figures written to {}", dir.display()));
 }

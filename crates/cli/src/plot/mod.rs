@@ -1,5 +1,6 @@
 //! PNG figures for the `scorematch` command: model density against data, the score field,
-//! samples against data, loss curves and plain scatter plots.
+//! samples against data, loss curves, plain scatter plots, and for more than two columns
+//! corner plots and image grids.
 //!
 //! Inputs are plain numbers ([`Extent`], [`Grid2`], `(x, y)` pairs, [`Arrow`]s) so this module
 //! knows nothing about models or tensors and can be tested on its own.
@@ -14,12 +15,14 @@
 //!   Invalid shapes (a grid whose value count is not `nx·ny`) are reported as errors.
 
 mod colormap;
+mod corner;
 mod curves;
 mod density;
 mod font;
 #[cfg(test)]
 mod gallery;
 mod geometry;
+mod images;
 mod output;
 mod panel;
 mod quiver;
@@ -27,9 +30,11 @@ mod scatter;
 #[cfg(test)]
 mod test_util;
 
+pub use corner::corner;
 pub use curves::loss_curves;
 pub use density::density_vs_data;
 pub use geometry::{Arrow, Extent, Grid2, points_from_rows};
+pub use images::image_grids;
 pub use quiver::score_field;
 pub use scatter::{samples_vs_data, scatter};
 

@@ -34,6 +34,48 @@ pub(crate) fn halves<'b>(area: &Root<'b>) -> (Root<'b>, Root<'b>) {
     area.split_horizontally(width / 2)
 }
 
+/// How a chart's axes look: [`chart`] draws them.
+pub(crate) struct AxesStyle<'s> {
+    /// Text above the axes (none when empty).
+    pub caption: &'s str,
+    /// Description of the x axis.
+    pub x_desc: &'s str,
+    /// Description of the y axis.
+    pub y_desc: &'s str,
+    /// A light mesh under the data (heat maps turn it off since they cover it).
+    pub grid_lines: bool,
+    /// Labels on the y axis (a histogram's density needs none).
+    pub y_tick_labels: bool,
+    /// Font size of tick labels (axis descriptions are 2 points larger).
+    pub label_size: u32,
+    /// Empty margin around the chart, in pixels.
+    pub margin: u32,
+    /// Room for the x axis's labels, in pixels.
+    pub x_label_area: u32,
+    /// Room for the y axis's labels, in pixels.
+    pub y_label_area: u32,
+    /// Tick labels per axis, at most.
+    pub ticks: usize,
+}
+
+impl AxesStyle<'_> {
+    /// The style of a figure's main 2-D panels: axes x₁ and x₂, `caption` above them.
+    pub(crate) fn xy(caption: &str, grid_lines: bool) -> AxesStyle<'_> {
+        AxesStyle {
+            caption,
+            x_desc: "x₁",
+            y_desc: "x₂",
+            grid_lines,
+            y_tick_labels: true,
+            label_size: LABEL_SIZE,
+            margin: 12,
+            x_label_area: 42,
+            y_label_area: 56,
+            ticks: 7,
+        }
+    }
+}
+
 /// Axes over `extent` (already checked) labelled x₁ and x₂, with `caption` above them.
 /// `grid_lines` draws a light mesh; heat maps turn it off since they cover it.
 pub(crate) fn xy_chart<'a, 'b>(
@@ -42,26 +84,57 @@ pub(crate) fn xy_chart<'a, 'b>(
     caption: &str,
     grid_lines: bool,
 ) -> Result<XyChart<'a, 'b>> {
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, (FONT, CAPTION_SIZE))
-        .margin(12)
-        .margin_right(24)
-        .x_label_area_size(42)
-        .y_label_area_size(56)
+    chart(area, extent, &AxesStyle::xy(caption, grid_lines))
+}
+
+/// Axes over `extent` (already checked) drawn in `style`.
+pub(crate) fn chart<'a, 'b>(
+    area: &'a Root<'b>,
+    extent: &Extent,
+    style: &AxesStyle<'_>,
+) -> Result<XyChart<'a, 'b>> {
+    let mut builder = ChartBuilder::on(area);
+    if !style.caption.is_empty() {
+        builder.caption(style.caption, (FONT, CAPTION_SIZE));
+    }
+    let mut chart = builder
+        .margin(style.margin)
+        .margin_right(2 * style.margin)
+        .x_label_area_size(style.x_label_area)
+        .y_label_area_size(style.y_label_area)
         .build_cartesian_2d(extent.x_min..extent.x_max, extent.y_min..extent.y_max)?;
+    let no_label = |_: &f64| String::new();
     let mut mesh = chart.configure_mesh();
-    mesh.x_desc("x₁")
-        .y_desc("x₂")
-        .x_labels(7)
-        .y_labels(7)
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE + 2))
+    mesh.x_desc(style.x_desc)
+        .y_desc(style.y_desc)
+        .x_labels(style.ticks)
+        .y_labels(style.ticks)
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(if style.y_tick_labels { &tick_label } else { &no_label })
+        .label_style((FONT, style.label_size))
+        .axis_desc_style((FONT, style.label_size + 2))
         .light_line_style(WHITE);
-    if !grid_lines {
+    if !style.grid_lines {
         mesh.disable_mesh();
     }
     mesh.draw()?;
     Ok(chart)
+}
+
+/// A row of coloured squares, each followed by its label, from the left of `area` and
+/// centred on its height (a legend for figures whose panels are too small for one).
+pub(crate) fn legend_row(area: &Root<'_>, entries: &[(&str, RGBColor)]) -> Result<()> {
+    let height = area.dim_in_pixel().1 as i32;
+    let side = LABEL_SIZE as i32;
+    let (mut x, y) = (16, (height - side) / 2);
+    let style: TextStyle<'_> = (FONT, LABEL_SIZE + 1).into_font().into();
+    for &(label, colour) in entries {
+        area.draw(&Rectangle::new([(x, y), (x + side, y + side)], colour.filled()))?;
+        area.draw(&Text::new(label, (x + side + 8, y), style.clone()))?;
+        let (width, _) = area.estimate_text_size(label, &style)?;
+        x += side + 8 + width as i32 + 32;
+    }
+    Ok(())
 }
 
 /// A tick label: integers without decimals (steps), other values with at most three

@@ -11,9 +11,9 @@ use super::panel::{below_title, halves, xy_chart};
 use super::{SINGLE_SIZE, WIDE_SIZE};
 
 /// Colour of data points.
-const DATA_COLOUR: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const DATA_COLOUR: RGBColor = RGBColor(31, 119, 180);
 /// Colour of model samples.
-const SAMPLE_COLOUR: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const SAMPLE_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
 /// Writes a 1200×600 PNG: the `data` points on the left and the model's `samples` on the
 /// right, in two colours, on the same `extent`. Points outside it or not finite are left out

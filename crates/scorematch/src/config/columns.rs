@@ -55,23 +55,7 @@ impl DataSection {
             Selection::Keep(tokens) => ("data.columns", tokens, true),
             Selection::Drop(tokens) => ("data.drop_columns", tokens, false),
         };
-        let mut chosen: Vec<usize> = Vec::with_capacity(tokens.len());
-        for token in tokens {
-            let j = column_index(raw.columns(), token.trim())
-                .map_err(|why| ConfigError::new(field, token, why))?;
-            if chosen.contains(&j) {
-                return Err(ConfigError::new(
-                    field,
-                    token,
-                    format!(
-                        "column '{}' is already listed: list each column once",
-                        raw.columns()[j]
-                    ),
-                )
-                .into());
-            }
-            chosen.push(j);
-        }
+        let chosen = column_indices(raw.columns(), field, tokens)?;
         let indices =
             if keep { chosen } else { (0..raw.d()).filter(|j| !chosen.contains(j)).collect() };
         if indices.is_empty() {
@@ -84,6 +68,31 @@ impl DataSection {
         }
         raw.column_subset(&indices)
     }
+}
+
+/// The 0-based indices of the columns that `tokens` name among `columns` (each by its name
+/// or its 0-based index, see [`column_index`]), in the order given. Errors are
+/// [`ConfigError`]s on `field` naming the token at fault: no such column, an index out of
+/// range, a name that several columns share, or a column given twice.
+pub(super) fn column_indices(
+    columns: &[String],
+    field: &'static str,
+    tokens: &[String],
+) -> Result<Vec<usize>, ConfigError> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let j = column_index(columns, token.trim())
+            .map_err(|why| ConfigError::new(field, token, why))?;
+        if chosen.contains(&j) {
+            return Err(ConfigError::new(
+                field,
+                token,
+                format!("column '{}' is already listed: list each column once", columns[j]),
+            ));
+        }
+        chosen.push(j);
+    }
+    Ok(chosen)
 }
 
 /// The 0-based index of the column that `token` names among `columns`: the column of that

@@ -2,7 +2,8 @@
 //!
 //! [`RunConfig`] is what a run needs besides its data: seed, threads, precision, and the
 //! [data](DataSection), [model](ModelSection), [objective](ObjectiveSection),
-//! [optimisation](TrainSection) and [sampler](SampleSection) sections. It is at once
+//! [optimisation](TrainSection), [sampler](SampleSection) and [figures](FigureSection)
+//! sections. It is at once
 //!
 //! - the **file format**: serde with the field names as written, `config.toml` of a run
 //!   (every field has a default, so a file need only say what differs, and unknown keys are
@@ -30,8 +31,10 @@
 //! against a trained model.
 
 mod columns;
+mod figures;
 mod sections;
 
+pub use figures::{FigureSection, ImageShape, MAX_CORNER_COLUMNS, parse_image_shape};
 pub use sections::{
     DataSection, ModelSection, ObjectiveSection, SampleSection, TrainSection, parse_base_sigma,
 };
@@ -94,6 +97,9 @@ pub struct RunConfig {
     /// Sampler of the samples plot (configuration file only).
     #[cfg_attr(feature = "clap", arg(skip))]
     pub sample: SampleSection,
+    /// Figures of data with more than two columns.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub figures: FigureSection,
 }
 
 impl Default for RunConfig {
@@ -108,6 +114,7 @@ impl Default for RunConfig {
             objective: ObjectiveSection::default(),
             train: TrainSection::default(),
             sample: SampleSection::default(),
+            figures: FigureSection::default(),
         }
     }
 }
@@ -137,6 +144,7 @@ impl RunConfig {
             ));
         }
         self.sample.validate()?;
+        self.figures.validate()?;
         self.check_finite()
     }
 
@@ -236,6 +244,11 @@ impl RunConfig {
             "used by the step schedule only",
         );
         unless(self.data.val_fraction > 0.0, &["train.eval_every"], "there is no validation set");
+        unless(
+            self.plots,
+            &["figures.columns", "figures.image_shape"],
+            "the figures are not drawn (plots = false)",
+        );
         unused
     }
 

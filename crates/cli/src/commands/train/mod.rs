@@ -5,8 +5,8 @@
 //! `last.safetensors` (the last step, with everything `--resume` needs), `config.toml`
 //! (the resolved configuration: `--config` it to repeat the run), `metrics.csv` (one row per
 //! step; no wall-clock columns, so equal runs give equal files) and, for 2-D data,
-//! `density.png`, `score.png`, `samples.png`, plus `loss.png`. See [`folder`] for when each
-//! is written.
+//! `density.png`, `score.png`, `samples.png`, for other data `corner.png`, with
+//! `--image-shape` `images.png`, plus `loss.png`. See [`folder`] for when each is written.
 //!
 //! SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the run after the current step and save it
 //! (exit status 128 + the signal's number); a second signal quits at once ([`crate::signals`]).
@@ -260,6 +260,7 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
 fn prepare(config: RunConfig) -> Result<Plan> {
     let (seed, d) = (config.seed, &config.data);
     let data = d.select_columns(&load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?)?;
+    config.figures.check_columns(data.columns())?;
     let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
     let RunRows { train_raw, train: train_data, validation, standardizer } =
         config.prepare_rows(&data).context("cannot split and standardise the training data")?;
@@ -379,6 +380,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
             &plan.config.sampler_config(),
             &report.history,
             plan.objective.name(),
+            &plan.config.figures,
         )
         .with_context(|| {
             format!(
