@@ -114,7 +114,7 @@ fn sigterm_and_sighup_stop_with_the_run_saved_and_resume_bit_for_bit() {
         let kept = SavedModel::load(run.join("checkpoint.safetensors")).expect("checkpoint loads");
         let held = kept.training.expect("record").held.expect("held");
         assert_eq!(held.kind, HeldKind::Best);
-        assert!(held.step <= done && held.step % 25 == 0, "{held:?}");
+        assert!(held.step <= done && held.step.is_multiple_of(25), "{held:?}");
         let (_, rows) = read_csv(&run.join("metrics.csv"));
         assert_eq!(rows.len(), done);
         assert!(run.join("config.toml").exists());

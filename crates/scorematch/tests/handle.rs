@@ -45,6 +45,7 @@ fn saved(config: ModelConfig, dtype: DType) -> SavedModel {
         config,
         params,
         dtype,
+        transform: None,
         standardizer: Some(standardizer),
         columns: None,
         training: None,

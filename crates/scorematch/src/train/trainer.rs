@@ -233,7 +233,7 @@ impl<'a, T: Element> Trainer<'a, T> {
     fn validate_after(&mut self, metrics: &mut StepMetrics) -> Result<()> {
         let step = metrics.step;
         let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
-        if step % self.config.eval_every.max(1) != 0 && step != self.total {
+        if !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total {
             return Ok(());
         }
         let v = loss.mean(&self.params, data, Stream::Validation.seed(self.config.seed))?;

@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use scorematch::config::RunRows;
-use scorematch::data::{Dataset, Standardizer};
+use scorematch::data::{DataTransform, Dataset, FEW_DISTINCT, Standardizer};
 use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
@@ -35,7 +35,7 @@ use super::common;
 use crate::config::{self, RunConfig, RunFlags};
 use crate::error::{self, Exit, usage};
 use crate::figures::{FIGURE_FILES, ModelView, training_figures};
-use crate::files::{load_data, run_dir};
+use crate::files::{SPLIT_FILES, load_run_data, run_dir, save_table};
 use crate::progress::{Progress, Verbosity};
 use crate::signals;
 use folder::{CHECKPOINT, CONFIG, LAST, METRICS, RecordBase, RunFolder};
@@ -93,6 +93,10 @@ pub struct TrainArgs {
         help_heading = "Output"
     )]
     pub resume: Option<PathBuf>,
+    /// Write the run's training and validation rows (raw coordinates, before any
+    /// dequantisation noise) to train.csv and validation.csv in the run folder.
+    #[arg(long, conflicts_with = "resume", help_heading = "Output")]
+    pub save_splits: bool,
     /// When stderr is not a terminal, print a progress line every N steps.
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
     pub log_every: usize,
@@ -126,8 +130,12 @@ struct Plan {
     /// Training and validation rows in model coordinates.
     train_data: Dataset,
     validation: Option<Dataset>,
+    /// Validation rows in raw coordinates (empty when none are held out).
+    validation_raw: Dataset,
+    transform: Option<DataTransform>,
     standardizer: Option<Standardizer>,
-    /// Columns of the data that look discrete, with their distinct counts.
+    /// Columns of the data that look discrete and are not dequantised, with their distinct
+    /// counts.
     raw_columns_discrete: Vec<(String, usize)>,
 }
 
@@ -152,9 +160,6 @@ struct Start {
     history: Vec<StepMetrics>,
 }
 
-/// A column with at most this many distinct values is flagged as discrete.
-const DISCRETE_MAX_DISTINCT: usize = 20;
-
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     if let Some(dir) = &args.resume {
@@ -166,8 +171,8 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
         format!(
             "column '{name}' takes only {k} distinct values; score matching assumes continuous \
-             data and its loss can fall without bound on such a column: drop it \
-             (--drop-columns {name}), or add dequantisation noise"
+             data and its loss can fall without bound on such a column: add dequantisation \
+             noise (--dequantize auto), or drop it (--drop-columns {name})"
         )
     });
     common::notes(verbosity, &discrete.collect::<Vec<_>>());
@@ -176,10 +181,33 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
     let mut rng = Stream::Init.rng(plan.config.seed);
     let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+        .with_transform(plan.transform.clone())
         .with_standardizer(plan.standardizer.clone())
         .with_columns(plan.train_raw.column_names().map(<[String]>::to_vec));
     let folder = RunFolder::start(&dir, &plan.config)?;
+    if args.save_splits {
+        save_splits(&plan, &folder)?;
+    }
     train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
+}
+
+/// `--save-splits`: the training rows and, when some are held out, the validation rows, in
+/// raw coordinates with the data's column names.
+fn save_splits(plan: &Plan, folder: &RunFolder) -> Result<()> {
+    for (path, rows) in split_files(plan, folder) {
+        save_table(&path, rows)?;
+    }
+    Ok(())
+}
+
+/// The files `--save-splits` writes and their rows.
+fn split_files<'a>(plan: &'a Plan, folder: &RunFolder) -> Vec<(PathBuf, &'a Dataset)> {
+    let [train, validation] = SPLIT_FILES;
+    let mut files = vec![(folder.path(train), &plan.train_raw)];
+    if !plan.validation_raw.is_empty() {
+        files.push((folder.path(validation), &plan.validation_raw));
+    }
+    files
 }
 
 /// The files a run of `config` reads: the data (when it is a file) and the configuration
@@ -236,13 +264,14 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     train_model(&plan, start, args, verbosity)
 }
 
-/// Refuses to resume on data other than the run's: the same row counts and the same
-/// standardisation (means and scales of the training rows, equal bit for bit).
+/// Refuses to resume on data other than the run's: the same row counts, the same transform
+/// and the same standardisation (means and scales of the training rows, equal bit for bit).
 fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize) -> Result<()> {
     let n_val_now = plan.validation.as_ref().map_or(0, Dataset::n);
     if plan.train_data.n() != n_train
         || n_val_now != n_val
         || plan.standardizer != saved.standardizer
+        || plan.transform != saved.transform
     {
         return Err(usage(format!(
             "the data '{}' is not what the run was trained on ({} training and {} validation \
@@ -258,11 +287,21 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
 
 /// Loads and splits the data, builds the model, objective and optimisation settings.
 fn prepare(config: RunConfig) -> Result<Plan> {
-    let (seed, d) = (config.seed, &config.data);
-    let data = d.select_columns(&load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?)?;
-    let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
-    let RunRows { train_raw, train: train_data, validation, standardizer } =
-        config.prepare_rows(&data).context("cannot split and standardise the training data")?;
+    let data = load_run_data(&config)?;
+    let RunRows {
+        train_raw,
+        validation_raw,
+        train: train_data,
+        validation,
+        transform,
+        standardizer,
+    } = config.prepare_rows(&data).context("cannot split and standardise the training data")?;
+    let dequantized = |j: usize| transform.as_ref().is_some_and(|t| t.dequantize[j] > 0.0);
+    let raw_columns_discrete = data
+        .discrete_columns(FEW_DISTINCT)
+        .into_iter()
+        .filter(|(name, _)| !data.columns().iter().position(|c| c == name).is_some_and(dequantized))
+        .collect();
     let model = config.model_config(data.d())?;
     let objective = config.objective();
     let train = config.train_config(train_data.n())?;
@@ -274,6 +313,8 @@ fn prepare(config: RunConfig) -> Result<Plan> {
         train_raw,
         train_data,
         validation,
+        validation_raw,
+        transform,
         standardizer,
         raw_columns_discrete,
     })
@@ -363,6 +404,9 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         StopReason::Completed | StopReason::EarlyStopped | StopReason::InProgress => {}
     }
     let mut written = [CHECKPOINT, LAST, CONFIG, METRICS].map(|f| folder.path(f)).to_vec();
+    if args.save_splits {
+        written.extend(split_files(plan, &folder).into_iter().map(|(path, _)| path));
+    }
     progress.finish("");
     if plan.config.plots {
         common::detail(verbosity, "drawing the figures");
@@ -391,10 +435,13 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         common::notes(verbosity, &figures.notes);
         written.extend(figures.written);
     }
-    common::say(verbosity, &format!("{}; {saved_to}", summary(&report, first)));
-    // A forced rerun into an old run folder: figures this run did not draw (skipped, or
-    // --no-plots) would otherwise sit beside the new checkpoint as if they belonged to it.
-    for stale in FIGURE_FILES.iter().map(|f| folder.path(f)) {
+    let line = summary(&report, first, plan.train.patience);
+    common::say(verbosity, &format!("{line}; {saved_to}"));
+    // A forced rerun into an old run folder: figures (and splits) this run did not write
+    // would otherwise sit beside the new checkpoint as if they belonged to it.
+    // A resumed run keeps the splits its start wrote.
+    let splits = if first == 0 { &SPLIT_FILES[..] } else { &[] };
+    for stale in FIGURE_FILES.iter().chain(splits).map(|f| folder.path(f)) {
         if !written.contains(&stale) && stale.exists() {
             std::fs::remove_file(&stale)
                 .with_context(|| format!("cannot remove the old {}", stale.display()))?;
@@ -434,8 +481,9 @@ fn saved_line(dir: &Path, report: &TrainReport, held: HeldStep, diverged: bool) 
     )
 }
 
-/// One line on how training went, for a run that started at step `first`.
-fn summary(report: &TrainReport, first: usize) -> String {
+/// One line on how training went, for a run that started at step `first` with early
+/// stopping after `patience` validations without improvement.
+fn summary(report: &TrainReport, first: usize, patience: Option<usize>) -> String {
     let new_steps = report.steps_done - first;
     let rate = new_steps as f64 / report.seconds.max(1e-9);
     let mut s = format!("trained {new_steps} steps in {:.1} s ({rate:.0} steps/s)", report.seconds);
@@ -449,7 +497,13 @@ fn summary(report: &TrainReport, first: usize) -> String {
         s.push_str(&format!(", best validation loss {v:.4} at step {step}"));
     }
     if report.stop == StopReason::EarlyStopped {
-        s.push_str(" (stopped early: validation loss stopped improving)");
+        let n = patience
+            .map(|p| format!(" in {p} validation{}", if p == 1 { "" } else { "s" }))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            " (stopped early at step {}: no better validation loss{n}; --patience to change)",
+            report.steps_done
+        ));
     }
     s
 }
