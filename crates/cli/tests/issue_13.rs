@@ -80,18 +80,17 @@ fn dequantize_and_logit_apply_at_fit_score_eval_and_sample() {
     let (header, rows) = read_csv(&dir.path().join("s.csv"));
     assert_eq!(header[0], "energy");
     assert!(rows.iter().all(|r| r.iter().all(|v| v.is_finite())));
+    // A row outside the logit's support has density zero (an anomaly, not an error).
     let outside = dir.path().join("outside.csv");
-    write_csv(&outside, &[[3.0, 4.0, 20.0]]);
-    let r = run_in(
-        dir.path(),
-        &["score", "--checkpoint", s(&ck), "--data", s(&outside), "--out", "o.csv"],
-    );
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("outside the interval (") && r.stderr.contains("row 0"),
-        "{}",
-        r.stderr
-    );
+    write_csv(&outside, &[[3.0, 8.0, 20.0], [3.0, 8.0, 4.0]]);
+    let args = ["score", "--checkpoint", s(&ck), "--data", s(&outside), "--out", "o.csv"];
+    let r = run_in(dir.path(), &args);
+    r.ok();
+    assert!(r.stderr.contains("1 rows lie outside the range"), "{}", r.stderr);
+    let (_, scored) = read_csv(&dir.path().join("o.csv"));
+    assert_eq!(scored[0][0], f64::INFINITY);
+    assert!(scored[0][1..].iter().all(|v| v.is_nan() || *v == f64::NEG_INFINITY));
+    assert!(scored[1].iter().all(|v| v.is_finite()), "{:?}", scored[1]);
 
     // sample: mapped back through the inverse transform, into its support.
     let r = run_in(
@@ -127,9 +126,14 @@ fn the_density_under_a_logit_transform_integrates_to_one_in_data_space() {
     let data = dir.path().join("square.npy");
     common::write_npy(&data, &rows, 2);
     let args = ["train", "--data", s(&data), "--steps", "150", "--hidden", "16,16"];
-    let run_args =
-        ["--logit", "--logit-bounds", "0,1", "--dtype", "f64", "--no-plots", "--out", "r"];
+    // With the figures: the density map and score field under the logit map.
+    let run_args = ["--logit", "--logit-bounds", "0,1", "--dtype", "f64", "--out", "r"];
     run_in(dir.path(), &[&args[..], &run_args[..]].concat()).ok();
+    for (figure, size) in
+        [("density", (1200, 600)), ("score", (800, 600)), ("samples", (1200, 600))]
+    {
+        common::check_png(&dir.path().join("r").join(format!("{figure}.png")), size);
+    }
     let n = 200;
     let cells: Vec<f64> = (0..n * n)
         .flat_map(|k| [((k % n) as f64 + 0.5) / n as f64, ((k / n) as f64 + 0.5) / n as f64])

@@ -41,7 +41,8 @@ standardisation's Jacobian (−Σ log s) and, with --logit, the transform's (+Σ
 energy = −log p(x) up to the model's normalising constant, with the same terms (so an
 energy computed from the checkpoint by hand must add Σ log s; see the README). With
 --dequantize, p is the density of the dequantised data (each grid value the centre of its
-cell), not the probability of the discrete value.";
+cell), not the probability of the discrete value. Under --logit, a row outside the range
+the model was fitted on has density zero: energy inf, log_density -inf, score NaN.";
 
 /// Flags of `scorematch score`.
 #[derive(Debug, Args)]
@@ -135,6 +136,14 @@ fn table(
     let mut notes = Vec::new();
     if let Some(s) = sigma {
         notes.push(format!("scores of the noise-conditional model at σ = {s} (model coordinates)"));
+    }
+    let outside = model.transform().map_or(0, |t| t.outside_rows(raw).len());
+    if outside > 0 {
+        notes.push(format!(
+            "{outside} rows lie outside the range of the model's logit transform (its training \
+             data's, slightly widened), where its density is zero: energy inf, log_density \
+             -inf, score NaN"
+        ));
     }
     let (n, d) = (raw.n(), raw.d());
     let score = model.score(raw, sigma, args.threads)?;

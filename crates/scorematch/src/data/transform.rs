@@ -264,6 +264,37 @@ impl DataTransform {
         }
     }
 
+    /// The indices of the rows of `data` with a value outside the map's
+    /// [support](DataTransform::support) (none without a logit).
+    pub fn outside_rows(&self, data: &Dataset) -> Vec<usize> {
+        if self.logit.is_none() || data.d() != self.dim() {
+            return Vec::new();
+        }
+        let inside = |r: &[f64]| {
+            r.iter().enumerate().all(|(j, v)| {
+                let (lo, hi) = self.support(j);
+                lo < *v && *v < hi
+            })
+        };
+        data.rows().enumerate().filter(|(_, r)| !inside(r)).map(|(i, _)| i).collect()
+    }
+
+    /// A copy of `data` with the rows `outside` replaced by the centre of the logit box (a
+    /// point where the map is defined), for evaluating a model on every row and then
+    /// overwriting those rows' results.
+    pub fn moved_inside(&self, data: &Dataset, outside: &[usize]) -> Result<Dataset> {
+        self.check(data.d())?;
+        let mut out = data.clone();
+        if let Some(b) = &self.logit {
+            let d = self.dim();
+            for &i in outside {
+                let row = &mut out.data_mut()[i * d..(i + 1) * d];
+                row.iter_mut().enumerate().for_each(|(j, v)| *v = 0.5 * (b.lo[j] + b.hi[j]));
+            }
+        }
+        Ok(out)
+    }
+
     /// y = T(x) in place on row-major rows (the logit map; dequantisation adds noise and is
     /// not part of the map). Errors, naming the first one, when a value lies outside the
     /// map's [support](DataTransform::support), where the density is zero.
@@ -401,6 +432,9 @@ mod tests {
         // The support's ends map to ∓∞ and back to the ends.
         let (lo, hi) = t.support(0);
         assert!((hi - 16.5 - 0.17 / 0.98).abs() < 1e-12 && (lo + 0.5 + 0.17 / 0.98).abs() < 1e-12);
+        let rows = Dataset::from_rows(&[vec![3.0], vec![17.0], vec![-0.6]]).unwrap();
+        assert_eq!(t.outside_rows(&rows), vec![1]);
+        assert_eq!(t.moved_inside(&rows, &[1]).unwrap().data(), &[3.0, 8.0, -0.6]);
         let mut ends = [-800.0, 800.0];
         t.inverse_in_place(&mut ends).unwrap();
         assert!((ends[0] - lo).abs() < 1e-12 && (ends[1] - hi).abs() < 1e-12, "{ends:?}");

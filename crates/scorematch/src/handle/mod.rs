@@ -225,18 +225,32 @@ impl ModelHandle {
     /// matrix-vector product), and a row's value must not depend on how many rows came
     /// with it.
     /// A model too large for this machine's memory at that batch is refused first.
-    fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
+    ///
+    /// Rows outside a logit transform's support ([`DataTransform::support`]), where the
+    /// density is zero, are evaluated at the box's centre instead; their indices come back
+    /// for the caller to report energy +∞, log-density −∞ and an undefined (NaN) score.
+    fn row_field(
+        &self,
+        raw: &Dataset,
+        threads: usize,
+    ) -> Result<(Box<dyn ScoreFn + '_>, Dataset, Vec<usize>)> {
         let program = self.params.field_bytes(self.model(), ROW_BATCH, threads)?;
         let need = MemoryNeed::new().add(memory::PROGRAMS, program);
         self.config.refuse_beyond(&need, "scoring rows")?;
-        let z = self.to_model_coordinates(raw)?;
-        Ok((self.field(ROW_BATCH, threads)?, z))
+        let outside = self.transform.as_ref().map(|t| t.outside_rows(raw)).unwrap_or_default();
+        let z = match &self.transform {
+            Some(t) if !outside.is_empty() => {
+                self.to_model_coordinates(&t.moved_inside(raw, &outside)?)?
+            }
+            _ => self.to_model_coordinates(raw)?,
+        };
+        Ok((self.field(ROW_BATCH, threads)?, z, outside))
     }
 
     /// The energy of each row of `raw` (raw coordinates): f(z) + Σᵢ log sᵢ − Σᵢ
     /// log|dyᵢ/dxᵢ|, with p_raw ∝ exp(−energy). Errors for score networks, which have none.
     pub fn energy(&self, raw: &Dataset, threads: usize) -> Result<Vec<f64>> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut energy = vec![0.0; z.n()];
         field.energy(z.data(), &mut energy)?;
         if let Some(s) = &self.standardizer {
@@ -245,6 +259,7 @@ impl ModelHandle {
         if let Some(jacobian) = self.log_jacobian(raw)? {
             energy.iter_mut().zip(jacobian).for_each(|(e, j)| *e -= j);
         }
+        outside.iter().for_each(|&i| energy[i] = f64::INFINITY);
         Ok(energy)
     }
 
@@ -252,7 +267,7 @@ impl ModelHandle {
     /// noise-conditional model needs its noise level `sigma` (model coordinates), the others
     /// none.
     pub fn score(&self, raw: &Dataset, sigma: Option<f64>, threads: usize) -> Result<Vec<f64>> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut score = vec![0.0; z.data().len()];
         field.score(z.data(), sigma, &mut score)?;
         if let Some(s) = &self.standardizer {
@@ -261,6 +276,8 @@ impl ModelHandle {
         if let Some(t) = &self.transform {
             t.score_to_raw_in_place(raw.data(), &mut score)?;
         }
+        let d = raw.d();
+        outside.iter().for_each(|&i| score[i * d..(i + 1) * d].fill(f64::NAN));
         Ok(score)
     }
 
@@ -268,13 +285,14 @@ impl ModelHandle {
     /// quadrature over a fixed box, importance sampling from a fixed proposal, or omitted
     /// with a note), values in raw coordinates: log p(z) − Σᵢ log sᵢ + Σᵢ log|dyᵢ/dxᵢ|.
     pub fn log_density(&self, raw: &Dataset, threads: usize) -> Result<RowLogDensity> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut out = row_log_density(self.model(), &mut *field, &z)?;
         if let (Some(s), Some(values)) = (&self.standardizer, out.values.as_mut()) {
             values.iter_mut().for_each(|v| *v = s.log_density_to_raw(*v));
         }
         if let (Some(jacobian), Some(values)) = (self.log_jacobian(raw)?, out.values.as_mut()) {
             values.iter_mut().zip(jacobian).for_each(|(v, j)| *v += j);
+            outside.iter().for_each(|&i| values[i] = f64::NEG_INFINITY);
         }
         Ok(out)
     }
@@ -284,28 +302,25 @@ impl ModelHandle {
     /// axis), so the density is computed there ([`density_grid`]) and carried back by
     /// p_x = p_z / Πᵢ sᵢ; log Z and the edge mass are the same in both coordinates.
     ///
-    /// Under a logit transform the box is first cut to the transform's (outside it the
-    /// density is zero); its image in z is again a box (the map is monotone per axis), where
-    /// log Z is computed, and the density at the x grid's cells is exp(−energy_raw − log Z).
+    /// Under a logit transform the map is not affine: log Z is computed on the z image of
+    /// the box cut to the transform's box (again a box: the map is monotone per axis; the
+    /// thin margins of its support beyond the box are left out), and the density at the x
+    /// grid's cells is exp(−energy_raw − log Z), 0 outside the support.
     pub fn density_grid(&self, raw: &Bounds, nx: usize, ny: usize, threads: usize) -> Result<Grid> {
         if let Some(b) = self.transform.as_ref().and_then(|t| t.logit.as_ref()) {
-            let cut = |v: &[f64], f: fn(f64, f64) -> f64, edge: &[f64]| -> Vec<f64> {
-                v.iter().zip(edge).map(|(a, e)| f(*a, *e)).collect()
+            let cut = |v: &[f64]| -> Result<Vec<f64>> {
+                let end: Vec<f64> =
+                    v.iter().zip(&b.lo).zip(&b.hi).map(|((a, l), h)| a.clamp(*l, *h)).collect();
+                Ok(self.to_model_coordinates(&Dataset::from_flat(1, end.len(), end)?)?.into_data())
             };
-            let x_box = Bounds::new(cut(&raw.lo, f64::max, &b.lo), cut(&raw.hi, f64::min, &b.hi))?;
-            let (mut lo, mut hi) = (x_box.lo.clone(), x_box.hi.clone());
-            for end in [&mut lo, &mut hi] {
-                *end = self
-                    .to_model_coordinates(&Dataset::from_flat(1, end.len(), end.clone())?)?
-                    .into_data();
-            }
+            let z_box = Bounds::new(cut(&raw.lo)?, cut(&raw.hi)?)?;
             let mut field = self.field((nx * ny).clamp(1, GRID_BATCH), threads)?;
-            let mut grid = density_grid(&mut *field, &Bounds::new(lo, hi)?, nx, ny)?;
-            let centres = cell_centers(&x_box, nx, ny);
-            let cells = Dataset::from_flat(centres.len() / x_box.dim(), x_box.dim(), centres)?;
+            let mut grid = density_grid(&mut *field, &z_box, nx, ny)?;
+            let centres = cell_centers(raw, nx, ny);
+            let cells = Dataset::from_flat(centres.len() / raw.dim(), raw.dim(), centres)?;
             let energy = self.energy(&cells, threads)?;
             grid.values = energy.iter().map(|e| (-e - grid.log_z).exp()).collect();
-            grid.bounds = x_box;
+            grid.bounds = raw.clone();
             return Ok(grid);
         }
         let (mut lo, mut hi) = (raw.lo.clone(), raw.hi.clone());
