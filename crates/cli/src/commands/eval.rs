@@ -173,10 +173,7 @@ fn run_validation_rows(
             dir.display()
         )));
     }
-    if rows.validation_raw.n() != record.n_validation
-        || rows.standardizer != saved.standardizer
-        || rows.transform != saved.transform
-    {
+    if rows.validation_raw.n() != record.n_validation || !rows.same_maps(saved) {
         return Err(usage(format!(
             "the data '{}' is not what the run in {} was trained on ({} validation rows now, {} \
              then, or different values): its validation rows cannot be recomputed; evaluate \

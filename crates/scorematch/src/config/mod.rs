@@ -382,6 +382,15 @@ pub struct RunRows {
     pub standardizer: Option<Standardizer>,
 }
 
+impl RunRows {
+    /// Whether `saved` was trained through the same maps as these rows (transform and
+    /// standardisation equal bit for bit): the test that data and configuration reproduce a
+    /// run, used to resume it or to evaluate it on its own validation rows.
+    pub fn same_maps(&self, saved: &crate::saved::SavedModel) -> bool {
+        self.transform == saved.transform && self.standardizer == saved.standardizer
+    }
+}
+
 impl Default for TrainConfig {
     /// The default run's optimisation ([`TrainSection::default`]).
     fn default() -> Self {

@@ -5,8 +5,13 @@
 //! `last.safetensors` (the last step, with everything `--resume` needs), `config.toml`
 //! (the resolved configuration: `--config` it to repeat the run), `metrics.csv` (one row per
 //! step; no wall-clock columns, so equal runs give equal files) and, for 2-D data,
-//! `density.png`, `score.png`, `samples.png`, plus `loss.png`. See [`folder`] for when each
-//! is written.
+//! `density.png`, `score.png`, `samples.png`, plus `loss.png`; with `--save-splits`,
+//! `train.csv` and `validation.csv` (the rows of the split, as given). See [`folder`] for
+//! when each is written.
+//!
+//! On a data file (not a built-in density) the run stops early by default
+//! (`scorematch::config::OWN_DATA_PATIENCE` validations without improvement), and the last
+//! line says which step the checkpoint holds and why.
 //!
 //! SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the run after the current step and save it
 //! (exit status 128 + the signal's number); a second signal quits at once ([`crate::signals`]).
@@ -23,7 +28,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use scorematch::config::RunRows;
-use scorematch::data::{DataTransform, Dataset, FEW_DISTINCT, Standardizer};
+use scorematch::data::{Dataset, FEW_DISTINCT};
 use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
@@ -125,15 +130,8 @@ struct Plan {
     model: ModelConfig,
     objective: Objective,
     train: TrainConfig,
-    /// Training rows in raw coordinates (for the plots).
-    train_raw: Dataset,
-    /// Training and validation rows in model coordinates.
-    train_data: Dataset,
-    validation: Option<Dataset>,
-    /// Validation rows in raw coordinates (empty when none are held out).
-    validation_raw: Dataset,
-    transform: Option<DataTransform>,
-    standardizer: Option<Standardizer>,
+    /// The rows, raw and in model coordinates, and the maps between them.
+    rows: RunRows,
     /// Columns of the data that look discrete and are not dequantised, with their distinct
     /// counts.
     raw_columns_discrete: Vec<(String, usize)>,
@@ -145,8 +143,8 @@ impl Plan {
         RecordBase {
             config: self.config.clone(),
             objective: self.objective.clone(),
-            n_train: self.train_data.n(),
-            n_validation: self.validation.as_ref().map_or(0, Dataset::n),
+            n_train: self.rows.train.n(),
+            n_validation: self.rows.validation.as_ref().map_or(0, Dataset::n),
         }
     }
 }
@@ -181,9 +179,9 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
     let mut rng = Stream::Init.rng(plan.config.seed);
     let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-        .with_transform(plan.transform.clone())
-        .with_standardizer(plan.standardizer.clone())
-        .with_columns(plan.train_raw.column_names().map(<[String]>::to_vec));
+        .with_transform(plan.rows.transform.clone())
+        .with_standardizer(plan.rows.standardizer.clone())
+        .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
     let folder = RunFolder::start(&dir, &plan.config)?;
     if args.save_splits {
         save_splits(&plan, &folder)?;
@@ -203,9 +201,9 @@ fn save_splits(plan: &Plan, folder: &RunFolder) -> Result<()> {
 /// The files `--save-splits` writes and their rows.
 fn split_files<'a>(plan: &'a Plan, folder: &RunFolder) -> Vec<(PathBuf, &'a Dataset)> {
     let [train, validation] = SPLIT_FILES;
-    let mut files = vec![(folder.path(train), &plan.train_raw)];
-    if !plan.validation_raw.is_empty() {
-        files.push((folder.path(validation), &plan.validation_raw));
+    let mut files = vec![(folder.path(train), &plan.rows.train_raw)];
+    if !plan.rows.validation_raw.is_empty() {
+        files.push((folder.path(validation), &plan.rows.validation_raw));
     }
     files
 }
@@ -245,11 +243,14 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     };
     let mut config = record.config.clone();
     args.settings.apply(&mut config)?;
-    let config = config.resolved();
+    let mut config = config.resolved();
+    // The run keeps the patience it was recorded with: one recorded before data files got
+    // a default patience has none, and must not start stopping early when resumed.
+    config.train.patience = record.config.train.patience;
     config.validate()?;
     let plan = prepare(config)?;
     check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
-    let total = plan.train.total_steps(plan.train_data.n())?;
+    let total = plan.train.total_steps(plan.rows.train.n())?;
     if state.step >= total {
         return Err(usage(format!(
             "the run in {} has already completed its {total} steps: give --steps above {} to \
@@ -267,18 +268,14 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
 /// Refuses to resume on data other than the run's: the same row counts, the same transform
 /// and the same standardisation (means and scales of the training rows, equal bit for bit).
 fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize) -> Result<()> {
-    let n_val_now = plan.validation.as_ref().map_or(0, Dataset::n);
-    if plan.train_data.n() != n_train
-        || n_val_now != n_val
-        || plan.standardizer != saved.standardizer
-        || plan.transform != saved.transform
-    {
+    let n_val_now = plan.rows.validation.as_ref().map_or(0, Dataset::n);
+    if plan.rows.train.n() != n_train || n_val_now != n_val || !plan.rows.same_maps(saved) {
         return Err(usage(format!(
             "the data '{}' is not what the run was trained on ({} training and {} validation \
              rows now, {n_train} and {n_val} then, or different values); resume needs the same \
              data",
             plan.config.data.source,
-            plan.train_data.n(),
+            plan.rows.train.n(),
             n_val_now
         )));
     }
@@ -288,15 +285,9 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
 /// Loads and splits the data, builds the model, objective and optimisation settings.
 fn prepare(config: RunConfig) -> Result<Plan> {
     let data = load_run_data(&config)?;
-    let RunRows {
-        train_raw,
-        validation_raw,
-        train: train_data,
-        validation,
-        transform,
-        standardizer,
-    } = config.prepare_rows(&data).context("cannot split and standardise the training data")?;
-    let dequantized = |j: usize| transform.as_ref().is_some_and(|t| t.dequantize[j] > 0.0);
+    let rows =
+        config.prepare_rows(&data).context("cannot split and standardise the training data")?;
+    let dequantized = |j: usize| rows.transform.as_ref().is_some_and(|t| t.dequantize[j] > 0.0);
     let raw_columns_discrete = data
         .discrete_columns(FEW_DISTINCT)
         .into_iter()
@@ -304,20 +295,8 @@ fn prepare(config: RunConfig) -> Result<Plan> {
         .collect();
     let model = config.model_config(data.d())?;
     let objective = config.objective();
-    let train = config.train_config(train_data.n())?;
-    Ok(Plan {
-        config,
-        model,
-        objective,
-        train,
-        train_raw,
-        train_data,
-        validation,
-        validation_raw,
-        transform,
-        standardizer,
-        raw_columns_discrete,
-    })
+    let train = config.train_config(rows.train.n())?;
+    Ok(Plan { config, model, objective, train, rows, raw_columns_discrete })
 }
 
 /// Trains at the configured precision, saving the run as it goes, then draws the figures.
@@ -326,8 +305,8 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
     let base = plan.record_base();
     let mut trainer = model.trainer(
         &plan.objective,
-        &plan.train_data,
-        plan.validation.as_ref(),
+        &plan.rows.train,
+        plan.rows.validation.as_ref(),
         &plan.train,
         resume.as_ref(),
     )?;
@@ -340,7 +319,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         model.n_params(),
         model.dtype(),
         plan.config.data.source,
-        plan.train_data.n(),
+        plan.rows.train.n(),
         base.n_validation,
         plan.objective.name(),
         folder.dir().display()
@@ -421,7 +400,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         let figures = training_figures(
             folder.dir(),
             &view,
-            &plan.train_raw,
+            &plan.rows.train_raw,
             &plan.config.sampler_config(),
             &report.history,
             plan.objective.name(),
