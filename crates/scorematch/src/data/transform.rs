@@ -50,12 +50,13 @@ pub const FEW_DISTINCT: usize = 20;
 crate::names::named_enum! {
     /// Which columns are dequantised.
     pub enum Dequantize: "dequantisation" {
-        /// None.
+        /// No noise: the data as given.
         None = "none",
         /// Columns that look discrete: integer-valued, on a grid with repeated values, or
-        /// with few distinct values ([`Spacing`]).
+        /// with at most 20 distinct values.
         Auto = "auto",
-        /// Every column, by the spacing of its values.
+        /// Every column, by the spacing of its values (the smallest gap where they are on
+        /// no grid).
         Uniform = "uniform",
     }
 }
