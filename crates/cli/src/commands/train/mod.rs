@@ -166,14 +166,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let (config, notes) = args.configuration()?;
     common::notes(verbosity, &notes);
     let plan = prepare(config)?;
-    let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
-        format!(
-            "column '{name}' takes only {k} distinct values; score matching assumes continuous \
-             data and its loss can fall without bound on such a column: add dequantisation \
-             noise (--dequantize auto), or drop it (--drop-columns {name})"
-        )
-    });
-    common::notes(verbosity, &discrete.collect::<Vec<_>>());
+    common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
     let inputs = config_inputs(&plan.config, args.config.as_deref());
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
@@ -187,6 +180,39 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
         save_splits(&plan, &folder)?;
     }
     train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
+}
+
+/// Columns that take a few distinct values each, as `(name, count)`, with more than this
+/// many noted in one line.
+const DISCRETE_NOTES: usize = 3;
+
+/// The notes on `discrete` columns that no dequantisation covers: one per column, or one
+/// for them all when there are more than [`DISCRETE_NOTES`] (the 64 pixels of the digits).
+fn discrete_notes(discrete: &[(String, usize)]) -> Vec<String> {
+    const WHY: &str =
+        "score matching assumes continuous data and its loss can fall without bound on such";
+    if discrete.len() > DISCRETE_NOTES {
+        let names: Vec<&str> = discrete.iter().map(|(name, _)| name.as_str()).collect();
+        let shown = if names.len() > 8 {
+            format!("{}, …", names[..8].join(", "))
+        } else {
+            names.join(", ")
+        };
+        return vec![format!(
+            "{} columns take only a few distinct values each ({shown}); {WHY} columns: add \
+             dequantisation noise (--dequantize auto), or drop them (--drop-columns)",
+            names.len()
+        )];
+    }
+    discrete
+        .iter()
+        .map(|(name, k)| {
+            format!(
+                "column '{name}' takes only {k} distinct values; {WHY} a column: add dequantisation noise \
+                 (--dequantize auto), or drop it (--drop-columns {name})"
+            )
+        })
+        .collect()
 }
 
 /// `--save-splits`: the training rows and, when some are held out, the validation rows, in
@@ -494,4 +520,23 @@ fn list_files(dir: &Path, files: &[PathBuf]) -> String {
         .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     format!("{}/{{{}}}", dir.display(), names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_discrete_columns_make_one_note() {
+        let columns = |n: usize| (0..n).map(|j| (format!("p{j}"), 17)).collect::<Vec<_>>();
+        let few = discrete_notes(&columns(2));
+        assert_eq!(few.len(), 2);
+        assert!(few[1].starts_with("column 'p1' takes only 17 distinct values;"), "{few:?}");
+        assert!(few[1].contains("on such a column: add") && few[1].contains("--drop-columns p1"));
+        let many = discrete_notes(&columns(64));
+        assert_eq!(many.len(), 1);
+        assert!(many[0].starts_with("64 columns take only a few distinct values each (p0, p1,"));
+        assert!(many[0].contains("p7, …)") && !many[0].contains("p8"), "{many:?}");
+        assert!(many[0].contains("such columns: add dequantisation noise (--dequantize auto)"));
+    }
 }
