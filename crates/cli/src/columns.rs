@@ -34,6 +34,15 @@ pub struct ColumnFlags {
     ignore_names: bool,
 }
 
+impl ColumnFlags {
+    /// Whether any column flag was given (`--columns`, `--drop-columns`,
+    /// `--ignore-column-names`).
+    pub fn given(&self) -> bool {
+        let s = &self.selection;
+        s.columns.is_some() || s.drop_columns.is_some() || self.ignore_names
+    }
+}
+
 impl Args for ColumnFlags {
     fn augment_args(cmd: Command) -> Command {
         let section = DataSection::augment_args(Command::new("data"));

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
+use scorematch::config::RunConfig;
 use scorematch::data::{Dataset, save_csv, save_npy, write_atomic_bytes};
+use scorematch::rng::Stream;
 use scorematch::saved::SavedModel;
 
 use crate::error::usage;
@@ -133,6 +135,14 @@ pub fn load_data(spec: &str, n: usize, seed: u64) -> Result<Dataset> {
         .with_context(|| format!("cannot load the data '{spec}'"))
 }
 
+/// The data of a run of `config`: its source loaded (a built-in dataset drawn from the
+/// run's data stream) and its columns chosen, as training sees it before the split.
+pub fn load_run_data(config: &RunConfig) -> Result<Dataset> {
+    let d = &config.data;
+    let data = load_data(&d.source, d.n_samples, Stream::Data.seed(config.seed))?;
+    Ok(d.select_columns(&data)?)
+}
+
 /// Reads a checkpoint written by `scorematch train` or `scorematch init`.
 pub fn load_checkpoint(path: &Path) -> Result<SavedModel> {
     SavedModel::load(path).with_context(|| format!("cannot load the checkpoint {}", path.display()))
@@ -141,6 +151,10 @@ pub fn load_checkpoint(path: &Path) -> Result<SavedModel> {
 /// The files a training run writes in its folder, besides its figures.
 pub const RUN_FILES: [&str; 4] =
     ["checkpoint.safetensors", "last.safetensors", "config.toml", "metrics.csv"];
+
+/// The run's rows that `train --save-splits` writes in its folder (raw coordinates, with
+/// the column names): the training rows and the validation rows.
+pub const SPLIT_FILES: [&str; 2] = ["train.csv", "validation.csv"];
 
 /// The folder of a training run: `out`, else `runs/<name>`, else `runs/<UTC timestamp>`
 /// (with a numeric suffix if that exists). An existing folder that already holds a run is
@@ -174,7 +188,11 @@ pub fn run_dir(
             dir
         }
     };
-    let written = RUN_FILES.iter().chain(&crate::figures::FIGURE_FILES).map(|f| dir.join(f));
+    let written = RUN_FILES
+        .iter()
+        .chain(&SPLIT_FILES)
+        .chain(&crate::figures::FIGURE_FILES)
+        .map(|f| dir.join(f));
     for file in written {
         check_not_input(&file, "the run folder", inputs)?;
     }

@@ -27,6 +27,7 @@ fn materialise(fx: &Fixture, dir: &Path) {
         }),
         params: fx.params(),
         dtype: DType::F64,
+        transform: None,
         standardizer: None,
         columns: None,
         training: None,

@@ -421,6 +421,7 @@ fn model_from_params(
         config: model,
         params: values,
         dtype,
+        transform: None,
         standardizer: None,
         columns: None,
         training: None,

@@ -54,6 +54,7 @@ fn main() -> Result<()> {
         config,
         params: vec![],
         dtype: DType::F32,
+        transform: None,
         standardizer,
         columns: Some(train.columns().to_vec()),
         training,

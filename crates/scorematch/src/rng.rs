@@ -2,7 +2,8 @@
 //!
 //! A run draws from several independent streams: the built-in data, the train/validation
 //! split, the initial parameters, the order of the batches, the objective's projections or
-//! noise, the validation objective's noise, the sampler, and held-out data. Each is a
+//! noise, the validation objective's noise, the sampler, held-out data, the estimators and
+//! dequantisation noise. Each is a
 //! [`Stream`], and [`Stream::rng`] seeds it as
 //!
 //! ```text
@@ -41,6 +42,8 @@ pub enum Stream {
     HeldOut,
     /// Draws of estimators (importance-sampling proposals, subsets).
     Estimator,
+    /// Dequantisation noise added to the training and validation rows.
+    Dequantize,
 }
 
 impl Stream {
@@ -56,6 +59,7 @@ impl Stream {
             Stream::Sampler => 7,
             Stream::HeldOut => 8,
             Stream::Estimator => 9,
+            Stream::Dequantize => 10,
         }
     }
 
@@ -96,7 +100,7 @@ fn splitmix64(x: u64) -> u64 {
 mod tests {
     use super::*;
 
-    const ALL: [Stream; 9] = [
+    const ALL: [Stream; 10] = [
         Stream::Data,
         Stream::Split,
         Stream::Init,
@@ -106,6 +110,7 @@ mod tests {
         Stream::Sampler,
         Stream::HeldOut,
         Stream::Estimator,
+        Stream::Dequantize,
     ];
 
     #[test]
@@ -120,7 +125,7 @@ mod tests {
         }
         // The reproducibility contract: these seeds, computed independently (Python's
         // integers), change only if a stream's number or the formula does.
-        let golden: [(u64, [u64; 9]); 2] = [
+        let golden: [(u64, [u64; 10]); 2] = [
             (
                 0,
                 [
@@ -133,6 +138,7 @@ mod tests {
                     0xB8B4_C297_7EAB_CE45,
                     0x4442_E426_6C0A_C966,
                     0xE58D_F79A_C22C_328E,
+                    0x17E7_57F1_6CFB_68CF,
                 ],
             ),
             (
@@ -147,6 +153,7 @@ mod tests {
                     0x3D41_BF49_5CD3_075F,
                     0x0623_B7CC_2A78_9298,
                     0x6299_D894_C7C3_3835,
+                    0xCF36_F411_9163_AFF4,
                 ],
             ),
         ];

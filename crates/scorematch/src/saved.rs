@@ -14,12 +14,16 @@
 //! under a prefix), the best validation step's parameters as `best.{name}`, and the
 //! counters under the header's `resume` key. Readers that do not resume ignore them.
 //!
-//! Format versions: 3 (written now) adds the column names; 2 stored the typed record
+//! Format versions: 4 (written now) adds the [`DataTransform`] applied before the
+//! standardisation (dequantisation widths, logit box), absent when the run used none; 3
+//! added the column names; 2 stored the typed record
 //! without them (such a model takes any data of its dimension); 1 stored a free-form record
 //! with the same keys, read by [`TrainingRecord::from_version_1`]. A record that cannot be
 //! read, or a version outside 1–3, is an error that says which versions this build reads.
 //! The names bumped the version because a build that ignored them would score reordered
-//! columns without a word — the mistake they exist to catch.
+//! columns without a word — the mistake they exist to catch; the transform bumped it because
+//! a build that ignored it would report densities in the wrong space. Versions 1–3 read as
+//! models without a transform.
 
 use std::path::Path;
 
@@ -27,7 +31,7 @@ use scorematch_graph::{DType, Element};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
-use crate::data::{Dataset, Standardizer};
+use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, ParamSpec};
 use crate::optim::{OptimizerState, StateTensor};
@@ -37,7 +41,7 @@ use crate::train::{BestValidation, TrainState, TrainingRecord};
 /// The metadata key of the JSON header.
 pub const METADATA_KEY: &str = "scorematch";
 /// The format version written.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version read.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -50,7 +54,10 @@ pub struct SavedModel {
     pub params: Vec<Vec<f64>>,
     /// The precision the model was trained in and is stored in.
     pub dtype: DType,
-    /// The standardisation applied to raw data before the model sees it.
+    /// The transform applied to raw data before the standardisation (format 4; `None`
+    /// before it, or when the run used none).
+    pub transform: Option<DataTransform>,
+    /// The standardisation applied to the (transformed) data before the model sees it.
     pub standardizer: Option<Standardizer>,
     /// The names of the data's columns the model was trained on, in order, when that data
     /// had names ([`Dataset::column_names`]); `None` for data without names (a .npy array),
@@ -67,6 +74,8 @@ pub struct SavedModel {
 struct Header {
     format_version: u32,
     model: ModelConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transform: Option<DataTransform>,
     standardizer: Option<Standardizer>,
     #[serde(default)]
     columns: Option<Vec<String>>,
@@ -185,6 +194,7 @@ impl SavedModel {
         let header = Header {
             format_version: FORMAT_VERSION,
             model: self.config.clone(),
+            transform: self.transform.clone(),
             standardizer: self.standardizer.clone(),
             resume,
             columns: self.columns.clone(),
@@ -273,6 +283,15 @@ impl SavedModel {
             }
         }
         let dim = header.model.model().dim();
+        if let Some(t) = &header.transform {
+            t.validate().map_err(|e| bad(e.to_string()))?;
+            if t.dim() != dim {
+                return Err(bad(format!(
+                    "data transform has {} columns but the model has dimension {dim}",
+                    t.dim()
+                )));
+            }
+        }
         if let Some(columns) = header.columns.as_ref().filter(|c| c.len() != dim) {
             return Err(bad(format!(
                 "{} column names ({}) for a model of dimension {dim}",
@@ -290,6 +309,7 @@ impl SavedModel {
             config: header.model,
             params,
             dtype,
+            transform: header.transform,
             standardizer: header.standardizer,
             columns: header.columns,
             training,
@@ -387,6 +407,7 @@ mod tests {
             params: config.init_params(&mut StdRng::seed_from_u64(0)),
             config,
             dtype: DType::F64,
+            transform: None,
             standardizer: None,
             columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
             training: None,

@@ -9,7 +9,7 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::config::RunConfig;
-use scorematch::data::{Dataset, Standardizer, ToyDensity};
+use scorematch::data::{DataTransform, Dataset, LOGIT_ALPHA, LogitBox, Standardizer, ToyDensity};
 use scorematch::eval::{
     LikelihoodMethod, QUADRATURE_HALF_WIDTH, RowDensityNote, density_grid, quadrature_box,
     quadrature_cells,
@@ -45,6 +45,7 @@ fn saved(config: ModelConfig, dtype: DType) -> SavedModel {
         config,
         params,
         dtype,
+        transform: None,
         standardizer: Some(standardizer),
         columns: None,
         training: None,
@@ -321,4 +322,43 @@ fn a_run_trains_on_the_chosen_columns_and_records_their_names() {
     config.data.drop_columns = Some(vec!["c".into()]);
     let e = ModelHandle::train_run(&config, &named, &mut |_| Control::Continue).unwrap_err();
     assert!(e.to_string().starts_with("data.drop_columns = c: no column is named so"), "{e}");
+}
+
+#[test]
+fn a_logit_transform_composes_with_the_standardisation_in_every_row_wise_map() {
+    // A 2-D energy seeing data in the box [−1, 4] × [0, 10] through a logit map, then a
+    // standardisation: in the data's space the score is −∇ₓ energy, log p + energy is one
+    // constant (−log Z) over the rows, and rows outside the support have density zero.
+    let mut s = saved(energy(2, Some(3.0)), DType::F64);
+    s.transform = Some(DataTransform {
+        dequantize: vec![0.0, 1.0],
+        logit: Some(LogitBox { lo: vec![-1.0, 0.0], hi: vec![4.0, 10.0], alpha: LOGIT_ALPHA }),
+    });
+    let handle = ModelHandle::from_saved(&s);
+    let rows: Vec<Vec<f64>> =
+        (0..20).map(|i| vec![-0.9 + 0.24 * i as f64, 0.3 + 0.45 * i as f64]).collect();
+    let raw = Dataset::from_rows(&rows).unwrap();
+    let e = handle.energy(&raw, 1).unwrap();
+    let score = handle.score(&raw, None, 1).unwrap();
+    let h = 1e-6;
+    for (i, r) in rows.iter().enumerate() {
+        for j in 0..2 {
+            let (mut up, mut down) = (r.clone(), r.clone());
+            up[j] += h;
+            down[j] -= h;
+            let pair = Dataset::from_rows(&[up, down]).unwrap();
+            let ep = handle.energy(&pair, 1).unwrap();
+            let want = -(ep[0] - ep[1]) / (2.0 * h);
+            assert!((score[2 * i + j] - want).abs() < 1e-5 * (1.0 + want.abs()), "row {i}");
+        }
+    }
+    let lp = handle.log_density(&raw, 1).unwrap().values.expect("grid log-density");
+    let constant: Vec<f64> = lp.iter().zip(&e).map(|(l, e)| l + e).collect();
+    assert!(constant.iter().all(|c| (c - constant[0]).abs() < 1e-9), "{constant:?}");
+    let outside = Dataset::from_rows(&[vec![5.0, 1.0], vec![0.0, 1.0]]).unwrap();
+    let (e, s) = (handle.energy(&outside, 1).unwrap(), handle.score(&outside, None, 1).unwrap());
+    assert_eq!(e[0], f64::INFINITY);
+    assert!(e[1].is_finite() && s[0].is_nan() && s[1].is_nan() && s[2].is_finite());
+    let lp = handle.log_density(&outside, 1).unwrap().values.unwrap();
+    assert_eq!(lp[0], f64::NEG_INFINITY);
 }

@@ -163,6 +163,7 @@ fn saved_model_header_floats_read_back_bit_exact() {
         columns: None,
         training: None,
         resume: None,
+        transform: None,
     };
     let bytes = model.to_checkpoint().unwrap().to_bytes().unwrap();
     let back = SavedModel::from_bytes(&bytes, Path::new("m.safetensors")).unwrap();

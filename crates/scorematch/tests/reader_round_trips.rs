@@ -240,6 +240,7 @@ fn saved_model() -> impl Strategy<Value = SavedModel> {
                 columns: None,
                 training,
                 resume: None,
+                transform: None,
             })
     })
 }

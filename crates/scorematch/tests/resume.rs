@@ -140,6 +140,7 @@ fn the_state_survives_a_checkpoint_round_trip_at_both_precisions() {
             config: mlp(),
             params,
             dtype,
+            transform: None,
             standardizer: None,
             columns: None,
             training: None,

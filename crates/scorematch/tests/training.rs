@@ -233,6 +233,7 @@ fn save_then_load_gives_bit_identical_outputs() {
             config: config.clone(),
             params: config.init_params(&mut StdRng::seed_from_u64(1)),
             dtype,
+            transform: None,
             standardizer: Some(standardizer.clone()),
             columns: Some(vec!["x".into(), "y".into()]),
             training: Some(record.clone()),
@@ -266,6 +267,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
         config,
         params,
         dtype: DType::F64,
+        transform: None,
         standardizer: None,
         columns: None,
         training: None,
@@ -285,6 +287,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
         params: bad.init_params(&mut StdRng::seed_from_u64(1)),
         config: bad,
         dtype: DType::F64,
+        transform: None,
         standardizer: None,
         columns: None,
         training: None,
@@ -338,6 +341,7 @@ fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read
         params: config.init_params(&mut StdRng::seed_from_u64(1)),
         config,
         dtype: DType::F64,
+        transform: None,
         standardizer: None,
         columns: None,
         training: None,
@@ -376,6 +380,6 @@ fn checkpoints_of_format_1_still_load_and_newer_ones_say_which_versions_are_read
     assert_eq!((record.config.seed, record.config.train.steps, record.steps_done), (3, 40, 40));
     assert!(record.config.model.base_sigma.is_infinite(), "null base scale means none");
     assert_eq!(record.objective.name(), "ssm");
-    let msg = SavedModel::load(with_header(4)).unwrap_err().to_string();
-    assert!(msg.contains("format version 4") && msg.contains("versions 1 to 3"), "{msg}");
+    let msg = SavedModel::load(with_header(5)).unwrap_err().to_string();
+    assert!(msg.contains("format version 5") && msg.contains("versions 1 to 4"), "{msg}");
 }

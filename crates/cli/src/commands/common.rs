@@ -54,12 +54,20 @@ pub fn open_checkpoint(path: &std::path::Path, verbosity: Verbosity) -> anyhow::
 /// A short description of a checkpoint's model: kind, dimension, precision.
 pub fn describe(saved: &SavedModel) -> String {
     let n: usize = saved.params.iter().map(Vec::len).sum();
+    let transform = saved.transform.as_ref();
+    let dequantized = transform.map_or(0, |t| t.dequantize.iter().filter(|w| **w > 0.0).count());
     format!(
-        "{} model, {}-D data, {} parameters, {}{}",
+        "{} model, {}-D data, {} parameters, {}{}{}{}",
         saved.config.kind_name(),
         saved.config.model().dim(),
         n,
         saved.dtype,
+        if dequantized > 0 {
+            format!(", {dequantized} dequantised columns")
+        } else {
+            String::new()
+        },
+        if transform.is_some_and(|t| t.logit.is_some()) { ", logit inputs" } else { "" },
         if saved.standardizer.is_some() { ", standardised inputs" } else { "" }
     )
 }

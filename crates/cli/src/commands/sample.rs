@@ -30,7 +30,11 @@ Examples:
 
 Step sizes are in the model's (standardised) coordinates. The default sampler is annealed
 Langevin for ncsn-score checkpoints (on the sigma ladder they were trained with) and
-unadjusted Langevin otherwise; MALA needs an energy model.";
+unadjusted Langevin otherwise; MALA needs an energy model.
+
+Samples are written in the data's space: mapped back through the run's standardisation and
+any --logit transform (so they stay in its box). With --dequantize they are samples of the
+dequantised data: continuous values, each near the centre of a grid cell.";
 
 /// Flags of `scorematch sample`.
 #[derive(Debug, Args)]

@@ -1,9 +1,10 @@
 //! `scorematch score`: per-row energy, log-density and score of data under a checkpoint, in
 //! the data's own (raw) coordinates — e.g. to flag rows of low density as anomalies.
 //!
-//! With the saved standardisation z = (x − μ)/s: energy_raw = f(z) + Σ log sᵢ,
-//! log p_raw(x) = log p(z) − Σ log sᵢ, score_raw = score(z)/s — computed by the
-//! checkpoint's `scorematch::handle::ModelHandle`; how log p is normalised (and when it is
+//! With the saved transform y = T(x) (identity, or a logit map) and standardisation
+//! z = (y − μ)/s: energy_raw = f(z) + Σ log sᵢ − Σ log|dyᵢ/dxᵢ|, log p_raw(x) = log p(z) −
+//! Σ log sᵢ + Σ log|dyᵢ/dxᵢ|, score_raw = ∇ₓ log p_raw — computed by the checkpoint's
+//! `scorematch::handle::ModelHandle`; how log p is normalised (and when it is
 //! omitted) is `scorematch::eval::row_log_density`'s strategy, worded here.
 
 use std::path::{Path, PathBuf};
@@ -31,8 +32,17 @@ Examples:
 Columns: energy (energy models), log_density (when the model is normalisable: exact for nice
 and gaussian, via log Z on a grid for 1-D and 2-D energies; otherwise omitted with a note),
 then score_<column> = d log p / d<column> for each of the data's columns (score_x0,
-score_x1, … for data without names, such as .npy). All in the data's coordinates. A .npy
-output has the columns in this order.";
+score_x1, … for data without names, such as .npy). A .npy output has the columns in this
+order.
+
+Space: every column is in the data's own space, for the rows as given — not in the
+standardised coordinates the model is fitted in. log_density = log p(x) includes the
+standardisation's Jacobian (−Σ log s) and, with --logit, the transform's (+Σ log|dy/dx|);
+energy = −log p(x) up to the model's normalising constant, with the same terms (so an
+energy computed from the checkpoint by hand must add Σ log s; see the README). With
+--dequantize, p is the density of the dequantised data (each grid value the centre of its
+cell), not the probability of the discrete value. Under --logit, a row outside the range
+the model was fitted on has density zero: energy inf, log_density -inf, score NaN.";
 
 /// Flags of `scorematch score`.
 #[derive(Debug, Args)]
@@ -85,7 +95,15 @@ pub fn run(args: &ScoreArgs, verbosity: Verbosity) -> Result<()> {
     } else {
         String::new()
     };
-    common::say(verbosity, &format!("wrote {} rows to {}{columns}", table.n(), args.out.display()));
+    common::say(
+        verbosity,
+        &format!(
+            "wrote {} rows to {}{columns}; energy and log_density in the data's space (see \
+             --help)",
+            table.n(),
+            args.out.display()
+        ),
+    );
     Ok(())
 }
 
@@ -118,6 +136,14 @@ fn table(
     let mut notes = Vec::new();
     if let Some(s) = sigma {
         notes.push(format!("scores of the noise-conditional model at σ = {s} (model coordinates)"));
+    }
+    let outside = model.transform().map_or(0, |t| t.outside_rows(raw).len());
+    if outside > 0 {
+        notes.push(format!(
+            "{outside} rows lie outside the range of the model's logit transform (its training \
+             data's, slightly widened), where its density is zero: energy inf, log_density \
+             -inf, score NaN"
+        ));
     }
     let (n, d) = (raw.n(), raw.d());
     let score = model.score(raw, sigma, args.threads)?;

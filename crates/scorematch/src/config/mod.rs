@@ -19,7 +19,8 @@
 //!
 //! Defaults are written once, in the sections' `Default` impls; [`TrainConfig::default`]
 //! is the default run's. A few defaults depend on other choices (the objective on the
-//! model, the weight decay on the optimiser, the plot sampler's steps on the objective):
+//! model, the weight decay on the optimiser, the plot sampler's steps on the objective, the
+//! patience on whether the data is one's own):
 //! those fields are `Option`s, `None` meaning "the usual for the other choices", and
 //! [`RunConfig::resolved`] writes the values in so that a run's saved configuration says
 //! everything.
@@ -36,13 +37,14 @@ mod sections;
 
 pub use figures::{FigureSection, ImageShape, MAX_CORNER_COLUMNS, parse_image_shape};
 pub use sections::{
-    DataSection, ModelSection, ObjectiveSection, SampleSection, TrainSection, parse_base_sigma,
+    DataSection, ModelSection, OWN_DATA_PATIENCE, ObjectiveSection, SampleSection, TrainSection,
+    parse_base_sigma,
 };
 
 use scorematch_graph::DType;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, Standardizer};
+use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{ConfigError, Result};
 use crate::model::NoiseConditionalScore;
 use crate::model::{GaussianEnergy, MlpEnergy, MlpScore, ModelConfig, ModelKind, Nice};
@@ -187,6 +189,8 @@ impl RunConfig {
         let objective = self.objective_kind();
         self.objective.kind = Some(objective);
         self.train.weight_decay = Some(self.train.weight_decay());
+        let own_data = crate::data::builtin_density(&self.data.source).is_none();
+        self.train.patience = self.train.patience_for(own_data, self.data.val_fraction > 0.0);
         let annealed = objective == ObjectiveKind::MsDsm;
         self.sample.steps = Some(self.sample.steps(annealed));
         self.sample.step_size = Some(self.sample.step_size(annealed));
@@ -252,24 +256,49 @@ impl RunConfig {
         unused
     }
 
-    /// The run's rows from the whole data `raw` (raw coordinates): split into training and
-    /// validation by `data.val_fraction` (from the split [`Stream`](crate::rng::Stream)),
-    /// and mapped to model coordinates by a [`Standardizer`] fitted on the training rows
-    /// when `data.standardize`. Every front that trains a run prepares its rows here.
+    /// The run's rows from the whole data `raw` (raw coordinates): a [`DataTransform`]
+    /// fitted on all of `raw` (`data.dequantize`, `data.logit`; see
+    /// [`DataTransform::fit`]); the rows split into training and validation by
+    /// `data.val_fraction` (from the split [`Stream`](crate::rng::Stream)); both parts
+    /// dequantised (noise from the dequantisation stream, keyed 0 for the training rows and
+    /// 1 for the validation rows, drawn once: every epoch sees the same noisy rows) and
+    /// mapped by the transform; then mapped to model coordinates by a [`Standardizer`]
+    /// fitted on the transformed training rows when `data.standardize`. Every front that
+    /// trains a run prepares its rows here, and `eval` recomputes a run's validation rows
+    /// here (the same configuration and data give the same split).
     pub fn prepare_rows(&self, raw: &Dataset) -> Result<RunRows> {
         let d = &self.data;
+        let transform = DataTransform::fit(raw, d.dequantize, d.logit, d.logit_bounds()?)?;
         let split =
             raw.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(self.seed))?;
-        let standardizer =
-            if d.standardize { Some(Standardizer::fit(&split.train)?) } else { None };
-        let to_model = |ds: &Dataset| match &standardizer {
-            Some(s) => s.transform(ds),
-            None => Ok(ds.clone()),
+        let transformed = |ds: &Dataset, key: u64| -> Result<Dataset> {
+            let mut out = ds.clone();
+            if let Some(t) = &transform {
+                t.dequantize_in_place(&mut out, &mut Stream::Dequantize.keyed(self.seed, &[key]))?;
+                t.forward_in_place(out.data_mut())?;
+            }
+            Ok(out)
         };
-        let train = to_model(&split.train)?;
-        let validation =
-            if split.validation.is_empty() { None } else { Some(to_model(&split.validation)?) };
-        Ok(RunRows { train_raw: split.train, train, validation, standardizer })
+        let train = transformed(&split.train, 0)?;
+        let standardizer = if d.standardize { Some(Standardizer::fit(&train)?) } else { None };
+        let to_model = |ds: Dataset| match &standardizer {
+            Some(s) => s.transform(&ds),
+            None => Ok(ds),
+        };
+        let train = to_model(train)?;
+        let validation = if split.validation.is_empty() {
+            None
+        } else {
+            Some(to_model(transformed(&split.validation, 1)?)?)
+        };
+        Ok(RunRows {
+            train_raw: split.train,
+            validation_raw: split.validation,
+            train,
+            validation,
+            transform,
+            standardizer,
+        })
     }
 
     /// The objective: as set, or the model's usual.
@@ -386,14 +415,27 @@ impl RunConfig {
 /// A run's rows, prepared by [`RunConfig::prepare_rows`].
 #[derive(Debug, Clone)]
 pub struct RunRows {
-    /// The training rows in raw coordinates (for pictures beside the data).
+    /// The training rows in raw coordinates, as given (no dequantisation noise).
     pub train_raw: Dataset,
+    /// The validation rows in raw coordinates, as given (empty when none are held out).
+    pub validation_raw: Dataset,
     /// The training rows in model coordinates.
     pub train: Dataset,
     /// The validation rows in model coordinates, if any were held out.
     pub validation: Option<Dataset>,
-    /// The map from raw to model coordinates, when the data is standardised.
+    /// The transform applied before standardisation, when it changes anything.
+    pub transform: Option<DataTransform>,
+    /// The map from transformed to model coordinates, when the data is standardised.
     pub standardizer: Option<Standardizer>,
+}
+
+impl RunRows {
+    /// Whether `saved` was trained through the same maps as these rows (transform and
+    /// standardisation equal bit for bit): the test that data and configuration reproduce a
+    /// run, used to resume it or to evaluate it on its own validation rows.
+    pub fn same_maps(&self, saved: &crate::saved::SavedModel) -> bool {
+        self.transform == saved.transform && self.standardizer == saved.standardizer
+    }
 }
 
 impl Default for TrainConfig {

@@ -214,3 +214,57 @@ fn the_named_kinds_are_the_serde_tags_of_what_they_build() {
         assert_eq!(tag(json).as_deref(), Some(name.name()));
     }
 }
+
+#[test]
+fn own_data_gets_a_patience_built_in_densities_none() {
+    let own = |source: &str, val_fraction: f64, patience: Option<usize>| {
+        let mut c = RunConfig::default();
+        (c.data.source, c.data.val_fraction, c.train.patience) =
+            (source.into(), val_fraction, patience);
+        c.resolved().train.patience
+    };
+    assert_eq!(own("wine.csv", 0.1, None), Some(OWN_DATA_PATIENCE));
+    assert_eq!(own("digits.npy", 0.1, Some(3)), Some(3), "an explicit patience wins");
+    assert_eq!(own("wine.csv", 0.0, None), None, "no validation set, no early stopping");
+    assert_eq!(own("two-moons", 0.1, None), None);
+    let mut c = RunConfig::default();
+    c.data.source = "wine.csv".into();
+    let resolved = c.resolved();
+    resolved.validate().expect("valid");
+    assert_eq!(resolved.clone().resolved(), resolved, "idempotent");
+}
+
+#[test]
+fn logit_bounds_are_two_ordered_numbers_and_need_the_logit() {
+    let mut c = RunConfig::default();
+    c.data.logit = true;
+    c.data.logit_bounds = Some(vec![0.0, 16.0]);
+    assert_eq!(c.data.logit_bounds().expect("valid"), Some((0.0, 16.0)));
+    for (logit, bounds) in [(true, vec![1.0, 0.0]), (true, vec![0.0]), (false, vec![0.0, 1.0])] {
+        let e = refused(|c| (c.data.logit, c.data.logit_bounds) = (logit, Some(bounds.clone())));
+        assert_eq!(e.field, "data.logit_bounds", "{e}");
+    }
+}
+
+#[test]
+fn prepared_rows_are_dequantised_within_their_cells_the_same_way_every_time() {
+    let rows: Vec<Vec<f64>> =
+        (0..200).map(|i| vec![(i % 7) as f64, (i as f64 * 0.37).sin()]).collect();
+    let raw = Dataset::from_rows(&rows).expect("rows");
+    let mut c = RunConfig::default();
+    c.data.dequantize = crate::data::Dequantize::Auto;
+    c.data.standardize = false;
+    let a = c.prepare_rows(&raw).expect("rows");
+    let b = c.prepare_rows(&raw).expect("rows");
+    assert_eq!(a.train, b.train, "the noise comes from the run's seed");
+    assert_eq!(a.transform.as_ref().map(|t| t.dequantize.clone()), Some(vec![1.0, 0.0]));
+    let validation = a.validation.expect("validation rows");
+    for (noisy, given) in [(&a.train, &a.train_raw), (&validation, &a.validation_raw)] {
+        for (x, r) in noisy.rows().zip(given.rows()) {
+            assert!(x[0] != r[0] && (x[0] - r[0]).abs() <= 0.5, "{x:?} from {r:?}");
+            assert_eq!(x[1], r[1], "a continuous column is left alone");
+        }
+    }
+    c.seed = 1;
+    assert_ne!(c.prepare_rows(&raw).expect("rows").train, a.train);
+}

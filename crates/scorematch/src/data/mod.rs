@@ -14,6 +14,9 @@
 //!   files so that none survives an exit the process controls.
 //! - [`Standardizer`]: per-column affine standardisation `z = (x − μ) / s`, with the maps that
 //!   carry log-densities and scores computed in standardised coordinates back to raw ones.
+//! - [`DataTransform`]: the map applied before standardisation — dequantisation noise for
+//!   discrete columns and a logit map for data in a bounded box — with its inverse and
+//!   log-Jacobian, so that densities are reported for the data as given.
 //!
 //! Everything here is plain Rust over `f64` slices; nothing depends on the graph crate.
 
@@ -24,6 +27,7 @@ mod mixture;
 mod partial;
 mod standardize;
 mod toy;
+mod transform;
 
 pub use dataset::{Dataset, Split, default_columns};
 pub use io::{
@@ -34,3 +38,4 @@ pub use mixture::GaussianMixture;
 pub use partial::{PartialFile, remove_partial_files};
 pub use standardize::{STD_FLOOR_RELATIVE, Standardizer};
 pub use toy::{DatasetInfo, ToyDensity, datasets_table};
+pub use transform::{DataTransform, Dequantize, FEW_DISTINCT, LOGIT_ALPHA, LogitBox, Spacing};

@@ -8,13 +8,20 @@
 //! dtype-free trait implemented once, generically; the one `match` on [`DType`] is where a
 //! handle is built.
 //!
-//! **Coordinates.** The handle owns the model's [`Standardizer`], z = (x − μ)/s, and its
-//! row-wise methods take and return **raw** data coordinates x:
+//! **Coordinates.** The handle owns the model's [`DataTransform`] y = T(x) (a logit map for
+//! bounded data, or the identity; dequantisation noise is added at fit time only) and its
+//! [`Standardizer`], z = (y − μ)/s, and its row-wise methods take and return **raw** data
+//! coordinates x, the data as given — the space of every energy and log-density they
+//! report:
 //!
-//! - energy_raw(x) = f(z) + Σᵢ log sᵢ,
-//! - score_raw(x) = ∇ₓ log p(x) = s(z)/s elementwise,
-//! - log p_raw(x) = log p(z) − Σᵢ log sᵢ,
-//! - samples x = μ + s·z.
+//! - energy_raw(x) = f(z) + Σᵢ log sᵢ − Σᵢ log|dyᵢ/dxᵢ|,
+//! - score_raw(x) = ∇ₓ log p(x) = (s(z)/s + ∇ₓ terms of T; see [`DataTransform`]),
+//! - log p_raw(x) = log p(z) − Σᵢ log sᵢ + Σᵢ log|dyᵢ/dxᵢ|,
+//! - samples x = T⁻¹(μ + s·z).
+//!
+//! Without a transform the log|dy/dx| terms are 0. With dequantisation, p_raw is the
+//! density of the dequantised data (each grid value the centre of its cell), not a
+//! probability of the discrete values.
 //!
 //! Training ([`ModelHandle::fit`]), the objective ([`ModelHandle::loss`]) and
 //! [`ModelHandle::field`] work in model coordinates, where the objectives are defined.
@@ -27,11 +34,11 @@ use rand::Rng;
 use scorematch_graph::DType;
 
 use crate::config::{RunConfig, RunRows};
-use crate::data::{Dataset, Standardizer};
+use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{
     Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, KsdConfig, LikelihoodConfig,
-    RowLogDensity, TrueScore, density_grid, row_log_density,
+    RowLogDensity, TrueScore, cell_centers, density_grid, row_log_density,
 };
 use crate::memory::{self, MemoryNeed};
 use crate::model::{Model, ModelConfig};
@@ -74,6 +81,7 @@ pub struct LossReport {
 pub struct ModelHandle {
     config: ModelConfig,
     params: Box<dyn Precision>,
+    transform: Option<DataTransform>,
     standardizer: Option<Standardizer>,
     columns: Option<Vec<String>>,
     training: Option<TrainingRecord>,
@@ -90,6 +98,7 @@ impl ModelHandle {
         Self {
             config: saved.config.clone(),
             params: typed::typed(&saved.params, dtype),
+            transform: saved.transform.clone(),
             standardizer: saved.standardizer.clone(),
             columns: saved.columns.clone(),
             training: saved.training.clone(),
@@ -102,10 +111,16 @@ impl ModelHandle {
     }
 
     /// A freshly initialised model ([`ModelConfig::init_params`], drawn in f64 and rounded
-    /// to `dtype`), with no standardisation, no column names and no training record.
+    /// to `dtype`), with no transform, no standardisation, no column names and no training
+    /// record.
     pub fn init(config: ModelConfig, dtype: DType, rng: &mut impl Rng) -> Self {
         let params = typed::typed(&config.init_params(rng), dtype);
-        Self { config, params, standardizer: None, columns: None, training: None }
+        Self { config, params, transform: None, standardizer: None, columns: None, training: None }
+    }
+
+    /// The same model seeing data through `transform` (applied before the standardisation).
+    pub fn with_transform(self, transform: Option<DataTransform>) -> Self {
+        Self { transform, ..self }
     }
 
     /// The same model seeing data through `standardizer` (raw → model coordinates).
@@ -126,6 +141,7 @@ impl ModelHandle {
             config: self.config.clone(),
             params: self.params.to_f64(),
             dtype: self.params.dtype(),
+            transform: self.transform.clone(),
             standardizer: self.standardizer.clone(),
             columns: self.columns.clone(),
             training: self.training.clone(),
@@ -158,12 +174,27 @@ impl ModelHandle {
         self.standardizer.as_ref()
     }
 
+    /// The transform applied to raw data before the standardisation, if any.
+    pub fn transform(&self) -> Option<&DataTransform> {
+        self.transform.as_ref()
+    }
+
+    /// The logit part of the transform: Σᵢ log|dyᵢ/dxᵢ| of each row of `raw`, when there
+    /// is a nonlinear map (else `None`: the log-Jacobian is 0).
+    fn log_jacobian(&self, raw: &Dataset) -> Result<Option<Vec<f64>>> {
+        match self.transform.as_ref().filter(|t| t.logit.is_some()) {
+            Some(t) => Ok(Some(t.log_abs_det_jacobian(raw.data())?)),
+            None => Ok(None),
+        }
+    }
+
     /// The names of the data's columns the model was trained on, if they were known.
     pub fn columns(&self) -> Option<&[String]> {
         self.columns.as_deref()
     }
 
-    /// `raw` in model coordinates, z = (x − μ)/s (a copy when there is no standardisation).
+    /// `raw` in model coordinates, z = (T(x) − μ)/s (a copy when there is neither transform
+    /// nor standardisation). Errors on rows outside a logit transform's box.
     pub fn to_model_coordinates(&self, raw: &Dataset) -> Result<Dataset> {
         let dim = self.model().dim();
         if raw.d() != dim {
@@ -172,9 +203,13 @@ impl ModelHandle {
                 raw.d()
             )));
         }
+        let mut y = raw.clone();
+        if let Some(t) = &self.transform {
+            t.forward_in_place(y.data_mut())?;
+        }
         match &self.standardizer {
-            Some(s) => s.transform(raw),
-            None => Ok(raw.clone()),
+            Some(s) => s.transform(&y),
+            None => Ok(y),
         }
     }
 
@@ -190,23 +225,41 @@ impl ModelHandle {
     /// matrix-vector product), and a row's value must not depend on how many rows came
     /// with it.
     /// A model too large for this machine's memory at that batch is refused first.
-    fn row_field(&self, raw: &Dataset, threads: usize) -> Result<(Box<dyn ScoreFn + '_>, Dataset)> {
+    ///
+    /// Rows outside a logit transform's support ([`DataTransform::support`]), where the
+    /// density is zero, are evaluated at the box's centre instead; their indices come back
+    /// for the caller to report energy +∞, log-density −∞ and an undefined (NaN) score.
+    fn row_field(
+        &self,
+        raw: &Dataset,
+        threads: usize,
+    ) -> Result<(Box<dyn ScoreFn + '_>, Dataset, Vec<usize>)> {
         let program = self.params.field_bytes(self.model(), ROW_BATCH, threads)?;
         let need = MemoryNeed::new().add(memory::PROGRAMS, program);
         self.config.refuse_beyond(&need, "scoring rows")?;
-        let z = self.to_model_coordinates(raw)?;
-        Ok((self.field(ROW_BATCH, threads)?, z))
+        let outside = self.transform.as_ref().map(|t| t.outside_rows(raw)).unwrap_or_default();
+        let z = match &self.transform {
+            Some(t) if !outside.is_empty() => {
+                self.to_model_coordinates(&t.moved_inside(raw, &outside)?)?
+            }
+            _ => self.to_model_coordinates(raw)?,
+        };
+        Ok((self.field(ROW_BATCH, threads)?, z, outside))
     }
 
-    /// The energy of each row of `raw` (raw coordinates): f(z) + Σᵢ log sᵢ, with
-    /// p_raw ∝ exp(−energy). Errors for score networks, which have none.
+    /// The energy of each row of `raw` (raw coordinates): f(z) + Σᵢ log sᵢ − Σᵢ
+    /// log|dyᵢ/dxᵢ|, with p_raw ∝ exp(−energy). Errors for score networks, which have none.
     pub fn energy(&self, raw: &Dataset, threads: usize) -> Result<Vec<f64>> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut energy = vec![0.0; z.n()];
         field.energy(z.data(), &mut energy)?;
         if let Some(s) = &self.standardizer {
             energy.iter_mut().for_each(|v| *v = s.energy_to_raw(*v));
         }
+        if let Some(jacobian) = self.log_jacobian(raw)? {
+            energy.iter_mut().zip(jacobian).for_each(|(e, j)| *e -= j);
+        }
+        outside.iter().for_each(|&i| energy[i] = f64::INFINITY);
         Ok(energy)
     }
 
@@ -214,23 +267,32 @@ impl ModelHandle {
     /// noise-conditional model needs its noise level `sigma` (model coordinates), the others
     /// none.
     pub fn score(&self, raw: &Dataset, sigma: Option<f64>, threads: usize) -> Result<Vec<f64>> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut score = vec![0.0; z.data().len()];
         field.score(z.data(), sigma, &mut score)?;
         if let Some(s) = &self.standardizer {
             s.score_to_raw_in_place(&mut score)?;
         }
+        if let Some(t) = &self.transform {
+            t.score_to_raw_in_place(raw.data(), &mut score)?;
+        }
+        let d = raw.d();
+        outside.iter().for_each(|&i| score[i * d..(i + 1) * d].fill(f64::NAN));
         Ok(score)
     }
 
     /// The log-density of each row of `raw` on its own ([`row_log_density`]: exact, grid
     /// quadrature over a fixed box, importance sampling from a fixed proposal, or omitted
-    /// with a note), values in raw coordinates: log p(z) − Σᵢ log sᵢ.
+    /// with a note), values in raw coordinates: log p(z) − Σᵢ log sᵢ + Σᵢ log|dyᵢ/dxᵢ|.
     pub fn log_density(&self, raw: &Dataset, threads: usize) -> Result<RowLogDensity> {
-        let (mut field, z) = self.row_field(raw, threads)?;
+        let (mut field, z, outside) = self.row_field(raw, threads)?;
         let mut out = row_log_density(self.model(), &mut *field, &z)?;
         if let (Some(s), Some(values)) = (&self.standardizer, out.values.as_mut()) {
             values.iter_mut().for_each(|v| *v = s.log_density_to_raw(*v));
+        }
+        if let (Some(jacobian), Some(values)) = (self.log_jacobian(raw)?, out.values.as_mut()) {
+            values.iter_mut().zip(jacobian).for_each(|(v, j)| *v += j);
+            outside.iter().for_each(|&i| values[i] = f64::NEG_INFINITY);
         }
         Ok(out)
     }
@@ -239,7 +301,28 @@ impl ModelHandle {
     /// 2 energies). The regular grid in x is a regular grid in z (the map is affine per
     /// axis), so the density is computed there ([`density_grid`]) and carried back by
     /// p_x = p_z / Πᵢ sᵢ; log Z and the edge mass are the same in both coordinates.
+    ///
+    /// Under a logit transform the map is not affine: log Z is computed on the z image of
+    /// the box cut to the transform's box (again a box: the map is monotone per axis; the
+    /// thin margins of its support beyond the box are left out), and the density at the x
+    /// grid's cells is exp(−energy_raw − log Z), 0 outside the support.
     pub fn density_grid(&self, raw: &Bounds, nx: usize, ny: usize, threads: usize) -> Result<Grid> {
+        if let Some(b) = self.transform.as_ref().and_then(|t| t.logit.as_ref()) {
+            let cut = |v: &[f64]| -> Result<Vec<f64>> {
+                let end: Vec<f64> =
+                    v.iter().zip(&b.lo).zip(&b.hi).map(|((a, l), h)| a.clamp(*l, *h)).collect();
+                Ok(self.to_model_coordinates(&Dataset::from_flat(1, end.len(), end)?)?.into_data())
+            };
+            let z_box = Bounds::new(cut(&raw.lo)?, cut(&raw.hi)?)?;
+            let mut field = self.field((nx * ny).clamp(1, GRID_BATCH), threads)?;
+            let mut grid = density_grid(&mut *field, &z_box, nx, ny)?;
+            let centres = cell_centers(raw, nx, ny);
+            let cells = Dataset::from_flat(centres.len() / raw.dim(), raw.dim(), centres)?;
+            let energy = self.energy(&cells, threads)?;
+            grid.values = energy.iter().map(|e| (-e - grid.log_z).exp()).collect();
+            grid.bounds = raw.clone();
+            return Ok(grid);
+        }
         let (mut lo, mut hi) = (raw.lo.clone(), raw.hi.clone());
         if let Some(s) = &self.standardizer {
             s.transform_in_place(&mut lo)?;
@@ -254,13 +337,16 @@ impl ModelHandle {
     }
 
     /// Samples drawn by `config`'s sampler ([`crate::sample::sample_model`]; step sizes in
-    /// model coordinates), with the kept states and trajectories in raw coordinates.
+    /// model coordinates), with the kept states and trajectories in raw coordinates:
+    /// x = T⁻¹(μ + s·z) (continuous values: samples of the dequantised data).
     pub fn sample(&self, config: &SamplerConfig) -> Result<Samples> {
         let mut out = self.params.sample(self.model(), config)?;
-        if let Some(s) = &self.standardizer {
-            s.inverse_transform_in_place(&mut out.samples)?;
-            for t in &mut out.trajectories {
-                s.inverse_transform_in_place(t)?;
+        for rows in std::iter::once(&mut out.samples).chain(&mut out.trajectories) {
+            if let Some(s) = &self.standardizer {
+                s.inverse_transform_in_place(rows)?;
+            }
+            if let Some(t) = &self.transform {
+                t.inverse_in_place(rows)?;
             }
         }
         Ok(out)
@@ -306,8 +392,10 @@ impl ModelHandle {
     }
 
     /// [`crate::eval::evaluate`] on `raw` (raw coordinates; mapped to model coordinates,
-    /// where the estimates are reported, with the raw mean log-likelihood beside them).
-    /// `true_score_raw`: the data's true score in raw coordinates, when known.
+    /// where the estimates are reported, with the raw mean log-likelihood beside them,
+    /// including a logit transform's mean log-Jacobian). `true_score_raw`: the data's true
+    /// score in raw coordinates, when known (not used under a logit transform, whose map of
+    /// the score into model coordinates the Fisher estimator does not take).
     pub fn evaluate(
         &self,
         raw: &Dataset,
@@ -315,7 +403,21 @@ impl ModelHandle {
         config: &EvalConfig,
     ) -> Result<EvalReport> {
         let data = self.to_model_coordinates(raw)?;
-        self.params.evaluate(self.model(), &data, self.standardizer(), true_score_raw, config)
+        let jacobian = self.log_jacobian(raw)?;
+        let truth = if jacobian.is_some() { None } else { true_score_raw };
+        let mut report =
+            self.params.evaluate(self.model(), &data, self.standardizer(), truth, config)?;
+        if let Some(j) = jacobian {
+            if true_score_raw.is_some() {
+                report.notes.push("Fisher divergence skipped under a logit transform".into());
+            }
+            if let Some(l) = &report.log_likelihood {
+                let mean_jacobian = j.iter().sum::<f64>() / j.len().max(1) as f64;
+                let base = report.mean_log_likelihood_raw.unwrap_or(l.mean_log_likelihood);
+                report.mean_log_likelihood_raw = Some(base + mean_jacobian);
+            }
+        }
+        Ok(report)
     }
 
     /// Trains a fresh model as a run of `config` on the in-memory rows `raw` (raw
@@ -336,11 +438,13 @@ impl ModelHandle {
         config.validate()?;
         let seed = config.seed;
         let raw = config.data.select_columns(raw)?;
-        let RunRows { train, validation, standardizer, .. } = config.prepare_rows(&raw)?;
+        let RunRows { train, validation, transform, standardizer, .. } =
+            config.prepare_rows(&raw)?;
         let model_config = config.model_config(raw.d())?;
         let objective = config.objective();
         let train_config = config.train_config(train.n())?;
         let mut handle = Self::init(model_config, config.dtype, &mut Stream::Init.rng(seed))
+            .with_transform(transform)
             .with_standardizer(standardizer)
             .with_columns(raw.column_names().map(<[String]>::to_vec));
         let report = handle.fit(&objective, &train, validation.as_ref(), &train_config, hook)?;

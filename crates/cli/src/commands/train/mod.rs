@@ -6,7 +6,13 @@
 //! (the resolved configuration: `--config` it to repeat the run), `metrics.csv` (one row per
 //! step; no wall-clock columns, so equal runs give equal files) and, for 2-D data,
 //! `density.png`, `score.png`, `samples.png`, for other data `corner.png`, with
-//! `--image-shape` `images.png`, plus `loss.png`. See [`folder`] for when each is written.
+//! `--image-shape` `images.png`, plus `loss.png`; with `--save-splits`, `train.csv` and
+//! `validation.csv` (the rows of the split, as given). See [`folder`] for when each is
+//! written.
+//!
+//! On a data file (not a built-in density) the run stops early by default
+//! (`scorematch::config::OWN_DATA_PATIENCE` validations without improvement), and the last
+//! line says which step the checkpoint holds and why.
 //!
 //! SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the run after the current step and save it
 //! (exit status 128 + the signal's number); a second signal quits at once ([`crate::signals`]).
@@ -23,7 +29,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use scorematch::config::RunRows;
-use scorematch::data::{Dataset, Standardizer};
+use scorematch::data::{Dataset, FEW_DISTINCT};
 use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
@@ -35,7 +41,7 @@ use super::common;
 use crate::config::{self, RunConfig, RunFlags};
 use crate::error::{self, Exit, usage};
 use crate::figures::{FIGURE_FILES, ModelView, training_figures};
-use crate::files::{load_data, run_dir};
+use crate::files::{SPLIT_FILES, load_run_data, run_dir, save_table};
 use crate::progress::{Progress, Verbosity};
 use crate::signals;
 use folder::{CHECKPOINT, CONFIG, LAST, METRICS, RecordBase, RunFolder};
@@ -93,6 +99,10 @@ pub struct TrainArgs {
         help_heading = "Output"
     )]
     pub resume: Option<PathBuf>,
+    /// Write the run's training and validation rows (raw coordinates, before any
+    /// dequantisation noise) to train.csv and validation.csv in the run folder.
+    #[arg(long, conflicts_with = "resume", help_heading = "Output")]
+    pub save_splits: bool,
     /// When stderr is not a terminal, print a progress line every N steps.
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
     pub log_every: usize,
@@ -121,13 +131,10 @@ struct Plan {
     model: ModelConfig,
     objective: Objective,
     train: TrainConfig,
-    /// Training rows in raw coordinates (for the plots).
-    train_raw: Dataset,
-    /// Training and validation rows in model coordinates.
-    train_data: Dataset,
-    validation: Option<Dataset>,
-    standardizer: Option<Standardizer>,
-    /// Columns of the data that look discrete, with their distinct counts.
+    /// The rows, raw and in model coordinates, and the maps between them.
+    rows: RunRows,
+    /// Columns of the data that look discrete and are not dequantised, with their distinct
+    /// counts.
     raw_columns_discrete: Vec<(String, usize)>,
 }
 
@@ -137,8 +144,8 @@ impl Plan {
         RecordBase {
             config: self.config.clone(),
             objective: self.objective.clone(),
-            n_train: self.train_data.n(),
-            n_validation: self.validation.as_ref().map_or(0, Dataset::n),
+            n_train: self.rows.train.n(),
+            n_validation: self.rows.validation.as_ref().map_or(0, Dataset::n),
         }
     }
 }
@@ -152,9 +159,6 @@ struct Start {
     history: Vec<StepMetrics>,
 }
 
-/// A column with at most this many distinct values is flagged as discrete.
-const DISCRETE_MAX_DISTINCT: usize = 20;
-
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     if let Some(dir) = &args.resume {
@@ -163,23 +167,72 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let (config, notes) = args.configuration()?;
     common::notes(verbosity, &notes);
     let plan = prepare(config)?;
-    let discrete = plan.raw_columns_discrete.iter().map(|(name, k)| {
-        format!(
-            "column '{name}' takes only {k} distinct values; score matching assumes continuous \
-             data and its loss can fall without bound on such a column: drop it \
-             (--drop-columns {name}), or add dequantisation noise"
-        )
-    });
-    common::notes(verbosity, &discrete.collect::<Vec<_>>());
+    common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
     let inputs = config_inputs(&plan.config, args.config.as_deref());
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
     let mut rng = Stream::Init.rng(plan.config.seed);
     let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-        .with_standardizer(plan.standardizer.clone())
-        .with_columns(plan.train_raw.column_names().map(<[String]>::to_vec));
+        .with_transform(plan.rows.transform.clone())
+        .with_standardizer(plan.rows.standardizer.clone())
+        .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
     let folder = RunFolder::start(&dir, &plan.config)?;
+    if args.save_splits {
+        save_splits(&plan, &folder)?;
+    }
     train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
+}
+
+/// Columns that take a few distinct values each, as `(name, count)`, with more than this
+/// many noted in one line.
+const DISCRETE_NOTES: usize = 3;
+
+/// The notes on `discrete` columns that no dequantisation covers: one per column, or one
+/// for them all when there are more than [`DISCRETE_NOTES`] (the 64 pixels of the digits).
+fn discrete_notes(discrete: &[(String, usize)]) -> Vec<String> {
+    const WHY: &str =
+        "score matching assumes continuous data and its loss can fall without bound on such";
+    if discrete.len() > DISCRETE_NOTES {
+        let names: Vec<&str> = discrete.iter().map(|(name, _)| name.as_str()).collect();
+        let shown = if names.len() > 8 {
+            format!("{}, …", names[..8].join(", "))
+        } else {
+            names.join(", ")
+        };
+        return vec![format!(
+            "{} columns take only a few distinct values each ({shown}); {WHY} columns: add \
+             dequantisation noise (--dequantize auto), or drop them (--drop-columns)",
+            names.len()
+        )];
+    }
+    discrete
+        .iter()
+        .map(|(name, k)| {
+            format!(
+                "column '{name}' takes only {k} distinct values; {WHY} a column: add dequantisation noise \
+                 (--dequantize auto), or drop it (--drop-columns {name})"
+            )
+        })
+        .collect()
+}
+
+/// `--save-splits`: the training rows and, when some are held out, the validation rows, in
+/// raw coordinates with the data's column names.
+fn save_splits(plan: &Plan, folder: &RunFolder) -> Result<()> {
+    for (path, rows) in split_files(plan, folder) {
+        save_table(&path, rows)?;
+    }
+    Ok(())
+}
+
+/// The files `--save-splits` writes and their rows.
+fn split_files<'a>(plan: &'a Plan, folder: &RunFolder) -> Vec<(PathBuf, &'a Dataset)> {
+    let [train, validation] = SPLIT_FILES;
+    let mut files = vec![(folder.path(train), &plan.rows.train_raw)];
+    if !plan.rows.validation_raw.is_empty() {
+        files.push((folder.path(validation), &plan.rows.validation_raw));
+    }
+    files
 }
 
 /// The files a run of `config` reads: the data (when it is a file) and the configuration
@@ -217,11 +270,14 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     };
     let mut config = record.config.clone();
     args.settings.apply(&mut config)?;
-    let config = config.resolved();
+    let mut config = config.resolved();
+    // The run keeps the patience it was recorded with: one recorded before data files got
+    // a default patience has none, and must not start stopping early when resumed.
+    config.train.patience = record.config.train.patience;
     config.validate()?;
     let plan = prepare(config)?;
     check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
-    let total = plan.train.total_steps(plan.train_data.n())?;
+    let total = plan.train.total_steps(plan.rows.train.n())?;
     if state.step >= total {
         return Err(usage(format!(
             "the run in {} has already completed its {total} steps: give --steps above {} to \
@@ -236,20 +292,17 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     train_model(&plan, start, args, verbosity)
 }
 
-/// Refuses to resume on data other than the run's: the same row counts and the same
-/// standardisation (means and scales of the training rows, equal bit for bit).
+/// Refuses to resume on data other than the run's: the same row counts, the same transform
+/// and the same standardisation (means and scales of the training rows, equal bit for bit).
 fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize) -> Result<()> {
-    let n_val_now = plan.validation.as_ref().map_or(0, Dataset::n);
-    if plan.train_data.n() != n_train
-        || n_val_now != n_val
-        || plan.standardizer != saved.standardizer
-    {
+    let n_val_now = plan.rows.validation.as_ref().map_or(0, Dataset::n);
+    if plan.rows.train.n() != n_train || n_val_now != n_val || !plan.rows.same_maps(saved) {
         return Err(usage(format!(
             "the data '{}' is not what the run was trained on ({} training and {} validation \
              rows now, {n_train} and {n_val} then, or different values); resume needs the same \
              data",
             plan.config.data.source,
-            plan.train_data.n(),
+            plan.rows.train.n(),
             n_val_now
         )));
     }
@@ -258,26 +311,20 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
 
 /// Loads and splits the data, builds the model, objective and optimisation settings.
 fn prepare(config: RunConfig) -> Result<Plan> {
-    let (seed, d) = (config.seed, &config.data);
-    let data = d.select_columns(&load_data(&d.source, d.n_samples, Stream::Data.seed(seed))?)?;
+    let data = load_run_data(&config)?;
     config.figures.check_columns(data.columns())?;
-    let raw_columns_discrete = data.discrete_columns(DISCRETE_MAX_DISTINCT);
-    let RunRows { train_raw, train: train_data, validation, standardizer } =
+    let rows =
         config.prepare_rows(&data).context("cannot split and standardise the training data")?;
+    let dequantized = |j: usize| rows.transform.as_ref().is_some_and(|t| t.dequantize[j] > 0.0);
+    let raw_columns_discrete = data
+        .discrete_columns(FEW_DISTINCT)
+        .into_iter()
+        .filter(|(name, _)| !data.columns().iter().position(|c| c == name).is_some_and(dequantized))
+        .collect();
     let model = config.model_config(data.d())?;
     let objective = config.objective();
-    let train = config.train_config(train_data.n())?;
-    Ok(Plan {
-        config,
-        model,
-        objective,
-        train,
-        train_raw,
-        train_data,
-        validation,
-        standardizer,
-        raw_columns_discrete,
-    })
+    let train = config.train_config(rows.train.n())?;
+    Ok(Plan { config, model, objective, train, rows, raw_columns_discrete })
 }
 
 /// Trains at the configured precision, saving the run as it goes, then draws the figures.
@@ -286,8 +333,8 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
     let base = plan.record_base();
     let mut trainer = model.trainer(
         &plan.objective,
-        &plan.train_data,
-        plan.validation.as_ref(),
+        &plan.rows.train,
+        plan.rows.validation.as_ref(),
         &plan.train,
         resume.as_ref(),
     )?;
@@ -300,7 +347,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         model.n_params(),
         model.dtype(),
         plan.config.data.source,
-        plan.train_data.n(),
+        plan.rows.train.n(),
         base.n_validation,
         plan.objective.name(),
         folder.dir().display()
@@ -362,6 +409,9 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         StopReason::Completed | StopReason::EarlyStopped | StopReason::InProgress => {}
     }
     let mut written = [CHECKPOINT, LAST, CONFIG, METRICS].map(|f| folder.path(f)).to_vec();
+    if args.save_splits {
+        written.extend(split_files(plan, &folder).into_iter().map(|(path, _)| path));
+    }
     progress.finish("");
     if plan.config.plots {
         common::detail(verbosity, "drawing the figures");
@@ -376,7 +426,7 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         let figures = training_figures(
             folder.dir(),
             &view,
-            &plan.train_raw,
+            &plan.rows.train_raw,
             &plan.config.sampler_config(),
             &report.history,
             plan.objective.name(),
@@ -391,10 +441,13 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         common::notes(verbosity, &figures.notes);
         written.extend(figures.written);
     }
-    common::say(verbosity, &format!("{}; {saved_to}", summary(&report, first)));
-    // A forced rerun into an old run folder: figures this run did not draw (skipped, or
-    // --no-plots) would otherwise sit beside the new checkpoint as if they belonged to it.
-    for stale in FIGURE_FILES.iter().map(|f| folder.path(f)) {
+    let line = summary(&report, first, plan.train.patience);
+    common::say(verbosity, &format!("{line}; {saved_to}"));
+    // A forced rerun into an old run folder: figures (and splits) this run did not write
+    // would otherwise sit beside the new checkpoint as if they belonged to it.
+    // A resumed run keeps the splits its start wrote.
+    let splits = if first == 0 { &SPLIT_FILES[..] } else { &[] };
+    for stale in FIGURE_FILES.iter().chain(splits).map(|f| folder.path(f)) {
         if !written.contains(&stale) && stale.exists() {
             std::fs::remove_file(&stale)
                 .with_context(|| format!("cannot remove the old {}", stale.display()))?;
@@ -434,8 +487,9 @@ fn saved_line(dir: &Path, report: &TrainReport, held: HeldStep, diverged: bool) 
     )
 }
 
-/// One line on how training went, for a run that started at step `first`.
-fn summary(report: &TrainReport, first: usize) -> String {
+/// One line on how training went, for a run that started at step `first` with early
+/// stopping after `patience` validations without improvement.
+fn summary(report: &TrainReport, first: usize, patience: Option<usize>) -> String {
     let new_steps = report.steps_done - first;
     let rate = new_steps as f64 / report.seconds.max(1e-9);
     let mut s = format!("trained {new_steps} steps in {:.1} s ({rate:.0} steps/s)", report.seconds);
@@ -449,7 +503,13 @@ fn summary(report: &TrainReport, first: usize) -> String {
         s.push_str(&format!(", best validation loss {v:.4} at step {step}"));
     }
     if report.stop == StopReason::EarlyStopped {
-        s.push_str(" (stopped early: validation loss stopped improving)");
+        let n = patience
+            .map(|p| format!(" in {p} validation{}", if p == 1 { "" } else { "s" }))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            " (stopped early at step {}: no better validation loss{n}; --patience to change)",
+            report.steps_done
+        ));
     }
     s
 }
@@ -461,4 +521,23 @@ fn list_files(dir: &Path, files: &[PathBuf]) -> String {
         .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     format!("{}/{{{}}}", dir.display(), names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_discrete_columns_make_one_note() {
+        let columns = |n: usize| (0..n).map(|j| (format!("p{j}"), 17)).collect::<Vec<_>>();
+        let few = discrete_notes(&columns(2));
+        assert_eq!(few.len(), 2);
+        assert!(few[1].starts_with("column 'p1' takes only 17 distinct values;"), "{few:?}");
+        assert!(few[1].contains("on such a column: add") && few[1].contains("--drop-columns p1"));
+        let many = discrete_notes(&columns(64));
+        assert_eq!(many.len(), 1);
+        assert!(many[0].starts_with("64 columns take only a few distinct values each (p0, p1,"));
+        assert!(many[0].contains("p7, …)") && !many[0].contains("p8"), "{many:?}");
+        assert!(many[0].contains("such columns: add dequantisation noise (--dequantize auto)"));
+    }
 }
