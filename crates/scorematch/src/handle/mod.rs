@@ -48,6 +48,7 @@ use crate::sample::{SamplerConfig, Samples, ScoreFn};
 use crate::saved::SavedModel;
 use crate::train::{
     AnyTrainer, Control, StepMetrics, TrainConfig, TrainReport, TrainState, TrainingRecord,
+    run_to_end,
 };
 use typed::Precision;
 
@@ -467,14 +468,7 @@ impl ModelHandle {
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
         let mut trainer = self.trainer(objective, train, validation, config, None)?;
-        let mut history = Vec::with_capacity(trainer.total_steps().min(1 << 16));
-        while let Some(metrics) = trainer.step()? {
-            if hook(&metrics) == Control::Stop {
-                trainer.interrupt();
-            }
-            history.push(metrics);
-        }
-        let report = trainer.report(history);
+        let report = run_to_end(trainer.as_mut(), hook)?;
         let kept = trainer.kept_f64().1;
         drop(trainer);
         self.set_params(&kept)?;

@@ -105,7 +105,7 @@ impl<T: Element> Precision for Typed<T> {
     }
 
     fn to_f64(&self) -> Vec<Vec<f64>> {
-        self.0.iter().map(|p| p.iter().map(|&v| Element::to_f64(v)).collect()).collect()
+        crate::train::to_f64(&self.0)
     }
 
     fn field<'a>(

@@ -16,7 +16,8 @@ mod trainer;
 pub use compiled::CompiledLoss;
 pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
-pub use trainer::{AnyTrainer, TrainState, Trainer};
+pub(crate) use trainer::to_f64;
+pub use trainer::{AnyTrainer, TrainState, Trainer, run_to_end};
 
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
@@ -205,13 +206,7 @@ pub fn fit<T: Element>(
     hook: &mut dyn FnMut(&StepMetrics) -> Control,
 ) -> Result<TrainReport> {
     let mut trainer = Trainer::new(model, objective, train, validation, config, params.to_vec())?;
-    let mut history = Vec::with_capacity(trainer.total_steps().min(1 << 16));
-    while let Some(metrics) = trainer.step()? {
-        if hook(&metrics) == Control::Stop {
-            trainer.interrupt();
-        }
-        history.push(metrics);
-    }
+    let report = run_to_end(&mut trainer, hook)?;
     copy_into(params, trainer.kept().1);
-    Ok(trainer.report(history))
+    Ok(report)
 }

@@ -16,7 +16,8 @@ use rand::seq::SliceRandom;
 use scorematch_graph::Element;
 
 use super::{
-    BestValidation, CompiledLoss, HeldStep, StepMetrics, StopReason, TrainConfig, TrainReport,
+    BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
+    TrainReport,
 };
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -319,6 +320,23 @@ impl<'a, T: Element> Trainer<'a, T> {
             seconds: self.start.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// Steps `trainer` to its end, calling `hook` after every step (its [`Control::Stop`]
+/// interrupts the run), and reports the run with every step's metrics: the loop of
+/// [`super::fit`] and [`crate::handle::ModelHandle::fit`].
+pub fn run_to_end(
+    trainer: &mut dyn AnyTrainer,
+    hook: &mut dyn FnMut(&StepMetrics) -> Control,
+) -> Result<TrainReport> {
+    let mut history = Vec::with_capacity(trainer.total_steps().min(1 << 16));
+    while let Some(metrics) = trainer.step()? {
+        if hook(&metrics) == Control::Stop {
+            trainer.interrupt();
+        }
+        history.push(metrics);
+    }
+    Ok(trainer.report(history))
 }
 
 /// Tensors as `f64` (exact from `f32`).
