@@ -25,7 +25,9 @@
 //! - **Autodiff** ([`jvp`], [`vjp`], [`grad`], [`hvp`]) are graph → graph transforms. Rules
 //!   emit primitives, so results differentiate again to any order (grad of grad, grad of
 //!   hvp, jvp of grad). Zero tangents and cotangents are symbolic (`None`) inside the
-//!   transforms and never materialised; see `autodiff/`.
+//!   transforms and never materialised; see `autodiff/`. [`laplacian`] pushes c directional
+//!   derivatives and their summed second derivatives (a Laplacian, in chunks of directions)
+//!   forward with the values: exact score matching without a reverse pass per direction.
 //! - **Passes** ([`passes`]): DCE, constant folding, algebraic simplification, and an IR
 //!   verifier, all as rebuilds into a fresh graph with stable input positions.
 //! - **Reference interpreter** ([`evaluate`]): naive `f64`, the oracle for everything
@@ -55,7 +57,7 @@ pub mod passes;
 pub mod shape;
 mod tensor_api;
 
-pub use autodiff::{grad, hvp, jvp, vjp};
+pub use autodiff::{Jet, grad, hvp, jvp, laplacian, vjp};
 pub use dtype::{DType, Element};
 pub use error::{GraphError, Result};
 pub use graph::{Graph, Node, NodeId, Tensor, ancestors, resolve_view, uniform_value};

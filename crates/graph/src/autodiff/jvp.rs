@@ -2,8 +2,7 @@
 
 use super::{check_seed, same_graph};
 use crate::error::{GraphError, Result};
-use crate::graph::Tensor;
-use crate::graph::ancestors;
+use crate::graph::{NodeId, Tensor, ancestors};
 
 /// Jacobian-vector product: the tangents of `outputs` when each node of `primals` moves
 /// along the matching entry of `tangents` (ẏ = ∂y/∂x · ẋ). Primals may be inputs or any
@@ -21,19 +20,39 @@ pub fn jvp(outputs: &[Tensor], primals: &[Tensor], tangents: &[Tensor]) -> Resul
     for (p, t) in primals.iter().zip(tangents) {
         check_seed("jvp", p, t)?;
     }
-    let Some(first) = outputs.first() else { return Ok(vec![]) };
+    let seeds: Vec<Option<Tensor>> = tangents.iter().cloned().map(Some).collect();
+    Ok(push_tangents(outputs, primals, &seeds)
+        .into_iter()
+        .zip(outputs)
+        .map(|(t, o)| t.unwrap_or_else(|| o.zeros_like()))
+        .collect())
+}
+
+/// The forward sweep of [`jvp`], unchecked, with symbolic zeros kept at the outputs
+/// (`None`). Every primal is a free variable: a primal seeded with `None` is held fixed,
+/// so its own dependence on the other primals is cut — which makes this a partial
+/// derivative in one operand of an op with the others held (the forward Laplacian's
+/// second partials, `laplacian.rs`).
+pub(crate) fn push_tangents(
+    outputs: &[Tensor],
+    primals: &[Tensor],
+    seeds: &[Option<Tensor>],
+) -> Vec<Option<Tensor>> {
+    let Some(first) = outputs.first() else { return vec![] };
     let graph = first.graph().clone();
     let needed = ancestors(outputs);
     let mut tan: Vec<Option<Tensor>> = vec![None; needed.len()];
-    for (p, t) in primals.iter().zip(tangents) {
-        tan[p.id().index()] = Some(t.clone());
+    let mut seeded = vec![false; needed.len()];
+    for (p, t) in primals.iter().zip(seeds) {
+        tan[p.id().index()] = t.clone();
+        seeded[p.id().index()] = true;
     }
     let start = primals.iter().map(|p| p.id().index()).min().unwrap_or(needed.len());
     for i in start..needed.len() {
-        if !needed[i] || tan[i].is_some() {
+        if !needed[i] || seeded[i] {
             continue;
         }
-        let y = graph.tensor(crate::graph::NodeId(i as u32));
+        let y = graph.tensor(NodeId(i as u32));
         let x = y.operands();
         let t: Vec<Option<Tensor>> = x.iter().map(|xi| tan[xi.id().index()].clone()).collect();
         if t.iter().all(Option::is_none) {
@@ -41,8 +60,5 @@ pub fn jvp(outputs: &[Tensor], primals: &[Tensor], tangents: &[Tensor]) -> Resul
         }
         tan[i] = y.op().jvp(&x, &y, &t);
     }
-    Ok(outputs
-        .iter()
-        .map(|o| tan[o.id().index()].clone().unwrap_or_else(|| o.zeros_like()))
-        .collect())
+    outputs.iter().map(|o| tan[o.id().index()].clone()).collect()
 }

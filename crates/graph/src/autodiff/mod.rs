@@ -6,15 +6,21 @@
 //! "VJP rule per op" route (tinygrad, PyTorch's `derivatives.yaml`) rather than JAX's
 //! linearize-then-transpose; it is simpler and each rule sits next to its op.
 //!
+//! The forward Laplacian ([`laplacian`]) pushes c directional derivatives and their summed
+//! second derivatives forward with the values in one sweep: exact score matching's
+//! Laplacian without a reverse pass per direction (`laplacian.rs`).
+//!
 //! Zeros are symbolic: a node that does not depend on the differentiated inputs has no
 //! tangent (`None`), rules skip absent tangents, and no zero tensor is materialised inside
 //! a transform. Only at the public boundary, for an output that does not depend on the
 //! inputs at all, is a zero constant returned.
 
 mod jvp;
+mod laplacian;
 mod vjp;
 
 pub use jvp::jvp;
+pub use laplacian::{Jet, laplacian};
 pub use vjp::{grad, vjp};
 
 use crate::error::{GraphError, Result};

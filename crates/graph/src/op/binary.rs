@@ -80,7 +80,7 @@ macro_rules! binary_ops {
             }
 
             /// The partials (∂y/∂a, ∂y/∂b) as graphs over the operands and the output.
-            fn partials(self, a: &Tensor, b: &Tensor, y: &Tensor) -> (Partial, Partial) {
+            pub(crate) fn partials(self, a: &Tensor, b: &Tensor, y: &Tensor) -> (Partial, Partial) {
                 match self {
                     $(BinaryOp::$v => {
                         let ($pa, $pb, $py) = (a, b, y);

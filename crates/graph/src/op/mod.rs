@@ -146,7 +146,7 @@ pub(crate) enum Partial {
 
 impl Partial {
     /// Scales a tangent or cotangent `t` by the factor.
-    fn apply(&self, t: &Tensor) -> Tensor {
+    pub(crate) fn apply(&self, t: &Tensor) -> Tensor {
         match self {
             Partial::One => t.clone(),
             Partial::MinusOne => -t,

@@ -58,7 +58,7 @@ pub(crate) fn max_kernel<T: Element>(x: Operand<T>, out_shape: &[usize], out: &m
 }
 
 /// The tie-sharing weights m/c of reduce_max, as a tensor of x's shape.
-fn max_weights(x: &Tensor, y: &Tensor, axes: &[usize]) -> Tensor {
+pub(crate) fn max_weights(x: &Tensor, y: &Tensor, axes: &[usize]) -> Tensor {
     let mask = x.eq(&y.broadcast_to(x.shape()));
     let count = mask.reduce_sum_keep(axes);
     mask / count.broadcast_to(x.shape())

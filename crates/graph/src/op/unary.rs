@@ -82,7 +82,7 @@ macro_rules! unary_ops {
 
             /// The pointwise derivative g'(x), as a graph over the input `x` and the output
             /// `y` (symbolic when ±1).
-            fn derivative(self, x: &Tensor, y: &Tensor) -> Partial {
+            pub(crate) fn derivative(self, x: &Tensor, y: &Tensor) -> Partial {
                 match self {
                     $(UnaryOp::$v => {
                         let ($dx, $dy) = (x, y);
