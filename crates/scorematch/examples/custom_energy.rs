@@ -64,7 +64,7 @@ fn main() -> scorematch::Result<()> {
     let data = ring(10_000, r, w, 1)?;
     let sliced = Objective::Ssm { projection: Projection::Gaussian, n_projections: 1 };
     println!("truth   r = {r:.3}, w = {w:.3}");
-    for objective in [Objective::Esm, sliced, Objective::Dsm { sigma }] {
+    for objective in [Objective::Esm { chunk: None }, sliced, Objective::Dsm { sigma }] {
         let mut rng = StdRng::seed_from_u64(0);
         let mut params: Vec<Vec<f64>> =
             Ring.param_specs().iter().map(|s| s.initialize(&mut rng)).collect();

@@ -60,7 +60,7 @@ fn main() -> scorematch::Result<()> {
     println!("truth:  μ = {}  P row 0 = {}", show(&mean), show(&p_true[..D]));
     let model = GaussianEnergy { dim: D };
     let sliced = Objective::SsmVr { projection: Projection::Rademacher, n_projections: 1 };
-    for objective in [Objective::Esm, sliced] {
+    for objective in [Objective::Esm { chunk: None }, sliced] {
         let mut params =
             ModelConfig::Gaussian(model.clone()).init_params(&mut StdRng::seed_from_u64(0));
         let schedule = Schedule::Cosine { total_steps: 3000, warmup_steps: 0, min_lr: 0.0 };

@@ -61,6 +61,9 @@ pub struct Cell {
     pub objective: ObjectiveKind,
     /// Worker threads.
     pub threads: usize,
+    /// Exact SM's input directions per chunk (`None`: the default,
+    /// [`crate::memory::esm_chunk`]).
+    pub esm_chunk: Option<usize>,
 }
 
 /// What a cell measured. `--json` prints these keys.
@@ -97,6 +100,9 @@ impl Cell {
         ConfigError::at_least_one("bench.layers", self.layers)?;
         ConfigError::at_least_one("bench.batch", self.batch)?;
         ConfigError::at_least_one("threads", self.threads)?;
+        if let Some(c) = self.esm_chunk {
+            ConfigError::at_least_one("objective.esm_chunk", c)?;
+        }
         if !OBJECTIVES.contains(&self.objective) {
             return Err(ConfigError::new(
                 "bench.objective",
@@ -128,7 +134,7 @@ impl Cell {
                 Objective::SsmVr { projection: Projection::Gaussian, n_projections: 1 }
             }
             ObjectiveKind::Dsm => Objective::Dsm { sigma: 0.1 },
-            _ => Objective::Esm,
+            _ => Objective::Esm { chunk: self.esm_chunk },
         }
     }
 
@@ -246,6 +252,7 @@ mod tests {
             batch: 16,
             objective: ObjectiveKind::SsmVr,
             threads: 1,
+            esm_chunk: None,
         };
         let m = cell.measure(3, 100.0).expect("measured");
         assert_eq!(m.steps, BLOCK);
@@ -254,6 +261,7 @@ mod tests {
         let bad = Cell { objective: ObjectiveKind::Mle, ..cell };
         assert!(bad.validate().is_err());
         assert!(Cell { batch: 0, ..cell }.validate().is_err());
+        assert!(Cell { esm_chunk: Some(0), ..cell }.validate().is_err());
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
     }

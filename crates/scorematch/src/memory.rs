@@ -149,6 +149,34 @@ pub fn field_bytes<T: Element>(model: &dyn Model, batch: usize, threads: usize) 
     Ok(program.saturating_add(inputs))
 }
 
+/// The bytes one chunk of exact score matching's directions may take by default (see
+/// [`esm_chunk`]). A fixed budget rather than a share of the free memory, so that the chunk,
+/// and with it the order in which the loss is summed, does not change with the machine.
+pub const ESM_CHUNK_BYTES: u64 = 256 << 20;
+
+/// Tangent-sized buffers live at once per direction in exact SM's program, counted from
+/// the forward Laplacian's gradient: each layer's pre- and post-activation tangents kept for
+/// the reverse pass, and their cotangents.
+const ESM_TANGENT_COPIES: u64 = 4;
+
+/// The default chunk of input directions of exact score matching (`objective.esm_chunk`
+/// unset) for `model` at batch `batch` in `dtype`: as many directions as fit in
+/// [`ESM_CHUNK_BYTES`], each taking B × (D + Σ layer widths) tangent entries per copy
+/// ([`ESM_TANGENT_COPIES`]), clamped to 1 … D. One chunk of all D directions is the fastest
+/// on small models; the chunk bounds the memory on large ones (D = 784: tens of directions).
+pub fn esm_chunk(model: &dyn Model, batch: usize, dtype: DType) -> usize {
+    let widths = model
+        .param_specs()
+        .iter()
+        .filter(|s| s.shape.len() == 2)
+        .fold(model.dim(), |w, s| w.saturating_add(s.shape[0]));
+    let per_direction = elements(batch.saturating_mul(widths), dtype_bytes(dtype))
+        .saturating_mul(ESM_TANGENT_COPIES)
+        .max(1);
+    let fit = usize::try_from(ESM_CHUNK_BYTES / per_direction).unwrap_or(usize::MAX);
+    fit.clamp(1, model.dim().max(1))
+}
+
 /// Part of a need: compiled programs' buffers.
 pub const PROGRAMS: &str = "compiled programs";
 /// Part of a training need: buffers the size of the parameters (their copies, the

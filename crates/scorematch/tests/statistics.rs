@@ -23,7 +23,8 @@ fn sliced_vs_exact(
     x: &[f64],
     batch: usize,
 ) -> (f64, f64, f64) {
-    let mut esm = CompiledLoss::<f64>::new(model, &Objective::Esm, batch, false, 1).unwrap();
+    let mut esm =
+        CompiledLoss::<f64>::new(model, &Objective::Esm { chunk: None }, batch, false, 1).unwrap();
     let exact = esm.evaluate(params, x).unwrap();
     let mut ssm = CompiledLoss::<f64>::new(model, sliced, batch, false, 1).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
@@ -150,7 +151,7 @@ fn exact_and_sliced_sm_recover_a_correlated_gaussian() {
     // truth is ~5 standard errors; 1.5% to the sample optimum bounds the optimisation error
     // (measured: 0.05% for ESM, 0.4% for SSM-VR, whose projections add gradient noise).
     let sliced = Objective::SsmVr { projection: Projection::Rademacher, n_projections: 1 };
-    for objective in [Objective::Esm, sliced] {
+    for objective in [Objective::Esm { chunk: None }, sliced] {
         let (m, p) = fit_gaussian(&objective, &data, 3000);
         let name = objective.name();
         assert!(
@@ -173,7 +174,7 @@ fn denoising_sm_with_small_sigma_agrees_with_exact_sm() {
     let (mean, cov) = target();
     let data =
         GaussianMixture::gaussian(mean, cov).unwrap().sample(20_000, &mut StdRng::seed_from_u64(6));
-    let (m_esm, p_esm) = fit_gaussian(&Objective::Esm, &data, 3000);
+    let (m_esm, p_esm) = fit_gaussian(&Objective::Esm { chunk: None }, &data, 3000);
     // DSM's optimum is the Gaussian smoothed by N(0, σ²I): precision (Σ + σ²I)⁻¹, within
     // σ²·‖P‖ ≈ 1e-2·‖P‖ relative of ESM's for σ = 0.1 and this Σ; the rest is DSM's
     // larger gradient noise, which the cosine decay averages out.

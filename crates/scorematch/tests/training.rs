@@ -146,7 +146,7 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
     let mut params = gaussian.init_params(&mut StdRng::seed_from_u64(9));
     let report = fit(
         gaussian.model(),
-        &Objective::Esm,
+        &Objective::Esm { chunk: None },
         &data,
         Some(&val),
         &with_val,
@@ -169,7 +169,7 @@ fn a_non_finite_loss_stops_training_with_the_last_good_parameters() {
     let mut retraced = gaussian.init_params(&mut StdRng::seed_from_u64(9));
     fit(
         gaussian.model(),
-        &Objective::Esm,
+        &Objective::Esm { chunk: None },
         &data,
         None,
         &TrainConfig { steps: best, ..cfg },
@@ -194,9 +194,15 @@ fn absurd_step_counts_are_refused_before_any_allocation() {
             "train.epochs",
         ),
     ] {
-        let msg = fit(mlp().model(), &Objective::Esm, &data, None, &cfg, &mut params, &mut |_| {
-            Control::Continue
-        })
+        let msg = fit(
+            mlp().model(),
+            &Objective::Esm { chunk: None },
+            &data,
+            None,
+            &cfg,
+            &mut params,
+            &mut |_| Control::Continue,
+        )
         .unwrap_err()
         .to_string();
         assert!(msg.starts_with(field) && msg.contains("steps allowed"), "{msg}");
@@ -303,7 +309,7 @@ fn loading_refuses_non_finite_parameters_and_invalid_configurations() {
 fn bad_configurations_are_refused_with_a_clear_message() {
     let data = ToyDensity::TwoMoons.sample_seeded(50, 1);
     let mut params = mlp().init_params(&mut StdRng::seed_from_u64(1));
-    let obj = Objective::Esm;
+    let obj = Objective::Esm { chunk: None };
     let err = |cfg: TrainConfig, data: &Dataset, params: &mut Vec<Vec<f64>>| {
         fit(mlp().model(), &obj, data, None, &cfg, params, &mut |_| Control::Continue)
             .unwrap_err()

@@ -23,8 +23,8 @@ its gradient in every parameter and an Adam update, in f32, for a softplus MLP e
 hidden layers of width H on B rows of dimension D. ms/step is the median of blocks of 5 steps
 after a warm-up; compile time is reported apart. The GEMM peak (a 512³ f32 product, best of 15
 blocks) is measured by the command itself; % peak is against threads × that peak. The grid
-times esm on G1 and G2 only (it is D Hessian-vector products per row); name it to time it on
-another cell.";
+times esm on G1 and G2 only (its cost grows with D: a forward Laplacian over all D input
+directions per row, in chunks of --esm-chunk); name it to time it on another cell.";
 
 /// Flags of `scorematch bench`.
 #[derive(Debug, Args)]
@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// Thread counts to time each cell with.
     #[arg(long, value_name = "T", value_delimiter = ',', default_value = "1", value_parser = common::parse_threads)]
     pub threads: Vec<usize>,
+    /// Exact SM's input directions per chunk [default: as many as fit in 256 MiB of tangents].
+    #[arg(long, value_name = "C")]
+    pub esm_chunk: Option<usize>,
     /// Timed steps per cell (rounded up to whole blocks of 5).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub steps: usize,
@@ -142,7 +145,8 @@ fn cells(args: &BenchArgs) -> Result<Vec<(String, Cell)>> {
         };
         for objective in objectives {
             for &threads in &args.threads {
-                let cell = Cell { dim, hidden, layers, batch, objective, threads };
+                let esm_chunk = args.esm_chunk;
+                let cell = Cell { dim, hidden, layers, batch, objective, threads, esm_chunk };
                 cell.validate()?;
                 cells.push((name.to_string(), cell));
             }

@@ -205,7 +205,7 @@ fn setup(args: &LossArgs, data: &Dataset) -> Result<Setup> {
             };
             Setup { objective: Objective::Dsm { sigma }, draw }
         }
-        ObjectiveKind::Esm => Setup { objective: Objective::Esm, draw: None },
+        ObjectiveKind::Esm => Setup { objective: Objective::Esm { chunk: None }, draw: None },
         other => return Err(usage(format!("`loss` does not evaluate {other}"))),
     })
 }

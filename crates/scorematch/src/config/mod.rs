@@ -337,7 +337,7 @@ impl RunConfig {
         let o = &self.objective;
         let (projection, n_projections) = (o.projection, o.n_projections);
         match self.objective_kind() {
-            ObjectiveKind::Esm => Objective::Esm,
+            ObjectiveKind::Esm => Objective::Esm { chunk: o.esm_chunk },
             ObjectiveKind::Ssm => Objective::Ssm { projection, n_projections },
             ObjectiveKind::SsmVr => Objective::SsmVr { projection, n_projections },
             ObjectiveKind::Dsm => Objective::Dsm { sigma: o.sigma },

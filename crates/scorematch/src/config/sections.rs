@@ -221,6 +221,10 @@ pub struct ObjectiveSection {
     /// Noise levels of ms-dsm (geometric ladder).
     #[cfg_attr(feature = "clap", arg(long, value_name = "L"))]
     pub levels: usize,
+    /// Input directions per chunk of esm (its memory grows with it); unset: as many as
+    /// fit in 256 MiB of tangents.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "C"))]
+    pub esm_chunk: Option<usize>,
 }
 
 impl Default for ObjectiveSection {
@@ -235,6 +239,7 @@ impl Default for ObjectiveSection {
             sigma_min: ladder.sigma_min,
             sigma_max: ladder.sigma_max,
             levels: ladder.levels,
+            esm_chunk: None,
         }
     }
 }

@@ -74,7 +74,7 @@ impl HeldoutConfig {
             ));
         }
         if model.dim() <= self.exact_max_dim {
-            Ok(Objective::Esm)
+            Ok(Objective::Esm { chunk: None })
         } else {
             if self.n_projections == 0 {
                 return Err(
@@ -213,7 +213,7 @@ mod tests {
         let rows: Vec<f64> = (0..20).map(|i| (i as f64 * 0.37).sin()).collect();
         let data = Dataset::from_flat(10, 2, rows)?;
         let mean = |batch| {
-            HeldoutLoss::<f64>::new(config.model(), &Objective::Esm, batch, 10, 1)?
+            HeldoutLoss::<f64>::new(config.model(), &Objective::Esm { chunk: None }, batch, 10, 1)?
                 .mean(&params, &data, 0)
         };
         let (whole, batched) = (mean(10)?, mean(4)?);

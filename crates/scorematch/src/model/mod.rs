@@ -22,6 +22,7 @@ mod nice;
 pub use activation::Activation;
 pub use compiled::CompiledField;
 pub use gaussian::GaussianEnergy;
+pub(crate) use gaussian::identity;
 pub use mlp::Mlp;
 pub use mlp_energy::MlpEnergy;
 pub use mlp_score::MlpScore;

@@ -20,22 +20,26 @@
 //! Jv is a Jacobian-vector product of the score: forward-over-reverse (one jvp of a
 //! gradient) for an energy, one jvp for a score network — never D reverse passes. M
 //! projections per sample replicate the batch M times so all M·B directional derivatives
-//! are one batched sweep; exact SM's trace uses the same trick with the D basis vectors.
+//! are one batched sweep. Exact SM's trace is a forward Laplacian over chunks of the D
+//! basis directions instead, its memory bounded by the chunk (`exact.rs`).
 
+mod exact;
 mod noise;
 
+pub use exact::Directions;
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
 use scorematch_graph::{DType, Graph, Tensor, jvp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
-use crate::model::Model;
+use crate::memory;
+use crate::model::{Model, identity};
 
 crate::names::named_enum! {
     /// Which objective (the `kind` of an [`Objective`]).
     pub enum ObjectiveKind: "objective" {
-        /// Exact score matching (D Jacobian-vector products per sample).
+        /// Exact score matching (a forward Laplacian over the D input directions).
         Esm = "esm",
         /// Sliced score matching.
         Ssm = "ssm",
@@ -61,8 +65,14 @@ impl ObjectiveKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Objective {
-    /// Exact score matching.
-    Esm,
+    /// Exact score matching, over the D input directions in chunks of `chunk`.
+    Esm {
+        /// Directions per chunk (≥ 1; clamped to D): peak memory grows with it, speed too
+        /// until products are large. `None`: [`crate::memory::esm_chunk`], from the bytes a
+        /// direction needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunk: Option<usize>,
+    },
     /// Sliced score matching with M projections per sample.
     Ssm {
         /// Distribution of v.
@@ -106,6 +116,9 @@ pub struct LossGraph {
     pub x: Tensor,
     /// Random inputs, drawn afresh for every evaluation.
     pub noise: Vec<NoiseInput>,
+    /// Exact SM's chunk of input directions: the loss is then one chunk's part, to be summed
+    /// over [`Directions::parts`] evaluations (`CompiledLoss` does).
+    pub directions: Option<Directions>,
     /// The scalar loss (mean over the batch).
     pub loss: Tensor,
 }
@@ -114,7 +127,7 @@ impl Objective {
     /// Which objective this is.
     pub fn kind(&self) -> ObjectiveKind {
         match self {
-            Objective::Esm => ObjectiveKind::Esm,
+            Objective::Esm { .. } => ObjectiveKind::Esm,
             Objective::Ssm { .. } => ObjectiveKind::Ssm,
             Objective::SsmVr { .. } => ObjectiveKind::SsmVr,
             Objective::Dsm { .. } => ObjectiveKind::Dsm,
@@ -166,7 +179,12 @@ impl Objective {
                 }
                 ConfigError::at_least_one("objective.levels", levels)?;
             }
-            Objective::Esm | Objective::Mle => {}
+            Objective::Esm { chunk } => {
+                if let Some(c) = chunk {
+                    ConfigError::at_least_one("objective.esm_chunk", c)?;
+                }
+            }
+            Objective::Mle => {}
         }
         let kind = self.kind();
         let refuse = |why: &str| Err(ConfigError::new("objective.kind", kind, why));
@@ -201,7 +219,7 @@ impl Objective {
                     NoiseDist::Ladder(Self::sigma_ladder(*sigma_min, *sigma_max, *levels)),
                 ),
             ],
-            Objective::Esm | Objective::Mle => vec![],
+            Objective::Esm { .. } | Objective::Mle => vec![],
         }
     }
 
@@ -217,13 +235,21 @@ impl Objective {
             .into_iter()
             .map(|(name, shape, dist)| NoiseInput { tensor: g.input(name, &shape, dtype), dist })
             .collect();
-        let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
-        let loss = self.loss(model, &params, &x, &tensors)?;
-        Ok(LossGraph { graph: g, params, x, noise, loss })
+        let (loss, directions) = if let Objective::Esm { chunk } = *self {
+            let d = model.dim();
+            let c = chunk.unwrap_or_else(|| memory::esm_chunk(model, batch, dtype)).clamp(1, d);
+            let e = g.input("directions", &[c, d], dtype);
+            (exact::chunk_loss(model, &params, &x, &e)?, Some(Directions { tensor: e }))
+        } else {
+            let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
+            (self.loss(model, &params, &x, &tensors)?, None)
+        };
+        Ok(LossGraph { graph: g, params, x, noise, directions, loss })
     }
 
     /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
-    /// [`Objective::build`]'s `noise`: v for sliced SM; z for DSM; z, σ for ms-dsm).
+    /// [`Objective::build`]'s `noise`: v for sliced SM; z for DSM; z, σ for ms-dsm). Exact
+    /// SM takes all D directions in one chunk here.
     pub fn loss(
         &self,
         model: &dyn Model,
@@ -252,18 +278,10 @@ impl Objective {
                 };
                 Ok(((v * jv).sum(&[-1]) + 0.5 * second).mean_all())
             }
-            Objective::Esm => {
-                let (b, d) = (x.shape()[0], x.shape()[1]);
-                let xr = replicate(x, d);
-                let s = field(&xr, None)?.score(&xr)?;
-                let basis: Vec<f64> = (0..d * b * d)
-                    .map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 })
-                    .collect();
-                let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
-                let je = jvp(&[s.clone()], &[xr.clone()], &[e.clone()])?.remove(0);
-                let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
-                let s1 = s.narrow(0, 0, b);
-                Ok((trace + 0.5 * s1.square().sum(&[-1])).mean_all())
+            Objective::Esm { .. } => {
+                let d = model.dim();
+                let e = x.graph().literal(&identity(d), &[d, d], x.dtype())?;
+                exact::chunk_loss(model, params, x, &e)
             }
             Objective::Dsm { sigma } => {
                 let z = &noise[0];
