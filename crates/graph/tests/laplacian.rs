@@ -302,3 +302,26 @@ fn symbolic_zeros_and_errors() {
     let err = laplacian(&[x.exp()], &[x.clone()], &[]).unwrap_err().to_string();
     assert!(err.contains("1 primals but 0 direction tensors"), "{err}");
 }
+
+#[test]
+fn directions_shared_by_every_row_are_multiplied_once() {
+    let n = nets(6);
+    let mut rng = Rng::new(600);
+    let shared = n.g.input("shared", &[C, 1, D], DType::F64);
+    let full = n.g.input("full", &[C, B, D], DType::F64);
+    let sv = rng.vec(C * D, -1.0, 1.0);
+    let fv: Vec<f64> = (0..C * B * D).map(|i| sv[(i / (B * D)) * D + i % D]).collect();
+    let feeds = set(&set(&n.feeds, &shared, sv), &full, fv);
+    let x = std::slice::from_ref(&n.x);
+    let a = laplacian(&[n.energy.clone()], x, &[shared.broadcast_to(&[C, B, D])]).unwrap().remove(0);
+    let b = laplacian(&[n.energy.clone()], x, &[full]).unwrap().remove(0);
+    verify(&n.g).unwrap();
+    // The first layer's tangent product is (C, D)·(D, H), not (C·B, D)·(D, H).
+    let first = a.tangents.graph().with_nodes(|nodes| {
+        nodes.iter().any(|node| matches!(node.op, scorematch_graph::Op::Dot) && node.shape == [C, 5])
+    });
+    assert!(first, "the shared directions should be multiplied before the broadcast");
+    let out = eval(&[a.tangents, a.laplacian, b.tangents, b.laplacian], &feeds);
+    assert_close(&out[0].data, &out[2].data, 1e-13, "tangents, shared vs full directions");
+    assert_close(&out[1].data, &out[3].data, 1e-13, "Laplacian, shared vs full directions");
+}

@@ -266,12 +266,20 @@ fn add(a: Option<Tensor>, b: Option<Tensor>) -> Option<Tensor> {
 
 /// Tangents (c, …, m, k) times an operand (…, k, n): with no batch axes, one product of
 /// c·m rows, (c·m, k)·(k, n); otherwise a batched product with the operand broadcast.
+/// Tangents equal on every row (a broadcast of (c, 1, k): the same directions for every
+/// sample of a batch, as exact SM seeds them) are multiplied once, (c, k)·(k, n), and the
+/// product broadcast: m times fewer operations, in the forward sweep and in its gradient.
 fn dot_left(t: &Tensor, b: &Tensor) -> Tensor {
-    if b.rank() == 2 {
-        let (c, m, k, n) = (t.shape()[0], t.shape()[1], t.shape()[2], b.shape()[1]);
-        t.reshape(&[c * m, k]).dot(b).reshape(&[c, m, n])
-    } else {
-        t.matmul(b)
+    if b.rank() != 2 {
+        return t.matmul(b);
+    }
+    let (c, m, k, n) = (t.shape()[0], t.shape()[1], t.shape()[2], b.shape()[1]);
+    let rows = t.operands().into_iter().next().filter(|src| {
+        matches!(t.op(), Op::Broadcast { .. }) && src.shape() == [c, 1, k].as_slice()
+    });
+    match rows {
+        Some(src) => src.reshape(&[c, k]).dot(b).reshape(&[c, 1, n]).broadcast_to(&[c, m, n]),
+        None => t.reshape(&[c * m, k]).dot(b).reshape(&[c, m, n]),
     }
 }
 
