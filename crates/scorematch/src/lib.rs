@@ -21,7 +21,7 @@
 //!
 //! | objective | per-sample loss | cost per row | models |
 //! |---|---|---|---|
-//! | `esm` (Hyvärinen 2005) | tr J + ½‖s‖² | D Jacobian-vector products | energies, score nets |
+//! | `esm` (Hyvärinen 2005) | tr J + ½‖s‖² | a forward Laplacian over D directions | energies, score nets |
 //! | `ssm` (Song et al. 2019) | vᵀJv + ½(vᵀs)², E\[vvᵀ\] = I | one JVP per projection | energies, score nets |
 //! | `ssm-vr` | vᵀJv + ½‖s‖² | one JVP per projection | energies, score nets |
 //! | `dsm` (Vincent 2011) | ½‖s(x + σz) + z/σ‖², z ~ N(0, I) | first order | energies, score nets |
@@ -29,8 +29,11 @@
 //! | `mle` | −log p(x) | first order | flows, Gaussians |
 //!
 //! For an energy, Jv is a Hessian-vector product computed forward-over-reverse (one `jvp`
-//! of a `grad`); for a score network, one `jvp`. M projections per row, or exact SM's D
-//! basis vectors, are one batched sweep over a replicated batch, never D reverse passes.
+//! of a `grad`); for a score network, one `jvp`. M projections per row are one batched
+//! sweep over a replicated batch, never D reverse passes. Exact SM's trace is a forward
+//! Laplacian ([`scorematch_graph::laplacian`]): the D basis directions' tangents and summed
+//! second derivatives pushed forward with the values, in chunks of `objective.esm_chunk`
+//! directions run one after another, so memory is bounded by the chunk.
 //!
 //! Conventions users trip over, fixed here and checked against the PyTorch/JAX reference
 //! fixtures to 1e-9 in float64:

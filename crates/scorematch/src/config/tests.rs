@@ -88,6 +88,13 @@ fn every_refusal_names_its_field_and_no_flag() {
         (Box::new(|c| c.objective.n_projections = 0), "objective.n_projections"),
         (
             Box::new(|c| {
+                c.objective.kind = Some(ObjectiveKind::Esm);
+                c.objective.esm_chunk = Some(0);
+            }),
+            "objective.esm_chunk",
+        ),
+        (
+            Box::new(|c| {
                 c.objective.kind = Some(ObjectiveKind::Dsm);
                 c.objective.sigma = 0.0;
             }),
