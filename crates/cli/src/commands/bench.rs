@@ -43,7 +43,7 @@ pub struct BenchArgs {
     /// Thread counts to time each cell with.
     #[arg(long, value_name = "T", value_delimiter = ',', default_value = "1", value_parser = common::parse_threads)]
     pub threads: Vec<usize>,
-    /// Exact SM's input directions per chunk [default: as many as fit in 256 MiB of tangents].
+    /// Exact SM's input directions per chunk [default: as many as fit in 64 MiB of tangents].
     #[arg(long, value_name = "C")]
     pub esm_chunk: Option<usize>,
     /// Timed steps per cell (rounded up to whole blocks of 5).

@@ -222,7 +222,7 @@ pub struct ObjectiveSection {
     #[cfg_attr(feature = "clap", arg(long, value_name = "L"))]
     pub levels: usize,
     /// Input directions per chunk of esm (its memory grows with it); unset: as many as
-    /// fit in 256 MiB of tangents.
+    /// fit in 64 MiB of tangents.
     #[cfg_attr(feature = "clap", arg(long, value_name = "C"))]
     pub esm_chunk: Option<usize>,
 }
