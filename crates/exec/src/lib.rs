@@ -140,4 +140,4 @@ pub use error::ExecError;
 pub use kernels::PAR_MIN_ELEMS;
 pub use kernels::layout::MAX_RANK;
 pub use kernels::matmul::{PAR_MIN_DIM, PAR_MIN_MNK};
-pub use program::{InputSpec, Program, ProgramStats};
+pub use program::{InputSpec, Program, ProgramStats, thread_pool};

@@ -1,20 +1,145 @@
 //! A loss compiled once for a fixed batch size: feed parameters, a batch and fresh noise;
 //! read the loss and, when asked for, its gradient in every parameter.
+//!
+//! ## Threads: slices of the batch
+//!
+//! With `threads > 1` the loss is compiled either once for the whole batch, its large
+//! kernels split across threads (per-kernel threading, `scorematch_exec`), or once per
+//! **slice of the batch**, one slice per thread, each program single-threaded, the slices
+//! run side by side and their losses and gradients summed in slice order
+//! ([`super::parts::run_and_sum`]). At the sizes of small networks (products of 256 × 128)
+//! per-kernel threading cannot pay — a fork and join per kernel costs more than half a
+//! kernel — while two whole programs on two cores keep both busy for the whole step. So:
+//!
+//! - the batch is split into `min(threads, batch)` slices (the first `batch % n` one row
+//!   longer) when each slice has at least [`MIN_SLICE_FLOPS`] of work and every row's
+//!   loss depends on that row only ([`Model::rows_independent`]);
+//! - else, when the whole step is too small for a second thread to pay, it runs on the
+//!   calling thread alone (two threads are never slower than one);
+//! - else (a single row, or rows that must stay together) per-kernel threading.
+//!
+//! Every objective here is a mean of per-row losses, so the whole loss is
+//! Σₚ (bₚ/B)·lossₚ over slices of bₚ rows, and likewise its gradient. A slice is fed its
+//! rows of the batch and of every noise tensor (copy k of a replicated noise tensor
+//! keeps rows k·B + r), so noise keyed by row ([`CompiledLoss::draw_noise_keyed`]) gives
+//! each row the same draws split or not. The result is deterministic for a given thread
+//! count and equals the one-thread result up to the order of floating-point sums.
+
+use std::sync::Arc;
 
 use rand::Rng;
-use scorematch_exec::{CompileOptions, Program, compile};
+use rayon::ThreadPool;
+use scorematch_exec::{CompileOptions, Program, compile, thread_pool};
 use scorematch_graph::{Element, Tensor, grad};
 
+use super::parts::{LossPart, run_and_sum};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
 use crate::objective::{NoiseDist, Objective};
 use crate::rng::Stream;
 
+/// Least work (FLOPs per evaluation) of one slice for the batch to be split across
+/// threads: about 50 µs of a core, against the few µs of handing a slice to another
+/// thread and waiting for it.
+pub const MIN_SLICE_FLOPS: u64 = 4 << 20;
+
+/// The objective compiled for `batch` rows on `threads` threads, with what feeding it
+/// needs: the noise tensors' distributions and shapes, and the parameter count.
+struct Built<T: Element> {
+    program: Program<T>,
+    noise: Vec<(NoiseDist, Vec<usize>)>,
+    n_params: usize,
+}
+
+fn build<T: Element>(
+    model: &dyn Model,
+    objective: &Objective,
+    batch: usize,
+    with_grad: bool,
+    threads: usize,
+) -> Result<Built<T>> {
+    let lg = objective.build(model, batch, T::DTYPE)?;
+    let mut inputs: Vec<Tensor> = lg.params.clone();
+    inputs.push(lg.x.clone());
+    inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
+    let mut outputs = vec![lg.loss.clone()];
+    if with_grad {
+        outputs.extend(grad(&lg.loss, &lg.params)?);
+    }
+    let options = CompileOptions { threads, ..CompileOptions::default() };
+    let program = compile::<T>(&inputs, &outputs, &options)?;
+    let noise = lg.noise.iter().map(|n| (n.dist.clone(), n.tensor.shape().to_vec())).collect();
+    Ok(Built { program, noise, n_params: lg.params.len() })
+}
+
+/// Rows `first_row..first_row + rows` of the batch, compiled on their own.
+struct Slice<T: Element> {
+    program: Program<T>,
+    first_row: usize,
+    rows: usize,
+    /// rows / batch.
+    weight: f64,
+    /// This slice's rows of every noise tensor.
+    noise: Vec<Vec<T>>,
+}
+
+impl<T: Element> LossPart<T> for Slice<T> {
+    fn program(&self) -> &Program<T> {
+        &self.program
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Element> Slice<T> {
+    /// Copies this slice's rows of the whole batch's `noise` (each of `batch` rows,
+    /// replicated in copies of `batch` rows) into its own buffers, then runs on its rows
+    /// of `x`.
+    fn run(
+        &mut self,
+        params: &[Vec<T>],
+        x: &[T],
+        noise: &[(NoiseDist, usize, Vec<T>)],
+        batch: usize,
+        dim: usize,
+    ) -> Result<()> {
+        for ((_, row, whole), mine) in noise.iter().zip(&mut self.noise) {
+            let row = (*row).max(1);
+            let from = self.first_row * row..(self.first_row + self.rows) * row;
+            for (dst, src) in mine.chunks_mut(self.rows * row).zip(whole.chunks(batch * row)) {
+                dst.copy_from_slice(&src[from.clone()]);
+            }
+        }
+        let x = &x[self.first_row * dim..(self.first_row + self.rows) * dim];
+        let feeds = params.iter().map(Vec::as_slice).chain([x]);
+        run_fed(&mut self.program, feeds.chain(self.noise.iter().map(Vec::as_slice)))
+    }
+}
+
+/// How an evaluation runs.
+enum Run<T: Element> {
+    /// One program for the whole batch (threads, if any, inside its large kernels).
+    Whole(Program<T>),
+    /// One single-threaded program per slice of the batch, run side by side on `pool`;
+    /// `grads` holds the sums of the last evaluation's gradients.
+    Sliced { slices: Vec<Slice<T>>, pool: Arc<ThreadPool>, grads: Vec<Vec<T>> },
+}
+
+/// How many slices to split a batch of `batch` rows into, whose whole evaluation costs
+/// `flops`, on `threads` threads: as many as threads (at most one per row) while each has
+/// at least [`MIN_SLICE_FLOPS`]; 1 means no split.
+fn slice_count(threads: usize, batch: usize, flops: u64) -> usize {
+    let affordable = usize::try_from(flops / MIN_SLICE_FLOPS).unwrap_or(usize::MAX);
+    threads.min(batch).min(affordable).max(1)
+}
+
 /// A compiled objective: inputs are the parameters, the batch, then the noise; outputs the
 /// loss, then (with gradients) ∂loss/∂θ for every parameter.
 pub struct CompiledLoss<T: Element> {
-    program: Program<T>,
+    run: Run<T>,
     noise: Vec<(NoiseDist, usize, Vec<T>)>,
     n_params: usize,
     batch: usize,
@@ -23,7 +148,8 @@ pub struct CompiledLoss<T: Element> {
 }
 
 impl<T: Element> CompiledLoss<T> {
-    /// Builds and compiles `objective` for `model` on batches of `batch` rows.
+    /// Builds and compiles `objective` for `model` on batches of `batch` rows, to run on
+    /// `threads` threads (split into slices of the batch or not: see the module docs).
     pub fn new(
         model: &dyn Model,
         objective: &Objective,
@@ -34,25 +160,63 @@ impl<T: Element> CompiledLoss<T> {
         if batch == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
-        let lg = objective.build(model, batch, T::DTYPE)?;
-        let mut inputs: Vec<Tensor> = lg.params.clone();
-        inputs.push(lg.x.clone());
-        inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
-        let mut outputs = vec![lg.loss.clone()];
-        if with_grad {
-            outputs.extend(grad(&lg.loss, &lg.params)?);
-        }
-        let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
-        let program = compile::<T>(&inputs, &outputs, &options)?;
-        let noise = lg
+        let threads = threads.max(1);
+        let whole = build::<T>(model, objective, batch, with_grad, 1)?;
+        let flops = whole.program.flops();
+        let slices = if model.rows_independent() { slice_count(threads, batch, flops) } else { 1 };
+        let run = if slices > 1 {
+            Self::sliced(model, objective, batch, with_grad, slices, &whole)?
+        } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {
+            Run::Whole(build::<T>(model, objective, batch, with_grad, threads)?.program)
+        } else {
+            Run::Whole(whole.program)
+        };
+        let noise = whole
             .noise
-            .iter()
-            .map(|n| {
-                let shape = n.tensor.shape();
-                (n.dist.clone(), shape[shape.len() - 1], vec![T::zero(); n.tensor.numel()])
+            .into_iter()
+            .map(|(dist, shape)| {
+                let numel = shape.iter().product();
+                (dist, shape[shape.len() - 1], vec![T::zero(); numel])
             })
             .collect();
-        Ok(Self { program, noise, n_params: lg.params.len(), batch, dim: model.dim(), with_grad })
+        Ok(Self { run, noise, n_params: whole.n_params, batch, dim: model.dim(), with_grad })
+    }
+
+    /// `slices` single-threaded programs over consecutive rows of the batch, the first
+    /// `batch % slices` one row longer; `whole` (the unsplit build) gives the noise shapes
+    /// and parameter count.
+    fn sliced(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        with_grad: bool,
+        slices: usize,
+        whole: &Built<T>,
+    ) -> Result<Run<T>> {
+        let pool = thread_pool(slices)?
+            .ok_or_else(|| Error::InvalidArgument("a split batch needs two threads".into()))?;
+        let mut parts = Vec::with_capacity(slices);
+        let mut first_row = 0;
+        for k in 0..slices {
+            let rows = batch / slices + usize::from(k < batch % slices);
+            let built = build::<T>(model, objective, rows, with_grad, 1)?;
+            let noise = whole
+                .noise
+                .iter()
+                .map(|(_, shape)| vec![T::zero(); shape.iter().product::<usize>() / batch * rows])
+                .collect();
+            let weight = rows as f64 / batch as f64;
+            parts.push(Slice { program: built.program, first_row, rows, weight, noise });
+            first_row += rows;
+        }
+        let grads = if with_grad {
+            (0..whole.n_params)
+                .map(|i| vec![T::zero(); whole.program.output(1 + i).len()])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Run::Sliced { slices: parts, pool, grads })
     }
 
     /// The batch size this loss was compiled for.
@@ -60,14 +224,36 @@ impl<T: Element> CompiledLoss<T> {
         self.batch
     }
 
-    /// Floating-point operations per evaluation, counted from the compiled program.
-    pub fn flops(&self) -> u64 {
-        self.program.flops()
+    /// How many slices of the batch run side by side (1: the whole batch in one program).
+    pub fn slices(&self) -> usize {
+        match &self.run {
+            Run::Whole(_) => 1,
+            Run::Sliced { slices, .. } => slices.len(),
+        }
     }
 
-    /// Statistics of the compiled program (instructions, buffers, FLOPs).
-    pub fn stats(&self) -> scorematch_exec::ProgramStats {
-        self.program.stats()
+    /// Floating-point operations per evaluation, counted from the compiled program(s).
+    pub fn flops(&self) -> u64 {
+        match &self.run {
+            Run::Whole(p) => p.flops(),
+            Run::Sliced { slices, .. } => slices.iter().map(|s| s.program.flops()).sum(),
+        }
+    }
+
+    /// Bytes of the compiled program(s)' buffers, with the noise buffers and, for a split
+    /// batch, the sums of the slices' gradients.
+    pub fn bytes(&self) -> usize {
+        let elems = |v: &[Vec<T>]| v.iter().map(Vec::len).sum::<usize>();
+        let noise: usize = self.noise.iter().map(|n| n.2.len()).sum();
+        let programs = match &self.run {
+            Run::Whole(p) => p.stats().bytes,
+            Run::Sliced { slices, grads, .. } => {
+                let own: usize = slices.iter().map(|s| elems(&s.noise)).sum();
+                let programs: usize = slices.iter().map(|s| s.program.stats().bytes).sum();
+                programs + (own + elems(grads)) * size_of::<T>()
+            }
+        };
+        programs + noise * size_of::<T>()
     }
 
     /// Mutable access to the noise buffers, to supply given draws instead of random ones.
@@ -103,9 +289,18 @@ impl<T: Element> CompiledLoss<T> {
     /// the loss.
     pub fn evaluate(&mut self, params: &[Vec<T>], x: &[T]) -> Result<f64> {
         check_batch_len(x.len(), self.batch, self.dim)?;
-        let noise = self.noise.iter().map(|n| n.2.as_slice());
-        run_fed(&mut self.program, params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
-        Ok(Element::to_f64(self.program.output(0)[0]))
+        let (noise, batch, dim) = (&self.noise, self.batch, self.dim);
+        match &mut self.run {
+            Run::Whole(program) => {
+                let noise = noise.iter().map(|n| n.2.as_slice());
+                run_fed(program, params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
+                Ok(Element::to_f64(program.output(0)[0]))
+            }
+            Run::Sliced { slices, pool, grads } => {
+                let run = |s: &mut Slice<T>| s.run(params, x, noise, batch, dim);
+                run_and_sum(slices, Some(pool), run, grads)
+            }
+        }
     }
 
     /// Draws fresh noise, then evaluates.
@@ -122,7 +317,10 @@ impl<T: Element> CompiledLoss<T> {
     /// The gradient of the last evaluation in parameter `i`.
     /// `None` when the loss was compiled without gradients or `i` is not a parameter.
     pub fn grad(&self, i: usize) -> Option<&[T]> {
-        (self.with_grad && i < self.n_params).then(|| self.program.output(1 + i))
+        (self.with_grad && i < self.n_params).then(|| match &self.run {
+            Run::Whole(program) => program.output(1 + i),
+            Run::Sliced { grads, .. } => grads[i].as_slice(),
+        })
     }
 
     /// Copies the last evaluation's gradients into `out` (one buffer per parameter).
@@ -136,7 +334,9 @@ impl<T: Element> CompiledLoss<T> {
             )));
         }
         for (i, g) in out.iter_mut().enumerate() {
-            g.copy_from_slice(self.program.output(1 + i));
+            if let Some(src) = self.grad(i) {
+                g.copy_from_slice(src);
+            }
         }
         Ok(())
     }
