@@ -75,7 +75,8 @@ fn sliced_sm_with_replicated_projections_splits_into_unequal_slices() {
 
 #[test]
 fn exact_sm_and_multi_scale_dsm_split_like_the_whole_batch() {
-    check(&energy(3, 96), &Objective::Esm, 64, true, 2);
+    // Two chunks of directions (the second padded) inside each slice.
+    check(&energy(3, 96), &Objective::Esm { chunk: Some(2) }, 64, true, 2);
     let ncsn =
         NoiseConditionalScore { dim: 3, hidden: vec![128, 128], activation: Activation::Swish };
     let objective = Objective::MsDsm { sigma_min: 0.1, sigma_max: 2.0, levels: 5 };
