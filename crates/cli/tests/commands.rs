@@ -564,14 +564,14 @@ fn score_of_a_3d_energy_has_an_importance_sampled_log_density() {
     assert!(c.iter().all(|v| v.is_finite() && (v - c[0]).abs() < 1e-9 * (1.0 + c[0].abs())));
 }
 
-/// `bench` as a smoke test of one small cell (never a timed assertion): its JSON keys.
+/// `bench` as a smoke test of small cells (never a timed assertion): its JSON keys, and
+/// the time against D drawn for two configurations.
 #[test]
 fn bench_times_one_small_cell_as_json() {
     let dir = tempdir();
-    let r = run_in(
-        dir.path(),
-        &["bench", "--config", "2,8,1,16", "--objective", "dsm", "--steps", "1", "--json"],
-    );
+    let args = ["bench", "--config", "2,8,1,16", "--config", "3,8,1,16", "--objective", "dsm"];
+    let r =
+        run_in(dir.path(), &[&args[..], &["--steps", "1", "--json", "--plot", "d.png"]].concat());
     r.ok();
     let cells: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     let cell = &cells[0];
@@ -593,6 +593,9 @@ fn bench_times_one_small_cell_as_json() {
         assert!(!cell[key].is_null(), "missing {key}: {cell}");
     }
     assert_eq!((cell["dim"].as_u64(), cell["objective"].as_str()), (Some(2), Some("dsm")));
+    assert_eq!(cells[1]["dim"].as_u64(), Some(3));
+    let png = std::fs::read(dir.path().join("d.png")).expect("the plot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     let r = run_in(dir.path(), &["bench", "--filter", "G9"]);
     r.expect_code(2);
     assert!(r.stderr.contains("G1, G2, G3, G4"), "{}", r.stderr);

@@ -107,8 +107,12 @@
 //! thread, and matrix products of at least [`PAR_MIN_MNK`] multiply-adds with every
 //! dimension at least [`PAR_MIN_DIM`]. Smaller products stay sequential (DESIGN §8: two
 //! threads pay off only on large shapes, and a k = 2 product on two threads collapses to a
-//! few GFLOP/s); a batch of small products is split by batch entry instead. Fused kernels
-//! run an AVX2 build of their loops where the CPU has AVX2 (detected at run time).
+//! few GFLOP/s); a batch of small products is split by batch entry instead.
+//! Fused kernels run an AVX2 build of their loops where the CPU has AVX2 (detected at run
+//! time). [`thread_pool`] hands out the same pools, so a caller that runs several
+//! single-threaded programs side by side (the `scorematch` crate splits a batch into
+//! slices, each its own program) shares these workers instead of competing with a second
+//! pool.
 //!
 //! ## The reference-kernel fallback
 //!
@@ -140,4 +144,4 @@ pub use error::ExecError;
 pub use kernels::PAR_MIN_ELEMS;
 pub use kernels::layout::MAX_RANK;
 pub use kernels::matmul::{PAR_MIN_DIM, PAR_MIN_MNK};
-pub use program::{InputSpec, Program, ProgramStats};
+pub use program::{InputSpec, Program, ProgramStats, thread_pool};

@@ -88,8 +88,11 @@ pub struct Program<T> {
     stats: ProgramStats,
 }
 
-/// The rayon pool for `threads` threads, shared by every program compiled with that count.
-fn pool_for(threads: usize) -> Result<Option<Arc<ThreadPool>>, ExecError> {
+/// The rayon pool of exactly `threads` threads that every program compiled with that count
+/// runs on (`None` for one thread: the caller's). Public so that a caller running several
+/// single-threaded programs side by side (a batch split into slices) uses the same workers
+/// instead of a second pool competing with them for the cores.
+pub fn thread_pool(threads: usize) -> Result<Option<Arc<ThreadPool>>, ExecError> {
     if threads <= 1 {
         return Ok(None);
     }
@@ -132,7 +135,7 @@ impl<T: Element> Program<T> {
             inputs,
             outputs,
             threads,
-            pool: pool_for(threads)?,
+            pool: thread_pool(threads)?,
             stats,
         })
     }

@@ -196,7 +196,7 @@ impl Cell {
             flops_per_step,
             gflops,
             peak_fraction: gflops / (peak_gflops * self.threads as f64),
-            peak_bytes: loss.stats().bytes as u64 + state_bytes,
+            peak_bytes: loss.bytes() as u64 + state_bytes,
             compile_s,
             steps: blocks * BLOCK,
             loss: last,

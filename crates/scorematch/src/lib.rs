@@ -164,6 +164,12 @@
 //! parameters in place: nothing is allocated or re-derived per step. Another batch size is
 //! another program.
 //!
+//! **Threads over slices of the batch.** Per-kernel threading cannot pay at the products of
+//! small networks (256 × 128), so with several threads a step with enough work runs as one
+//! single-threaded program per slice of the batch, side by side, and the slices' losses and
+//! gradients are summed in a fixed order (deterministic for a thread count); noise keyed by
+//! row gives each row the same draws either way. See [`CompiledLoss`](train::CompiledLoss).
+//!
 //! **Coordinates.** Models live in *model coordinates* — usually standardised data
 //! z = (x − μ)/s. [`SavedModel`](saved::SavedModel) carries the
 //! [`Standardizer`](data::Standardizer), which maps raw data in and results out

@@ -135,7 +135,7 @@ pub fn loss_bytes<T: Element>(
     threads: usize,
 ) -> Result<u64> {
     program_bytes(batch, widest(model), &mut |b| {
-        Ok(CompiledLoss::<T>::new(model, objective, b, grads, threads)?.stats().bytes as u64)
+        Ok(CompiledLoss::<T>::new(model, objective, b, grads, threads)?.bytes() as u64)
     })
 }
 

@@ -1,5 +1,7 @@
 //! `scorematch bench`: the anchors' grid, or one cell, timed ([`scorematch::bench`]).
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 
@@ -9,6 +11,7 @@ use scorematch::objective::ObjectiveKind;
 use super::common;
 use crate::error::usage;
 use crate::output;
+use crate::plot::curves;
 use crate::progress::Verbosity;
 
 const EXAMPLES: &str = "\
@@ -17,6 +20,7 @@ Examples:
   scorematch bench --filter G2/ssm --threads 1,2
   scorematch bench --config 64,512,3,128 --objective dsm --threads 2 --steps 100
   scorematch bench --filter G1 --json
+  scorematch bench --config 2,256,2,128 --config 32,256,2,128 --objective esm,ssm --plot d.png
 
 A step is what the PyTorch and JAX anchor scripts time (shared/bench): draw v or z, the loss,
 its gradient in every parameter and an Adam update, in f32, for a softplus MLP energy with L
@@ -30,10 +34,10 @@ directions per row, in chunks of --esm-chunk); name it to time it on another cel
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct BenchArgs {
-    /// One configuration D,H,L,B (data dimension, hidden width, hidden layers, batch)
-    /// instead of the grid.
+    /// A configuration D,H,L,B (data dimension, hidden width, hidden layers, batch)
+    /// instead of the grid; repeat the flag for several.
     #[arg(long, value_name = "D,H,L,B", value_parser = parse_config, conflicts_with = "filter")]
-    pub config: Option<[usize; 4]>,
+    pub config: Vec<[usize; 4]>,
     /// Grid cells to time: a grid name (G1…G4), an objective, or both as G2/ssm.
     #[arg(long, value_name = "CELLS")]
     pub filter: Option<String>,
@@ -52,6 +56,10 @@ pub struct BenchArgs {
     /// Print the measurements as a JSON list on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also draw the time per step against D (both axes logarithmic), one line per
+    /// objective and thread count, into this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Runs `scorematch bench`.
@@ -80,7 +88,27 @@ pub fn run(args: &BenchArgs, verbosity: Verbosity) -> Result<()> {
     if args.json {
         output::out_line(&serde_json::to_string_pretty(&rows)?)?;
     }
+    if let Some(path) = &args.plot {
+        plot_against_dim(path, &rows)?;
+    }
     Ok(())
+}
+
+/// The time per step against D as log₂ D, log₁₀ ms: one series per objective and thread
+/// count, in the order first measured.
+fn plot_against_dim(path: &std::path::Path, rows: &[Measurement]) -> Result<()> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for m in rows {
+        let name = format!("{}, {} thread(s)", m.cell.objective, m.cell.threads);
+        let point = ((m.cell.dim as f64).log2(), m.ms_per_step.log10());
+        match series.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, points)) => points.push(point),
+            None => series.push((name, vec![point])),
+        }
+    }
+    let named: Vec<(&str, &[(f64, f64)])> =
+        series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    curves(path, &named, "time per step against D", "log₂ D", "log₁₀ ms/step")
 }
 
 /// The table's header (Markdown).
@@ -113,9 +141,9 @@ fn cells(args: &BenchArgs) -> Result<Vec<(String, Cell)>> {
         None => (None, None),
         Some(f) => parse_filter(f)?,
     };
-    let configs: Vec<(&str, [usize; 4])> = match args.config {
-        Some(c) => vec![("", c)],
-        None => {
+    let configs: Vec<(&str, [usize; 4])> = match args.config.as_slice() {
+        [_, ..] => args.config.iter().map(|&c| ("", c)).collect(),
+        [] => {
             let chosen: Vec<_> = GRID
                 .iter()
                 .filter(|g| grid_filter.as_deref().is_none_or(|f| g.0.eq_ignore_ascii_case(f)))

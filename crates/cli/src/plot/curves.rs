@@ -1,4 +1,5 @@
-//! Loss curves: one line per series against the training step.
+//! Curves: one line per named series, e.g. the loss against the training step, or the time
+//! of a step against the data dimension.
 
 use std::path::Path;
 
@@ -32,6 +33,18 @@ pub fn loss_curves(
     title: &str,
     y_label: &str,
 ) -> Result<()> {
+    curves(path, series, title, "step", y_label)
+}
+
+/// [`loss_curves`] with any quantity on the x axis, named by `x_label` (both axes linear:
+/// plot logarithms for log axes, and say so in the labels).
+pub fn curves(
+    path: &Path,
+    series: &[(&str, &[(f64, f64)])],
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Result<()> {
     let finite: Vec<(&str, Vec<(f64, f64)>)> = series
         .iter()
         .map(|(name, pts)| {
@@ -42,7 +55,7 @@ pub fn loss_curves(
     let (xs, ys) = (range(all.clone().map(|p| p.0), 0.0), range(all.map(|p| p.1), 0.05));
     ensure!(
         (xs.1 - xs.0).is_finite() && (ys.1 - ys.0).is_finite(),
-        "the loss values span too wide a range to plot"
+        "the values span too wide a range to plot"
     );
     write_png(path, SINGLE_SIZE, |root| {
         let area = below_title(root, title)?;
@@ -54,7 +67,7 @@ pub fn loss_curves(
             .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
         chart
             .configure_mesh()
-            .x_desc("step")
+            .x_desc(x_label)
             .y_desc(y_label)
             .x_labels(8)
             .y_labels(8)

@@ -31,7 +31,7 @@ mod scatter;
 mod test_util;
 
 pub use corner::corner;
-pub use curves::loss_curves;
+pub use curves::{curves, loss_curves};
 pub use density::density_vs_data;
 pub use geometry::{Arrow, Extent, Grid2, points_from_rows};
 pub use images::image_grids;

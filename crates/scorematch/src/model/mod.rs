@@ -199,6 +199,15 @@ pub trait Model: std::fmt::Debug {
         false
     }
 
+    /// Whether the field at a row depends on that row alone (and the parameters), never on
+    /// other rows of the batch. Then a batch's loss — a mean of per-row losses for every
+    /// objective — can be computed in slices of rows side by side and summed
+    /// ([`crate::train::CompiledLoss`] does with several threads). A model that couples
+    /// rows (a statistic or a solve over the batch) must say `false`.
+    fn rows_independent(&self) -> bool {
+        true
+    }
+
     /// Whether exp(−f) is integrable by construction (a base term, a flow, a Gaussian).
     /// A closed-form density implies it.
     fn is_normalizable(&self) -> bool {

@@ -37,25 +37,31 @@ pub struct Directions {
 }
 
 impl Directions {
+    /// How the D directions are chunked, free of the graph (kept with a compiled program).
+    pub fn chunks(&self) -> DirectionChunks {
+        DirectionChunks { chunk: self.tensor.shape()[0], dim: self.tensor.shape()[1] }
+    }
+}
+
+/// The D input directions of exact SM, c per chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectionChunks {
     /// Directions per chunk, c.
-    pub fn chunk(&self) -> usize {
-        self.tensor.shape()[0]
-    }
-
+    pub chunk: usize,
     /// Data dimension D.
-    pub fn dim(&self) -> usize {
-        self.tensor.shape()[1]
-    }
+    pub dim: usize,
+}
 
+impl DirectionChunks {
     /// Number of chunks, ⌈D/c⌉.
     pub fn parts(&self) -> usize {
-        self.dim().div_ceil(self.chunk())
+        self.dim.div_ceil(self.chunk)
     }
 
     /// Fills `out` (c × D, row-major) with chunk `part`'s directions: basis vectors
     /// e_{part·c} … e_{part·c + c − 1}, rows past D left zero.
     pub fn fill<T: scorematch_graph::Element>(&self, part: usize, out: &mut [T]) {
-        let (c, d) = (self.chunk(), self.dim());
+        let (c, d) = (self.chunk, self.dim);
         out.fill(T::zero());
         for k in 0..c {
             let j = part * c + k;

@@ -26,7 +26,7 @@
 mod exact;
 mod noise;
 
-pub use exact::Directions;
+pub use exact::{DirectionChunks, Directions};
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
 use scorematch_graph::{DType, Graph, Tensor, jvp};
@@ -117,7 +117,7 @@ pub struct LossGraph {
     /// Random inputs, drawn afresh for every evaluation.
     pub noise: Vec<NoiseInput>,
     /// Exact SM's chunk of input directions: the loss is then one chunk's part, to be summed
-    /// over [`Directions::parts`] evaluations (`CompiledLoss` does).
+    /// over [`DirectionChunks::parts`] evaluations (`CompiledLoss` does).
     pub directions: Option<Directions>,
     /// The scalar loss (mean over the batch).
     pub loss: Tensor,

@@ -2,29 +2,229 @@
 //! read the loss and, when asked for, its gradient in every parameter.
 //!
 //! A loss may come in parts whose sum is the loss: exact score matching's chunks of input
-//! directions (`objective/exact.rs`). The program is then one part, run once per part with
-//! that part's inputs, and the loss and gradients are summed over the parts in part order
-//! (deterministic), so the memory is one part's.
+//! directions (`objective/exact.rs`). Its program is then run once per chunk with that
+//! chunk's directions, and the loss and gradients summed in chunk order (deterministic), so
+//! the memory is one chunk's.
+//!
+//! ## Threads: slices of the batch
+//!
+//! With `threads > 1` the loss is compiled either once for the whole batch, its large
+//! kernels split across threads (per-kernel threading, `scorematch_exec`), or once per
+//! **slice of the batch**, one slice per thread, each program single-threaded, the slices
+//! run side by side and their losses and gradients summed in slice order
+//! ([`super::parts::run_and_sum`]). At the sizes of small networks (products of 256 × 128)
+//! per-kernel threading cannot pay — a fork and join per kernel costs more than half a
+//! kernel — while two whole programs on two cores keep both busy for the whole step. So:
+//!
+//! - the batch is split into `min(threads, batch)` slices (the first `batch % n` one row
+//!   longer) when each slice has at least [`MIN_SLICE_FLOPS`] of work and every row's
+//!   loss depends on that row only ([`Model::rows_independent`]);
+//! - else, when the whole step is too small for a second thread to pay, it runs on the
+//!   calling thread alone (two threads are never slower than one);
+//! - else (a single row, or rows that must stay together) per-kernel threading.
+//!
+//! Every objective here is a mean of per-row losses, so the whole loss is
+//! Σₚ (bₚ/B)·lossₚ over slices of bₚ rows, and likewise its gradient. A slice is fed its
+//! rows of the batch and of every noise tensor (copy k of a replicated noise tensor
+//! keeps rows k·B + r), so noise keyed by row ([`CompiledLoss::draw_noise_keyed`]) gives
+//! each row the same draws split or not. The result is deterministic for a given thread
+//! count and equals the one-thread result up to the order of floating-point sums.
+
+use std::sync::Arc;
 
 use rand::Rng;
-use scorematch_exec::{CompileOptions, Program, compile};
+use rayon::ThreadPool;
+use scorematch_exec::{CompileOptions, Program, compile, thread_pool};
 use scorematch_graph::{Element, Tensor, grad};
 
+use super::parts::{LossPart, add_scaled, run_and_sum};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
-use crate::objective::{Directions, NoiseDist, Objective};
+use crate::objective::{DirectionChunks, NoiseDist, Objective};
 use crate::rng::Stream;
+
+/// Least work (FLOPs per evaluation) of one slice for the batch to be split across
+/// threads: about 50 µs of a core, against the few µs of handing a slice to another
+/// thread and waiting for it.
+pub const MIN_SLICE_FLOPS: u64 = 4 << 20;
+
+/// The objective compiled for `batch` rows on `threads` threads, with what feeding it
+/// needs: the noise tensors' distributions and shapes, and the parameter count.
+struct Built<T: Element> {
+    unit: Unit<T>,
+    noise: Vec<(NoiseDist, Vec<usize>)>,
+    n_params: usize,
+}
+
+fn build<T: Element>(
+    model: &dyn Model,
+    objective: &Objective,
+    batch: usize,
+    with_grad: bool,
+    threads: usize,
+) -> Result<Built<T>> {
+    let lg = objective.build(model, batch, T::DTYPE)?;
+    let mut inputs: Vec<Tensor> = lg.params.clone();
+    inputs.push(lg.x.clone());
+    inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
+    inputs.extend(lg.directions.iter().map(|d| d.tensor.clone()));
+    let mut outputs = vec![lg.loss.clone()];
+    if with_grad {
+        outputs.extend(grad(&lg.loss, &lg.params)?);
+    }
+    let options = CompileOptions { threads, ..CompileOptions::default() };
+    let program = compile::<T>(&inputs, &outputs, &options)?;
+    let noise = lg.noise.iter().map(|n| (n.dist.clone(), n.tensor.shape().to_vec())).collect();
+    let directions = lg.directions.as_ref().map(|d| d.chunks());
+    let chunks = directions.map_or(1, |d| d.parts());
+    let grad_sums = if with_grad && chunks > 1 {
+        lg.params.iter().map(|p| vec![T::zero(); p.numel()]).collect()
+    } else {
+        Vec::new()
+    };
+    let directions = directions.map(|d| (d, vec![T::zero(); d.chunk * d.dim]));
+    let unit = Unit { program, directions, grad_sums, loss: 0.0 };
+    Ok(Built { unit, noise, n_params: lg.params.len() })
+}
+
+/// A compiled program and, for exact SM, its chunks of input directions
+/// (`objective/exact.rs`): the loss is then a sum over chunks, so one evaluation runs the
+/// program once per chunk with that chunk's directions and sums the loss and gradients in
+/// chunk order (deterministic), keeping the memory one chunk's. Without directions, one run.
+struct Unit<T: Element> {
+    program: Program<T>,
+    /// Exact SM's directions and the input buffer of one chunk.
+    directions: Option<(DirectionChunks, Vec<T>)>,
+    /// The gradients summed over the chunks (empty with one chunk or without gradients).
+    grad_sums: Vec<Vec<T>>,
+    /// The last evaluation's loss, summed over the chunks.
+    loss: f64,
+}
+
+impl<T: Element> Unit<T> {
+    /// Runs of the program per evaluation: exact SM's number of direction chunks, else 1.
+    fn chunks(&self) -> usize {
+        self.directions.as_ref().map_or(1, |(d, _)| d.parts())
+    }
+
+    /// Floating-point operations per evaluation (once per chunk).
+    fn flops(&self) -> u64 {
+        self.program.flops().saturating_mul(self.chunks() as u64)
+    }
+
+    /// Bytes of the program's buffers, the directions buffer and the gradient sums.
+    fn bytes(&self) -> usize {
+        let own = self.directions.as_ref().map_or(0, |(_, b)| b.len())
+            + self.grad_sums.iter().map(Vec::len).sum::<usize>();
+        self.program.stats().bytes + own * size_of::<T>()
+    }
+
+    /// Runs on `feeds` (parameters, batch, noise), once per chunk of directions.
+    fn run<'a>(&mut self, feeds: impl Iterator<Item = &'a [T]> + Clone) -> Result<()>
+    where
+        T: 'a,
+    {
+        let chunks = self.chunks();
+        let Unit { program, directions, grad_sums, loss } = self;
+        *loss = 0.0;
+        for chunk in 0..chunks {
+            if let Some((d, buf)) = directions.as_mut() {
+                d.fill(chunk, buf);
+            }
+            let dirs = directions.iter().map(|(_, buf)| buf.as_slice());
+            run_fed(program, feeds.clone().map(shorten).chain(dirs))?;
+            *loss += Element::to_f64(program.output(0)[0]);
+            for (i, sum) in grad_sums.iter_mut().enumerate() {
+                add_scaled(sum, program.output(1 + i), T::one(), chunk == 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// The last evaluation's gradient in parameter `i`, summed over the chunks.
+    fn grad(&self, i: usize) -> &[T] {
+        self.grad_sums.get(i).map_or_else(|| self.program.output(1 + i), Vec::as_slice)
+    }
+}
+
+/// A feed, seen for as long as a shorter borrow (to chain it with one).
+fn shorten<'b, 'a: 'b, T>(feed: &'a [T]) -> &'b [T] {
+    feed
+}
+
+/// Rows `first_row..first_row + rows` of the batch, compiled on their own.
+struct Slice<T: Element> {
+    unit: Unit<T>,
+    first_row: usize,
+    rows: usize,
+    /// rows / batch.
+    weight: f64,
+    /// This slice's rows of every noise tensor.
+    noise: Vec<Vec<T>>,
+}
+
+impl<T: Element> LossPart<T> for Slice<T> {
+    fn loss(&self) -> f64 {
+        self.unit.loss
+    }
+
+    fn grad(&self, i: usize) -> &[T] {
+        self.unit.grad(i)
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Element> Slice<T> {
+    /// Copies this slice's rows of the whole batch's `noise` (each of `batch` rows,
+    /// replicated in copies of `batch` rows) into its own buffers, then runs on its rows
+    /// of `x`.
+    fn run(
+        &mut self,
+        params: &[Vec<T>],
+        x: &[T],
+        noise: &[(NoiseDist, usize, Vec<T>)],
+        batch: usize,
+        dim: usize,
+    ) -> Result<()> {
+        for ((_, row, whole), mine) in noise.iter().zip(&mut self.noise) {
+            let row = (*row).max(1);
+            let from = self.first_row * row..(self.first_row + self.rows) * row;
+            for (dst, src) in mine.chunks_mut(self.rows * row).zip(whole.chunks(batch * row)) {
+                dst.copy_from_slice(&src[from.clone()]);
+            }
+        }
+        let x = &x[self.first_row * dim..(self.first_row + self.rows) * dim];
+        let feeds = params.iter().map(Vec::as_slice).chain([x]);
+        self.unit.run(feeds.chain(self.noise.iter().map(Vec::as_slice)))
+    }
+}
+
+/// How an evaluation runs.
+enum Run<T: Element> {
+    /// One program for the whole batch (threads, if any, inside its large kernels).
+    Whole(Unit<T>),
+    /// One single-threaded program per slice of the batch, run side by side on `pool`;
+    /// `grads` holds the sums of the last evaluation's gradients.
+    Sliced { slices: Vec<Slice<T>>, pool: Arc<ThreadPool>, grads: Vec<Vec<T>> },
+}
+
+/// How many slices to split a batch of `batch` rows into, whose whole evaluation costs
+/// `flops`, on `threads` threads: as many as threads (at most one per row) while each has
+/// at least [`MIN_SLICE_FLOPS`]; 1 means no split.
+fn slice_count(threads: usize, batch: usize, flops: u64) -> usize {
+    let affordable = usize::try_from(flops / MIN_SLICE_FLOPS).unwrap_or(usize::MAX);
+    threads.min(batch).min(affordable).max(1)
+}
 
 /// A compiled objective: inputs are the parameters, the batch, the noise, then exact SM's
 /// directions; outputs the loss, then (with gradients) ∂loss/∂θ for every parameter.
 pub struct CompiledLoss<T: Element> {
-    program: Program<T>,
+    run: Run<T>,
     noise: Vec<(NoiseDist, usize, Vec<T>)>,
-    /// Exact SM's chunk of directions and its input buffer: one part per chunk.
-    directions: Option<(Directions, Vec<T>)>,
-    /// The gradients summed over the parts (unused with one part).
-    grad_sums: Vec<Vec<T>>,
     n_params: usize,
     batch: usize,
     dim: usize,
@@ -32,7 +232,8 @@ pub struct CompiledLoss<T: Element> {
 }
 
 impl<T: Element> CompiledLoss<T> {
-    /// Builds and compiles `objective` for `model` on batches of `batch` rows.
+    /// Builds and compiles `objective` for `model` on batches of `batch` rows, to run on
+    /// `threads` threads (split into slices of the batch or not: see the module docs).
     pub fn new(
         model: &dyn Model,
         objective: &Objective,
@@ -43,45 +244,63 @@ impl<T: Element> CompiledLoss<T> {
         if batch == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
-        let lg = objective.build(model, batch, T::DTYPE)?;
-        let mut inputs: Vec<Tensor> = lg.params.clone();
-        inputs.push(lg.x.clone());
-        inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
-        inputs.extend(lg.directions.iter().map(|d| d.tensor.clone()));
-        let mut outputs = vec![lg.loss.clone()];
-        if with_grad {
-            outputs.extend(grad(&lg.loss, &lg.params)?);
-        }
-        let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
-        let program = compile::<T>(&inputs, &outputs, &options)?;
-        let noise = lg
+        let threads = threads.max(1);
+        let whole = build::<T>(model, objective, batch, with_grad, 1)?;
+        let flops = whole.unit.flops();
+        let slices = if model.rows_independent() { slice_count(threads, batch, flops) } else { 1 };
+        let run = if slices > 1 {
+            Self::sliced(model, objective, batch, with_grad, slices, &whole)?
+        } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {
+            Run::Whole(build::<T>(model, objective, batch, with_grad, threads)?.unit)
+        } else {
+            Run::Whole(whole.unit)
+        };
+        let noise = whole
             .noise
-            .iter()
-            .map(|n| {
-                let shape = n.tensor.shape();
-                (n.dist.clone(), shape[shape.len() - 1], vec![T::zero(); n.tensor.numel()])
+            .into_iter()
+            .map(|(dist, shape)| {
+                let numel = shape.iter().product();
+                (dist, shape[shape.len() - 1], vec![T::zero(); numel])
             })
             .collect();
-        let directions = lg.directions.map(|d| {
-            let buf = vec![T::zero(); d.tensor.numel()];
-            (d, buf)
-        });
-        let parts = directions.as_ref().map_or(1, |(d, _)| d.parts());
-        let grad_sums = if with_grad && parts > 1 {
-            lg.params.iter().map(|p| vec![T::zero(); p.numel()]).collect()
+        Ok(Self { run, noise, n_params: whole.n_params, batch, dim: model.dim(), with_grad })
+    }
+
+    /// `slices` single-threaded programs over consecutive rows of the batch, the first
+    /// `batch % slices` one row longer; `whole` (the unsplit build) gives the noise shapes
+    /// and parameter count.
+    fn sliced(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        with_grad: bool,
+        slices: usize,
+        whole: &Built<T>,
+    ) -> Result<Run<T>> {
+        let pool = thread_pool(slices)?
+            .ok_or_else(|| Error::InvalidArgument("a split batch needs two threads".into()))?;
+        let mut parts = Vec::with_capacity(slices);
+        let mut first_row = 0;
+        for k in 0..slices {
+            let rows = batch / slices + usize::from(k < batch % slices);
+            let built = build::<T>(model, objective, rows, with_grad, 1)?;
+            let noise = whole
+                .noise
+                .iter()
+                .map(|(_, shape)| vec![T::zero(); shape.iter().product::<usize>() / batch * rows])
+                .collect();
+            let weight = rows as f64 / batch as f64;
+            parts.push(Slice { unit: built.unit, first_row, rows, weight, noise });
+            first_row += rows;
+        }
+        let grads = if with_grad {
+            (0..whole.n_params)
+                .map(|i| vec![T::zero(); whole.unit.program.output(1 + i).len()])
+                .collect()
         } else {
-            vec![]
+            Vec::new()
         };
-        Ok(Self {
-            program,
-            noise,
-            directions,
-            grad_sums,
-            n_params: lg.params.len(),
-            batch,
-            dim: model.dim(),
-            with_grad,
-        })
+        Ok(Run::Sliced { slices: parts, pool, grads })
     }
 
     /// The batch size this loss was compiled for.
@@ -89,20 +308,44 @@ impl<T: Element> CompiledLoss<T> {
         self.batch
     }
 
-    /// Runs of the program per evaluation: exact SM's number of direction chunks, else 1.
+    /// How many slices of the batch run side by side (1: the whole batch in one program).
+    pub fn slices(&self) -> usize {
+        match &self.run {
+            Run::Whole(_) => 1,
+            Run::Sliced { slices, .. } => slices.len(),
+        }
+    }
+
+    /// Runs of each program per evaluation: exact SM's number of direction chunks, else 1.
     pub fn parts(&self) -> usize {
-        self.directions.as_ref().map_or(1, |(d, _)| d.parts())
+        match &self.run {
+            Run::Whole(unit) => unit.chunks(),
+            Run::Sliced { slices, .. } => slices[0].unit.chunks(),
+        }
     }
 
-    /// Floating-point operations per evaluation, counted from the compiled program (once
-    /// per part).
+    /// Floating-point operations per evaluation, counted from the compiled program(s).
     pub fn flops(&self) -> u64 {
-        self.program.flops().saturating_mul(self.parts() as u64)
+        match &self.run {
+            Run::Whole(unit) => unit.flops(),
+            Run::Sliced { slices, .. } => slices.iter().map(|s| s.unit.flops()).sum(),
+        }
     }
 
-    /// Statistics of the compiled program (instructions, buffers, FLOPs).
-    pub fn stats(&self) -> scorematch_exec::ProgramStats {
-        self.program.stats()
+    /// Bytes of the compiled program(s)' buffers, with the noise buffers and, for a split
+    /// batch, the sums of the slices' gradients.
+    pub fn bytes(&self) -> usize {
+        let elems = |v: &[Vec<T>]| v.iter().map(Vec::len).sum::<usize>();
+        let noise: usize = self.noise.iter().map(|n| n.2.len()).sum();
+        let programs = match &self.run {
+            Run::Whole(unit) => unit.bytes(),
+            Run::Sliced { slices, grads, .. } => {
+                let own: usize = slices.iter().map(|s| elems(&s.noise)).sum();
+                let programs: usize = slices.iter().map(|s| s.unit.bytes()).sum();
+                programs + (own + elems(grads)) * size_of::<T>()
+            }
+        };
+        programs + noise * size_of::<T>()
     }
 
     /// Mutable access to the noise buffers, to supply given draws instead of random ones.
@@ -135,31 +378,22 @@ impl<T: Element> CompiledLoss<T> {
     }
 
     /// Evaluates on `x` (batch × dim, row-major) with the current noise buffers; returns
-    /// the loss. With several parts, runs the program once per part and sums the loss (in
-    /// f64) and the gradients in part order.
+    /// the loss. Slices of the batch run side by side and chunks of exact SM's directions
+    /// one after the other, their losses (in f64) and gradients summed in order.
     pub fn evaluate(&mut self, params: &[Vec<T>], x: &[T]) -> Result<f64> {
         check_batch_len(x.len(), self.batch, self.dim)?;
-        let parts = self.parts();
-        let mut loss = 0.0;
-        for part in 0..parts {
-            if let Some((d, buf)) = &mut self.directions {
-                d.fill(part, buf);
+        let (noise, batch, dim) = (&self.noise, self.batch, self.dim);
+        match &mut self.run {
+            Run::Whole(unit) => {
+                let noise = noise.iter().map(|n| n.2.as_slice());
+                unit.run(params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
+                Ok(unit.loss)
             }
-            let noise = self.noise.iter().map(|n| n.2.as_slice());
-            let dirs = self.directions.iter().map(|(_, buf)| buf.as_slice());
-            let fed = params.iter().map(Vec::as_slice).chain([x]).chain(noise).chain(dirs);
-            run_fed(&mut self.program, fed)?;
-            loss += Element::to_f64(self.program.output(0)[0]);
-            for (i, sum) in self.grad_sums.iter_mut().enumerate() {
-                let g = self.program.output(1 + i);
-                if part == 0 {
-                    sum.copy_from_slice(g);
-                } else {
-                    sum.iter_mut().zip(g).for_each(|(s, &v)| *s = *s + v);
-                }
+            Run::Sliced { slices, pool, grads } => {
+                let run = |s: &mut Slice<T>| s.run(params, x, noise, batch, dim);
+                run_and_sum(slices, Some(pool), run, grads)
             }
         }
-        Ok(loss)
     }
 
     /// Draws fresh noise, then evaluates.
@@ -176,9 +410,9 @@ impl<T: Element> CompiledLoss<T> {
     /// The gradient of the last evaluation in parameter `i`.
     /// `None` when the loss was compiled without gradients or `i` is not a parameter.
     pub fn grad(&self, i: usize) -> Option<&[T]> {
-        (self.with_grad && i < self.n_params).then(|| match self.grad_sums.get(i) {
-            Some(sum) => sum.as_slice(),
-            None => self.program.output(1 + i),
+        (self.with_grad && i < self.n_params).then(|| match &self.run {
+            Run::Whole(unit) => unit.grad(i),
+            Run::Sliced { grads, .. } => grads[i].as_slice(),
         })
     }
 
@@ -193,7 +427,9 @@ impl<T: Element> CompiledLoss<T> {
             )));
         }
         for (i, g) in out.iter_mut().enumerate() {
-            g.copy_from_slice(self.grad(i).unwrap_or_default());
+            if let Some(src) = self.grad(i) {
+                g.copy_from_slice(src);
+            }
         }
         Ok(())
     }

@@ -10,10 +10,11 @@
 //! a run exactly as if it had never stopped.
 
 mod compiled;
+mod parts;
 mod record;
 mod trainer;
 
-pub use compiled::CompiledLoss;
+pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS};
 pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
 pub(crate) use trainer::to_f64;
