@@ -313,12 +313,15 @@ fn directions_shared_by_every_row_are_multiplied_once() {
     let fv: Vec<f64> = (0..C * B * D).map(|i| sv[(i / (B * D)) * D + i % D]).collect();
     let feeds = set(&set(&n.feeds, &shared, sv), &full, fv);
     let x = std::slice::from_ref(&n.x);
-    let a = laplacian(&[n.energy.clone()], x, &[shared.broadcast_to(&[C, B, D])]).unwrap().remove(0);
+    let a =
+        laplacian(&[n.energy.clone()], x, &[shared.broadcast_to(&[C, B, D])]).unwrap().remove(0);
     let b = laplacian(&[n.energy.clone()], x, &[full]).unwrap().remove(0);
     verify(&n.g).unwrap();
     // The first layer's tangent product is (C, D)·(D, H), not (C·B, D)·(D, H).
     let first = a.tangents.graph().with_nodes(|nodes| {
-        nodes.iter().any(|node| matches!(node.op, scorematch_graph::Op::Dot) && node.shape == [C, 5])
+        nodes
+            .iter()
+            .any(|node| matches!(node.op, scorematch_graph::Op::Dot) && node.shape == [C, 5])
     });
     assert!(first, "the shared directions should be multiplied before the broadcast");
     let out = eval(&[a.tangents, a.laplacian, b.tangents, b.laplacian], &feeds);

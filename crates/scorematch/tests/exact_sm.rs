@@ -62,7 +62,10 @@ fn check(model: &dyn Model, seed: u64) {
         for (k, want) in want_grads.iter().enumerate() {
             let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
             for (a, b) in loss.grad(k).unwrap().iter().zip(want) {
-                assert!((a - b).abs() <= 1e-10 * scale, "{model:?} chunk {chunk} grad {k}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-10 * scale,
+                    "{model:?} chunk {chunk} grad {k}: {a} vs {b}"
+                );
             }
         }
         // A second evaluation gives the same sums (the chunk buffers are refilled).

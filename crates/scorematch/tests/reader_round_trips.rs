@@ -322,9 +322,10 @@ prop_compose! {
         sigma in setting(),
         (sigma_min, sigma_max) in (setting(), setting()),
         levels in count(),
+        esm_chunk in prop::option::of(count()),
     ) -> scorematch::config::ObjectiveSection {
         scorematch::config::ObjectiveSection {
-            kind, projection, n_projections, sigma, sigma_min, sigma_max, levels,
+            kind, projection, n_projections, sigma, sigma_min, sigma_max, levels, esm_chunk,
 
         }
     }
