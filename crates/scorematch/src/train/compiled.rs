@@ -206,7 +206,7 @@ impl<T: Element> Slice<T> {
 /// How an evaluation runs.
 enum Run<T: Element> {
     /// One program for the whole batch (threads, if any, inside its large kernels).
-    Whole(Unit<T>),
+    Whole(Box<Unit<T>>),
     /// One single-threaded program per slice of the batch, run side by side on `pool`;
     /// `grads` holds the sums of the last evaluation's gradients.
     Sliced { slices: Vec<Slice<T>>, pool: Arc<ThreadPool>, grads: Vec<Vec<T>> },
@@ -251,9 +251,9 @@ impl<T: Element> CompiledLoss<T> {
         let run = if slices > 1 {
             Self::sliced(model, objective, batch, with_grad, slices, &whole)?
         } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {
-            Run::Whole(build::<T>(model, objective, batch, with_grad, threads)?.unit)
+            Run::Whole(Box::new(build::<T>(model, objective, batch, with_grad, threads)?.unit))
         } else {
-            Run::Whole(whole.unit)
+            Run::Whole(Box::new(whole.unit))
         };
         let noise = whole
             .noise
