@@ -205,6 +205,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod comm;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -33,6 +33,7 @@ use std::path::Path;
 use rand::Rng;
 use scorematch_graph::DType;
 
+use crate::comm::{Communicator, SingleProcess};
 use crate::config::{RunConfig, RunRows};
 use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{Error, Result};
@@ -467,7 +468,8 @@ impl ModelHandle {
         config: &TrainConfig,
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
-        let mut trainer = self.trainer(objective, train, validation, config, None)?;
+        let mut trainer =
+            self.trainer(&SingleProcess, objective, train, validation, config, None)?;
         let report = run_to_end(trainer.as_mut(), hook)?;
         let kept = trainer.kept_f64().1;
         drop(trainer);
@@ -482,9 +484,11 @@ impl ModelHandle {
     /// [`ModelHandle::set_params`]. A run whose training state and compiled programs
     /// ([`memory::training_need`]) do not fit in this machine's memory is refused first,
     /// naming `train.batch_size` when the batch-sized buffers are the larger part, else the
-    /// model's size.
+    /// model's size. Train on one process with [`crate::comm::SingleProcess`]; on the
+    /// ranks of a distributed run, every rank calls this alike with its communicator.
     pub fn trainer<'a>(
         &self,
+        comm: &'a dyn Communicator,
         objective: &Objective,
         train: &'a Dataset,
         validation: Option<&'a Dataset>,
@@ -506,7 +510,7 @@ impl ModelHandle {
         } else {
             self.config.refuse_beyond(&need, "training")?;
         }
-        self.params.trainer(model, objective, train, validation, config, resume)
+        self.params.trainer(comm, model, objective, train, validation, config, resume)
     }
 
     /// Replaces the parameters (values as `f64`, rounded to the model's precision; exact
