@@ -74,14 +74,27 @@ pub trait Communicator {
 
 /// [`Communicator::agree`] for any communicator, including a `dyn` one.
 pub fn agree<T>(comm: &(impl Communicator + ?Sized), local: Result<T>) -> Result<T> {
-    if comm.size() == 1 {
-        return local;
-    }
     let mut failed = vec![0.0; comm.size()];
     if local.is_err() {
         failed[comm.rank()] = 1.0;
     }
     comm.sum_f64(&mut failed);
+    failures(comm, &failed, local)
+}
+
+/// The end of an agreement whose flags travelled in a sum the caller made anyway (the
+/// trainer sends them with the gradients, saving a collective per step): `failed` holds one
+/// slot per rank, summed over the ranks, non-zero where that rank's `local` is an error.
+/// `local` when no rank failed (or on a single process); otherwise every rank gets
+/// [`Error::Rank`] with the lowest failing rank's message, which it broadcasts.
+pub fn failures<T>(
+    comm: &(impl Communicator + ?Sized),
+    failed: &[f64],
+    local: Result<T>,
+) -> Result<T> {
+    if comm.size() == 1 {
+        return local;
+    }
     let Some(first) = failed.iter().position(|&f| f > 0.0) else { return local };
     let mut message = match &local {
         Err(e) if comm.rank() == first => e.to_string().into_bytes(),

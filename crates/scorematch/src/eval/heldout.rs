@@ -4,7 +4,7 @@
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
-use crate::comm::{Communicator, SingleProcess, agree, part};
+use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
@@ -149,9 +149,15 @@ impl<T: Element> HeldoutLoss<T> {
         seed: u64,
     ) -> Result<f64> {
         let local = self.local_sum(comm, params, data, seed);
-        let mut sum = [agree(comm, local)?];
-        comm.sum_f64(&mut sum);
-        Ok(sum[0] / self.rows as f64)
+        // One sum: the failure flags (one per rank), then the ranks' sums.
+        let mut sums = vec![0.0; comm.size() + 1];
+        match &local {
+            Ok(sum) => sums[comm.size()] = *sum,
+            Err(_) => sums[comm.rank()] = 1.0,
+        }
+        comm.sum_f64(&mut sums);
+        failures(comm, &sums[..comm.size()], local)?;
+        Ok(sums[comm.size()] / self.rows as f64)
     }
 
     /// Σ rows · (mean loss) over this rank's batches.

@@ -33,7 +33,7 @@ use super::{
     BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
     TrainReport,
 };
-use crate::comm::{Communicator, SingleProcess, agree, part};
+use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
@@ -64,7 +64,8 @@ pub struct Trainer<'a, T: Element> {
     comm: &'a dyn Communicator,
     /// This rank's positions in every global batch.
     rows: Range<usize>,
-    /// The loss and the gradients, weighted and summed over the ranks.
+    /// What a step sums over the ranks: the stop flag, the failure flags (one per rank),
+    /// then the weighted loss and gradients ([`Trainer::step`]).
     reduced: Vec<f64>,
     train: &'a Dataset,
     validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
@@ -149,7 +150,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         let n_params: usize = params.iter().map(Vec::len).sum();
         Ok(Self {
             comm,
-            reduced: vec![0.0; 1 + n_params],
+            reduced: vec![0.0; 2 + comm.size() + n_params],
             train,
             validation,
             config: config.clone(),
@@ -218,35 +219,19 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// (an interrupt on one rank stops all; an error on one is every rank's
     /// [`Error::Rank`]).
     pub fn step(&mut self) -> Result<Option<StepMetrics>> {
-        let done = self.step >= self.total;
-        if self.comm.any(self.stop.is_some() || done) {
-            let reason = if done { StopReason::Completed } else { StopReason::Interrupted };
-            self.stop.get_or_insert(reason);
+        if self.step >= self.total {
+            self.stop.get_or_insert(StopReason::Completed);
             return Ok(None);
         }
         let step = self.step + 1;
-        let b = self.config.batch_size;
-        let epoch = (step - 1) / self.steps_per_epoch;
-        let pos = (step - 1) % self.steps_per_epoch;
-        if self.order_epoch != Some(epoch) {
-            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-            self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
-            self.order_epoch = Some(epoch);
-        }
-        let d = self.train.d();
-        let mine = pos * b + self.rows.start..pos * b + self.rows.end;
-        for (r, &i) in self.order[mine].iter().enumerate() {
-            let row = self.train.row(i);
-            self.batch[r * d..(r + 1) * d]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(o, &v)| *o = T::from_f64(v));
-        }
-        let first = self.rows.start;
-        self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, first);
-        let local = self.loss.evaluate(&self.params, &self.batch);
-        let local = local.and_then(|v| self.loss.copy_grads(&mut self.grads).map(|()| v));
-        let value = self.reduce(agree(self.comm, local)?);
+        // One sum a step carries everything the ranks must agree on: whether any rank
+        // stops (an interrupt), whether any failed, and the loss and gradients.
+        let local = if self.stop.is_some() { Ok(None) } else { self.local_step(step).map(Some) };
+        let value = self.reduce(local)?;
+        let Some(value) = value else {
+            self.stop.get_or_insert(StopReason::Interrupted);
+            return Ok(None);
+        };
         let norm = grad_norm(&self.grads);
         // Invariant: the parameters are finite here (the previous update was checked), so a
         // non-finite loss or gradient leaves them as the last completed step's.
@@ -254,6 +239,7 @@ impl<'a, T: Element> Trainer<'a, T> {
             self.stop = Some(StopReason::NonFinite { step });
             return Ok(None);
         }
+        let epoch = (step - 1) / self.steps_per_epoch;
         if let Some(max) = self.config.clip_grad_norm {
             clip_grad_norm(&mut self.grads, max)?;
         }
@@ -287,18 +273,63 @@ impl<'a, T: Element> Trainer<'a, T> {
         Ok(Some(metrics))
     }
 
-    /// The global batch's mean loss and gradient from this rank's (`local` and the
-    /// gradient buffers, which receive the result): each weighted by the rank's share of
-    /// the batch and summed over the ranks in rank order, in `f64`.
-    fn reduce(&mut self, local: f64) -> f64 {
-        let weight = self.rows.len() as f64 / self.config.batch_size as f64;
-        self.reduced[0] = local * weight;
-        let flat = self.grads.iter().flatten();
-        self.reduced[1..].iter_mut().zip(flat).for_each(|(o, &g)| *o = g.to_f64() * weight);
+    /// This rank's part of step `step`: its rows of the global batch gathered, their
+    /// keyed noise drawn, the loss evaluated; returns their mean loss, the gradient being in
+    /// the gradient buffers.
+    fn local_step(&mut self, step: usize) -> Result<f64> {
+        let b = self.config.batch_size;
+        let epoch = (step - 1) / self.steps_per_epoch;
+        let pos = (step - 1) % self.steps_per_epoch;
+        if self.order_epoch != Some(epoch) {
+            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+            self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
+            self.order_epoch = Some(epoch);
+        }
+        let d = self.train.d();
+        let mine = pos * b + self.rows.start..pos * b + self.rows.end;
+        for (r, &i) in self.order[mine].iter().enumerate() {
+            let row = self.train.row(i);
+            self.batch[r * d..(r + 1) * d]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &v)| *o = T::from_f64(v));
+        }
+        let first = self.rows.start;
+        self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, first);
+        let value = self.loss.evaluate(&self.params, &self.batch)?;
+        self.loss.copy_grads(&mut self.grads)?;
+        Ok(value)
+    }
+
+    /// Sums over the ranks, in one [`Communicator::sum_f64`], whether a rank stops
+    /// (`local` is `Ok(None)`: it did not compute), which failed, and each rank's mean loss
+    /// and gradient weighted by its share of the batch. Returns the global batch's mean
+    /// loss, its gradient in the gradient buffers; `None` when a rank stops; the lowest
+    /// failing rank's error ([`failures`]) when one failed.
+    fn reduce(&mut self, local: Result<Option<f64>>) -> Result<Option<f64>> {
+        let n = self.comm.size();
+        let (flags, sums) = self.reduced.split_at_mut(1 + n);
+        flags.fill(0.0);
+        sums.fill(0.0);
+        match &local {
+            Ok(None) => flags[0] = 1.0,
+            Err(_) => flags[1 + self.comm.rank()] = 1.0,
+            Ok(Some(value)) => {
+                let weight = self.rows.len() as f64 / self.config.batch_size as f64;
+                sums[0] = value * weight;
+                let grads = self.grads.iter().flatten();
+                sums[1..].iter_mut().zip(grads).for_each(|(o, &g)| *o = g.to_f64() * weight);
+            }
+        }
         self.comm.sum_f64(&mut self.reduced);
-        let flat = self.grads.iter_mut().flatten();
-        flat.zip(&self.reduced[1..]).for_each(|(g, &v)| *g = T::from_f64(v));
-        self.reduced[0]
+        let (flags, sums) = self.reduced.split_at(1 + n);
+        failures(self.comm, &flags[1..], local)?;
+        if flags[0] > 0.0 {
+            return Ok(None);
+        }
+        let grads = self.grads.iter_mut().flatten();
+        grads.zip(&sums[1..]).for_each(|(g, &v)| *g = T::from_f64(v));
+        Ok(Some(sums[0]))
     }
 
     /// Evaluates the validation objective when it is due, updating the best step and the
