@@ -35,7 +35,7 @@ use super::{
 };
 use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
@@ -118,18 +118,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         params: Vec<Vec<T>>,
     ) -> Result<Self> {
         config.validate()?;
-        if config.batch_size < comm.size() {
-            return Err(ConfigError::new(
-                "train.batch_size",
-                config.batch_size,
-                format!(
-                    "must be at least the {} ranks, so that every rank holds a row of each \
-                     batch: raise train.batch_size or run fewer ranks",
-                    comm.size()
-                ),
-            )
-            .into());
-        }
+        config.check_ranks(comm.size())?;
         if train.d() != model.dim() {
             return Err(Error::Shape(format!(
                 "data has {} columns but the model expects {}",

@@ -182,7 +182,11 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let verbosity = rank_verbosity(comm, verbosity);
     let result = (|| {
         common::notes(verbosity, &notes);
-        let plan = agreed(comm, prepare(config))?;
+        let plan = prepare(config).and_then(|plan| {
+            plan.train.check_ranks(comm.size())?;
+            Ok(plan)
+        });
+        let plan = agreed(comm, plan)?;
         common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
         let mut rng = Stream::Init.rng(plan.config.seed);
         let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
