@@ -223,7 +223,8 @@ fn rank_verbosity(comm: &dyn Communicator, verbosity: Verbosity) -> Verbosity {
 /// rank makes it at the same point.
 fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
     let status = local.as_ref().map(|_| ()).map_err(|e| {
-        scorematch::Error::InvalidArgument(format!("{}", error::report(e, "train").1))
+        let message = error::report(e, "train").1;
+        scorematch::Error::InvalidArgument(message.trim_start_matches("error: ").to_string())
     });
     match comm::agree(comm, status) {
         Err(e) if comm.size() > 1 => Err(e.into()),
