@@ -97,3 +97,16 @@ fn a_refused_setting_is_reported_once_for_all_ranks() {
     assert_eq!(said, 1, "one message for both ranks:\n{}", r.stderr);
     assert!(!dir.path().join("runs").exists(), "nothing is written");
 }
+
+#[test]
+fn without_the_feature_distributed_says_how_to_build_it() {
+    if cfg!(feature = "mpi") {
+        eprintln!("skipping: this build has the `mpi` feature");
+        return;
+    }
+    let dir = tempdir();
+    let r = common::run_in(dir.path(), &["train", "--distributed", "--steps", "2"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("--features mpi") && r.stderr.contains("mpirun"), "{}", r.stderr);
+    assert!(!dir.path().join("runs").exists(), "nothing is written");
+}
