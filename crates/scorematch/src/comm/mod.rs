@@ -3,15 +3,15 @@
 //! A [`Communicator`] is what the training loop needs from a group of processes ("ranks")
 //! that each hold a part of every global batch: who am I ([`Communicator::rank`]), how many
 //! are we ([`Communicator::size`]), a sum over all ranks in a **fixed order**
-//! ([`Communicator::sum_f64`]), a broadcast ([`Communicator::broadcast_bytes`]), and two
-//! agreements built on them: [`Communicator::any`] (did any rank ask to stop?) and
-//! [`Communicator::agree`] (did any rank fail? then every rank fails with that rank's
-//! message).
+//! ([`Communicator::sum_f64`]) and a broadcast ([`Communicator::broadcast_bytes`]); and,
+//! built on them, the agreement on failures: [`agree`] (did any rank fail? then every rank
+//! fails with that rank's message) and [`failures`], its second half for flags that
+//! travelled in a sum made anyway.
 //!
 //! [`SingleProcess`] is the group of one: its sum and broadcast do nothing, so the
 //! single-process run goes through the very code a distributed run does (one training loop,
 //! [`crate::train::Trainer`]), and a run with one rank is bit for bit the plain run.
-//! With the `mpi` feature, [`Mpi`] is the group of an `mpirun` job (rsmpi over Open MPI or
+//! With the `mpi` feature, `Mpi` is the group of an `mpirun` job (rsmpi over Open MPI or
 //! MPICH).
 //!
 //! Why a fixed order: `MPI_Allreduce` may sum in any order (by message arrival, by the
@@ -19,13 +19,16 @@
 //! gathers every rank's buffer to rank 0, adds them in rank order `((x₀ + x₁) + x₂) + …`,
 //! and broadcasts the result; a run then never depends on timing, and `N` ranks give the same
 //! bits on every run. The cost is a gather and a broadcast instead of a ring all-reduce
-//! (about `2·(N−1)` buffer transfers through rank 0 rather than `2·(N−1)/N` per rank), which
+//! (about `N − 1 + ⌈log₂N⌉` buffers through rank 0 rather than `2·(N−1)/N` per rank), which
 //! `docs/distributed.md` weighs against a step's compute.
 //!
 //! Why agreements: a collective call blocks until every rank enters it, so a rank that
 //! returned early (an error, a signal) would leave the others waiting for ever. Every exit
-//! from the training loop is therefore decided together: [`Communicator::agree`] before the
-//! gradients are summed, [`Communicator::any`] before a step starts. A rank that dies
+//! from the training loop is therefore decided together: each step sums, with the
+//! gradients, a stop flag (an interrupt on any rank) and one failure flag per rank, so a
+//! step costs one collective and every rank leaves after the same step
+//! ([`crate::train::Trainer::step`]); a front agrees with [`agree`] on what it does
+//! outside the steps (loading the data, creating the run folder). A rank that dies
 //! outright (killed, out of memory) is the MPI launcher's to handle: `mpirun` ends the job
 //! when one process exits abnormally.
 
@@ -53,26 +56,11 @@ pub trait Communicator {
 
     /// Replaces `bytes` on every rank by rank `root`'s.
     fn broadcast_bytes(&self, root: usize, bytes: &mut Vec<u8>);
-
-    /// Whether `flag` is set on any rank.
-    fn any(&self, flag: bool) -> bool {
-        let mut v = [f64::from(u8::from(flag))];
-        self.sum_f64(&mut v);
-        v[0] > 0.0
-    }
-
-    /// `local` where every rank succeeded; otherwise, on every rank, an error naming the
-    /// lowest failing rank and its cause ([`Error::Rank`]). A single process gets its own
-    /// error back unchanged.
-    fn agree<T>(&self, local: Result<T>) -> Result<T>
-    where
-        Self: Sized,
-    {
-        agree(self, local)
-    }
 }
 
-/// [`Communicator::agree`] for any communicator, including a `dyn` one.
+/// `local` where every rank succeeded; otherwise, on every rank, an error naming the
+/// lowest failing rank and its cause ([`Error::Rank`]). A single process gets its own
+/// error back unchanged. Collective: every rank calls it at the same point.
 pub fn agree<T>(comm: &(impl Communicator + ?Sized), local: Result<T>) -> Result<T> {
     let mut failed = vec![0.0; comm.size()];
     if local.is_err() {
@@ -174,8 +162,7 @@ mod tests {
         let mut v = [1.5, -2.0];
         comm.sum_f64(&mut v);
         assert_eq!(v, [1.5, -2.0]);
-        assert!(comm.any(true) && !comm.any(false));
-        let err = comm.agree::<()>(Err(Error::NonFinite("x".into()))).unwrap_err();
+        let err = agree::<()>(&comm, Err(Error::NonFinite("x".into()))).unwrap_err();
         assert!(matches!(err, Error::NonFinite(_)), "{err}");
     }
 }
