@@ -93,8 +93,9 @@ fn a_refused_setting_is_reported_once_for_all_ranks() {
     let dir = tempdir();
     let r = run(cmd, dir.path(), &["train", "--distributed", "--batch-size", "1", "--steps", "2"]);
     assert_ne!(r.code, 0);
-    let said = r.stderr.matches("error: --batch-size 1: must be at least the 2 ranks").count();
+    let said = r.stderr.matches("--batch-size 1: must be at least the 2 ranks").count();
     assert_eq!(said, 1, "one message for both ranks:\n{}", r.stderr);
+    assert!(r.stderr.contains("error: rank 0 failed: "), "{}", r.stderr);
     assert!(!dir.path().join("runs").exists(), "nothing is written");
 }
 
