@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let (code, message) = error::report(&e, &command);
-            output::err_line(&message);
+            // Empty on the ranks of a distributed run other than 0, which reports for all.
+            if !message.is_empty() {
+                output::err_line(&message);
+            }
             ExitCode::from(code)
         }
     }

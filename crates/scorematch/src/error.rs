@@ -61,6 +61,15 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A rank of a distributed run failed ([`crate::comm::Communicator::agree`]): every rank
+    /// stops with this error, naming the lowest failing rank and its cause.
+    #[error("rank {rank} failed: {message}")]
+    Rank {
+        /// The failing rank (the lowest, when several failed).
+        rank: usize,
+        /// Its error.
+        message: String,
+    },
     /// A checkpoint lacks a tensor the model needs.
     #[error("checkpoint has no tensor '{name}' (present: {})", .available.join(", "))]
     MissingTensor {

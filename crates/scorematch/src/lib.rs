@@ -54,6 +54,7 @@
 //! | [`objective`] | the objectives above, built as loss graphs, and their random inputs |
 //! | [`optim`] | SGD, Adam, AdamW (PyTorch's update rules), gradient clipping, learning-rate schedules |
 //! | [`train`] | [`fit`](train::fit): minibatches, validation, early stopping, keep-best, progress hook; [`CompiledLoss`](train::CompiledLoss) |
+//! | [`comm`] | [`Communicator`](comm::Communicator): the ranks of a data-parallel run (sum in a fixed order, broadcast, agreed stops and failures); [`SingleProcess`](comm::SingleProcess), and `Mpi` with the `mpi` feature |
 //! | [`sample`] | unadjusted, Metropolis-adjusted and annealed Langevin over a [`ScoreFn`](sample::ScoreFn) |
 //! | [`eval`] | held-out objective, Fisher divergence, log-likelihood (exact, grid, importance sampling), per-row log-density ([`row_log_density`](eval::row_log_density)), KSD; [`evaluate`](eval::evaluate) runs what applies |
 //! | [`data`] | [`Dataset`](data::Dataset), the built-in 2-D densities, Gaussian mixtures, CSV and `.npy`, [`Standardizer`](data::Standardizer) |
@@ -214,6 +215,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod comm;
 pub mod config;
 pub mod data;
 pub mod error;

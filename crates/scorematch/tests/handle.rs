@@ -8,6 +8,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use scorematch::comm::SingleProcess;
 use scorematch::config::RunConfig;
 use scorematch::data::{DataTransform, Dataset, LOGIT_ALPHA, LogitBox, Standardizer, ToyDensity};
 use scorematch::eval::{
@@ -265,7 +266,9 @@ fn fit_and_sample_match_the_typed_path() {
     let train = TrainConfig { steps: 20, batch_size: 50, lr: 1e-2, ..TrainConfig::default() };
     for dtype in [DType::F32, DType::F64] {
         let mut h = ModelHandle::init(config.clone(), dtype, &mut StdRng::seed_from_u64(2));
-        let report = h.fit(&objective, &data, None, &train, &mut |_| Control::Continue).unwrap();
+        let report = h
+            .fit(&SingleProcess, &objective, &data, None, &train, &mut |_| Control::Continue)
+            .unwrap();
         assert_eq!(report.steps_done, 20);
         let init = config.init_params(&mut StdRng::seed_from_u64(2));
         let want = match dtype {

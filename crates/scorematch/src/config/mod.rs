@@ -66,6 +66,11 @@ pub struct RunConfig {
     /// Worker threads of the compiled programs.
     #[cfg_attr(feature = "clap", arg(long, value_name = "N", help_heading = "Run"))]
     pub threads: usize,
+    /// Train data-parallel on the ranks of an MPI job: start it with `mpirun -np N`, from a
+    /// build with the `mpi` feature; each rank holds 1/N of every batch (see
+    /// `docs/distributed.md`).
+    #[cfg_attr(feature = "clap", arg(long, help_heading = "Run"))]
+    pub distributed: bool,
     /// Precision of training and of the checkpoint: f32 (fast) or f64.
     #[cfg_attr(
         feature = "clap",
@@ -109,6 +114,7 @@ impl Default for RunConfig {
         Self {
             seed: 0,
             threads: 1,
+            distributed: false,
             dtype: DType::F32,
             plots: true,
             data: DataSection::default(),

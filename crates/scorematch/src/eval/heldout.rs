@@ -1,15 +1,15 @@
 //! Held-out score-matching objective: the training loss on data the model has not seen,
 //! averaged over every held-out row ([`HeldoutLoss`]).
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
+use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Projection};
+use crate::rng::Stream;
 use crate::train::CompiledLoss;
 
 /// How to compute the held-out objective.
@@ -93,9 +93,12 @@ impl HeldoutConfig {
 ///
 /// mean = (b·Σ_k L_k + r·L_r) / n,
 ///
-/// exactly the mean of the per-row losses over all n rows. Each batch draws fresh noise
-/// (projections, denoising noise) from one generator seeded by the caller, full batches
-/// first, so that successive evaluations of the same rows are comparable.
+/// exactly the mean of the per-row losses over all n rows. Batch k (the last rows being
+/// the last batch) draws its noise (projections, denoising noise) from a generator keyed by
+/// the caller's seed and k, so that successive evaluations of the same rows are comparable
+/// and a batch draws the same whichever rank of a distributed run evaluates it
+/// ([`HeldoutLoss::mean_in`]: rank j evaluates the batches [`part`]`(batches, j, N)`, and
+/// the `b·L_k` are summed over the ranks).
 pub struct HeldoutLoss<T: Element> {
     full: CompiledLoss<T>,
     rest: Option<CompiledLoss<T>>,
@@ -131,8 +134,40 @@ impl<T: Element> HeldoutLoss<T> {
     }
 
     /// The mean loss over the rows of `data` (which must have [`HeldoutLoss::rows`] rows),
-    /// with noise from a generator seeded by `seed`.
+    /// with noise keyed by `seed`.
     pub fn mean(&mut self, params: &[Vec<T>], data: &Dataset, seed: u64) -> Result<f64> {
+        self.mean_in(&SingleProcess, params, data, seed)
+    }
+
+    /// [`HeldoutLoss::mean`] shared by the ranks of `comm` (a collective call: every rank
+    /// passes the same parameters, rows and seed, and gets the same mean).
+    pub fn mean_in(
+        &mut self,
+        comm: &dyn Communicator,
+        params: &[Vec<T>],
+        data: &Dataset,
+        seed: u64,
+    ) -> Result<f64> {
+        let local = self.local_sum(comm, params, data, seed);
+        // One sum: the failure flags (one per rank), then the ranks' sums.
+        let mut sums = vec![0.0; comm.size() + 1];
+        match &local {
+            Ok(sum) => sums[comm.size()] = *sum,
+            Err(_) => sums[comm.rank()] = 1.0,
+        }
+        comm.sum_f64(&mut sums);
+        failures(comm, &sums[..comm.size()], local)?;
+        Ok(sums[comm.size()] / self.rows as f64)
+    }
+
+    /// Σ rows · (mean loss) over this rank's batches.
+    fn local_sum(
+        &mut self,
+        comm: &dyn Communicator,
+        params: &[Vec<T>],
+        data: &Dataset,
+        seed: u64,
+    ) -> Result<f64> {
         if data.n() != self.rows {
             return Err(Error::Shape(format!(
                 "{} rows given to an objective compiled for {}",
@@ -141,25 +176,21 @@ impl<T: Element> HeldoutLoss<T> {
             )));
         }
         let (b, d) = (self.full.batch(), data.d());
-        let full_batches = self.rows / b;
-        let mut rng = StdRng::seed_from_u64(seed);
-        let convert = |rows: &[f64], buffer: &mut Vec<T>| {
-            buffer.clear();
-            buffer.extend(rows.iter().map(|&v| T::from_f64(v)));
-        };
+        let batches = self.rows.div_ceil(b);
         let mut total = 0.0;
-        for k in 0..full_batches {
-            convert(&data.data()[k * b * d..(k + 1) * b * d], &mut self.buffer);
-            total += self.full.evaluate_with_fresh_noise(params, &self.buffer, &mut rng)?;
+        for k in part(batches, comm.rank(), comm.size()) {
+            let rows = &data.data()[k * b * d..((k + 1) * b).min(self.rows) * d];
+            self.buffer.clear();
+            self.buffer.extend(rows.iter().map(|&v| T::from_f64(v)));
+            let loss = match &mut self.rest {
+                Some(rest) if k == batches - 1 => rest,
+                _ => &mut self.full,
+            };
+            let mut rng = Stream::HeldOut.keyed(seed, &[k as u64]);
+            total += loss.evaluate_with_fresh_noise(params, &self.buffer, &mut rng)?
+                * loss.batch() as f64;
         }
-        let full_mean = total / full_batches as f64;
-        let Some(rest) = &mut self.rest else {
-            return Ok(full_mean);
-        };
-        let r = rest.batch();
-        convert(&data.data()[full_batches * b * d..], &mut self.buffer);
-        let rest_mean = rest.evaluate_with_fresh_noise(params, &self.buffer, &mut rng)?;
-        Ok((full_mean * (full_batches * b) as f64 + rest_mean * r as f64) / self.rows as f64)
+        Ok(total)
     }
 }
 

@@ -33,6 +33,7 @@ use std::path::Path;
 use rand::Rng;
 use scorematch_graph::DType;
 
+use crate::comm::Communicator;
 use crate::config::{RunConfig, RunRows};
 use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{Error, Result};
@@ -448,7 +449,10 @@ impl ModelHandle {
             .with_transform(transform)
             .with_standardizer(standardizer)
             .with_columns(raw.column_names().map(<[String]>::to_vec));
-        let report = handle.fit(&objective, &train, validation.as_ref(), &train_config, hook)?;
+        // `distributed`: this process is one rank of an MPI job, as in `scorematch train`.
+        let comm = crate::comm::for_run(config.distributed)?;
+        let (validation_rows, comm) = (validation.as_ref(), comm.as_ref());
+        let report = handle.fit(comm, &objective, &train, validation_rows, &train_config, hook)?;
         let n_validation = validation.as_ref().map_or(0, Dataset::n);
         handle.training =
             Some(TrainingRecord::new(config, objective, train.n(), n_validation, &report));
@@ -458,16 +462,18 @@ impl ModelHandle {
     /// Trains the parameters in place as [`crate::train::fit`] does, on `train` (model
     /// coordinates), with early stopping on `validation`; `hook` sees every step (its
     /// [`Control::Stop`] interrupts the run); the parameters end as the run keeps them
-    /// ([`crate::train::Trainer::kept`]).
+    /// ([`crate::train::Trainer::kept`]). On one process, `comm` is
+    /// [`crate::comm::SingleProcess`]; on the ranks of a distributed run, each rank's communicator.
     pub fn fit(
         &mut self,
+        comm: &dyn Communicator,
         objective: &Objective,
         train: &Dataset,
         validation: Option<&Dataset>,
         config: &TrainConfig,
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
-        let mut trainer = self.trainer(objective, train, validation, config, None)?;
+        let mut trainer = self.trainer(comm, objective, train, validation, config, None)?;
         let report = run_to_end(trainer.as_mut(), hook)?;
         let kept = trainer.kept_f64().1;
         drop(trainer);
@@ -482,9 +488,11 @@ impl ModelHandle {
     /// [`ModelHandle::set_params`]. A run whose training state and compiled programs
     /// ([`memory::training_need`]) do not fit in this machine's memory is refused first,
     /// naming `train.batch_size` when the batch-sized buffers are the larger part, else the
-    /// model's size.
+    /// model's size. Train on one process with [`crate::comm::SingleProcess`]; on the
+    /// ranks of a distributed run, every rank calls this alike with its communicator.
     pub fn trainer<'a>(
         &self,
+        comm: &'a dyn Communicator,
         objective: &Objective,
         train: &'a Dataset,
         validation: Option<&'a Dataset>,
@@ -506,7 +514,7 @@ impl ModelHandle {
         } else {
             self.config.refuse_beyond(&need, "training")?;
         }
-        self.params.trainer(model, objective, train, validation, config, resume)
+        self.params.trainer(comm, model, objective, train, validation, config, resume)
     }
 
     /// Replaces the parameters (values as `f64`, rounded to the model's precision; exact

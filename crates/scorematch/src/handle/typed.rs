@@ -4,6 +4,7 @@
 use scorematch_graph::{DType, Element};
 
 use super::{Draw, LossReport};
+use crate::comm::Communicator;
 use crate::data::{Dataset, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{EvalConfig, EvalReport, TrueScore, evaluate};
@@ -70,8 +71,10 @@ pub(super) trait Precision: std::fmt::Debug + Send + Sync {
     ) -> Result<MemoryNeed>;
 
     /// A [`Trainer`] from these parameters (restored to `resume` when given).
+    #[allow(clippy::too_many_arguments)]
     fn trainer<'a>(
         &self,
+        comm: &'a dyn Communicator,
         model: &dyn Model,
         objective: &Objective,
         train: &'a Dataset,
@@ -194,6 +197,7 @@ impl<T: Element> Precision for Typed<T> {
 
     fn trainer<'a>(
         &self,
+        comm: &'a dyn Communicator,
         model: &dyn Model,
         objective: &Objective,
         train: &'a Dataset,
@@ -201,8 +205,9 @@ impl<T: Element> Precision for Typed<T> {
         config: &TrainConfig,
         resume: Option<&TrainState>,
     ) -> Result<Box<dyn AnyTrainer + 'a>> {
+        let params = self.0.clone();
         let mut trainer =
-            Trainer::new(model, objective, train, validation, config, self.0.clone())?;
+            Trainer::new_in(comm, model, objective, train, validation, config, params)?;
         if let Some(state) = resume {
             trainer.restore(state)?;
         }

@@ -107,6 +107,22 @@ impl TrainConfig {
         self.schedule.validate()
     }
 
+    /// Checks that a batch can be split over `ranks` ranks of a distributed run: at least
+    /// one row each.
+    pub fn check_ranks(&self, ranks: usize) -> Result<(), ConfigError> {
+        if self.batch_size < ranks {
+            return Err(ConfigError::new(
+                "train.batch_size",
+                self.batch_size,
+                format!(
+                    "must be at least the {ranks} ranks, so that every rank holds a row of each \
+                     batch: raise train.batch_size or run fewer ranks"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the settings against a training set of `n_train` rows: at least one batch,
     /// and no more steps than allowed.
     pub fn check_rows(&self, n_train: usize) -> Result<()> {

@@ -9,7 +9,21 @@
 //!
 //! The validation objective draws the same noise at every evaluation (a fixed seed), so
 //! successive validation losses compare parameters, not draws.
+//!
+//! **Data parallel, one code path.** A trainer runs on a [`Communicator`]: rank `k` of `N`
+//! holds the batch positions [`part`]`(B, k, N)` of every global batch of `B` rows. Every
+//! rank shuffles the same epoch order (keyed by the seed), so the rows of a batch are the
+//! same whoever holds them, and a row's noise is keyed by its global position, so its draws
+//! are too. Each rank evaluates the mean loss and gradient of its `b_k` rows; weighted by
+//! `b_k / B` and summed over the ranks in rank order ([`Communicator::sum_f64`], in `f64`)
+//! they are the global batch's mean loss and gradient. Every rank then takes the same
+//! optimiser step on the same sum, so the parameters stay equal on all ranks without being
+//! sent. The single process is the group of one ([`SingleProcess`]): its weight is exactly
+//! 1 and its sum does nothing, so it computes exactly what it computed before ranks existed.
+//! Every way out of the loop is agreed by all ranks (see [`crate::comm`]), so none is left
+//! waiting in a collective.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -19,6 +33,7 @@ use super::{
     BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
     TrainReport,
 };
+use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::HeldoutLoss;
@@ -46,6 +61,12 @@ pub struct TrainState {
 /// A run of [`super::fit`] one step at a time: the loop is the caller's, so it can report,
 /// write checkpoints and react to signals between steps.
 pub struct Trainer<'a, T: Element> {
+    comm: &'a dyn Communicator,
+    /// This rank's positions in every global batch.
+    rows: Range<usize>,
+    /// What a step sums over the ranks: the stop flag, the failure flags (one per rank),
+    /// then the weighted loss and gradients ([`Trainer::step`]).
+    reduced: Vec<f64>,
     train: &'a Dataset,
     validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
     config: TrainConfig,
@@ -71,8 +92,8 @@ pub struct Trainer<'a, T: Element> {
 
 impl<'a, T: Element> Trainer<'a, T> {
     /// A run of `model` on `train` by `objective` from `params` (validated and compiled
-    /// here; nothing is trained yet). Validation, when given, drives early stopping and
-    /// keep-best.
+    /// here; nothing is trained yet), in this one process. Validation, when given, drives
+    /// early stopping and keep-best.
     pub fn new(
         model: &dyn Model,
         objective: &Objective,
@@ -81,7 +102,23 @@ impl<'a, T: Element> Trainer<'a, T> {
         config: &TrainConfig,
         params: Vec<Vec<T>>,
     ) -> Result<Self> {
+        Self::new_in(&SingleProcess, model, objective, train, validation, config, params)
+    }
+
+    /// [`Trainer::new`] for one rank of `comm` (see the module docs): every rank calls it
+    /// with the same model, objective, data, configuration and parameters, and holds
+    /// `train.batch_size / comm.size()` rows (±1) of every batch.
+    pub fn new_in(
+        comm: &'a dyn Communicator,
+        model: &dyn Model,
+        objective: &Objective,
+        train: &'a Dataset,
+        validation: Option<&'a Dataset>,
+        config: &TrainConfig,
+        params: Vec<Vec<T>>,
+    ) -> Result<Self> {
         config.validate()?;
+        config.check_ranks(comm.size())?;
         if train.d() != model.dim() {
             return Err(Error::Shape(format!(
                 "data has {} columns but the model expects {}",
@@ -91,14 +128,18 @@ impl<'a, T: Element> Trainer<'a, T> {
         }
         config.check_rows(train.n())?;
         let b = config.batch_size;
-        let loss = CompiledLoss::<T>::new(model, objective, b, true, config.threads)?;
+        let rows = part(b, comm.rank(), comm.size());
+        let loss = CompiledLoss::<T>::new(model, objective, rows.len(), true, config.threads)?;
         let validation = match validation {
             Some(v) if v.n() > 0 => {
                 Some((HeldoutLoss::<T>::new(model, objective, b, v.n(), config.threads)?, v))
             }
             _ => None,
         };
+        let n_params: usize = params.iter().map(Vec::len).sum();
         Ok(Self {
+            comm,
+            reduced: vec![0.0; 2 + comm.size() + n_params],
             train,
             validation,
             config: config.clone(),
@@ -110,7 +151,8 @@ impl<'a, T: Element> Trainer<'a, T> {
             best_params: None,
             best: None,
             since_best: 0,
-            batch: vec![T::zero(); b * train.d()],
+            batch: vec![T::zero(); rows.len() * train.d()],
+            rows,
             order: (0..train.n()).collect(),
             order_epoch: None,
             steps_per_epoch: train.n() / b,
@@ -161,34 +203,24 @@ impl<'a, T: Element> Trainer<'a, T> {
 
     /// Runs the next step and returns its metrics; `None` once the run has ended (all steps
     /// done, stopped early, interrupted, or a non-finite loss: see [`Trainer::stop_reason`]).
+    ///
+    /// On several ranks this is collective: every rank calls it, and all return the same
+    /// (an interrupt on one rank stops all; an error on one is every rank's
+    /// [`Error::Rank`]).
     pub fn step(&mut self) -> Result<Option<StepMetrics>> {
-        if self.stop.is_some() {
-            return Ok(None);
-        }
         if self.step >= self.total {
-            self.stop = Some(StopReason::Completed);
+            self.stop.get_or_insert(StopReason::Completed);
             return Ok(None);
         }
         let step = self.step + 1;
-        let b = self.config.batch_size;
-        let epoch = (step - 1) / self.steps_per_epoch;
-        let pos = (step - 1) % self.steps_per_epoch;
-        if self.order_epoch != Some(epoch) {
-            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-            self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
-            self.order_epoch = Some(epoch);
-        }
-        let d = self.train.d();
-        for (r, &i) in self.order[pos * b..(pos + 1) * b].iter().enumerate() {
-            let row = self.train.row(i);
-            self.batch[r * d..(r + 1) * d]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(o, &v)| *o = T::from_f64(v));
-        }
-        self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, 0);
-        let value = self.loss.evaluate(&self.params, &self.batch)?;
-        self.loss.copy_grads(&mut self.grads)?;
+        // One sum a step carries everything the ranks must agree on: whether any rank
+        // stops (an interrupt), whether any failed, and the loss and gradients.
+        let local = if self.stop.is_some() { Ok(None) } else { self.local_step(step).map(Some) };
+        let value = self.reduce(local)?;
+        let Some(value) = value else {
+            self.stop.get_or_insert(StopReason::Interrupted);
+            return Ok(None);
+        };
         let norm = grad_norm(&self.grads);
         // Invariant: the parameters are finite here (the previous update was checked), so a
         // non-finite loss or gradient leaves them as the last completed step's.
@@ -196,6 +228,7 @@ impl<'a, T: Element> Trainer<'a, T> {
             self.stop = Some(StopReason::NonFinite { step });
             return Ok(None);
         }
+        let epoch = (step - 1) / self.steps_per_epoch;
         if let Some(max) = self.config.clip_grad_norm {
             clip_grad_norm(&mut self.grads, max)?;
         }
@@ -229,6 +262,65 @@ impl<'a, T: Element> Trainer<'a, T> {
         Ok(Some(metrics))
     }
 
+    /// This rank's part of step `step`: its rows of the global batch gathered, their
+    /// keyed noise drawn, the loss evaluated; returns their mean loss, the gradient being in
+    /// the gradient buffers.
+    fn local_step(&mut self, step: usize) -> Result<f64> {
+        let b = self.config.batch_size;
+        let epoch = (step - 1) / self.steps_per_epoch;
+        let pos = (step - 1) % self.steps_per_epoch;
+        if self.order_epoch != Some(epoch) {
+            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+            self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
+            self.order_epoch = Some(epoch);
+        }
+        let d = self.train.d();
+        let mine = pos * b + self.rows.start..pos * b + self.rows.end;
+        for (r, &i) in self.order[mine].iter().enumerate() {
+            let row = self.train.row(i);
+            self.batch[r * d..(r + 1) * d]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &v)| *o = T::from_f64(v));
+        }
+        let first = self.rows.start;
+        self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, first);
+        let value = self.loss.evaluate(&self.params, &self.batch)?;
+        self.loss.copy_grads(&mut self.grads)?;
+        Ok(value)
+    }
+
+    /// Sums over the ranks, in one [`Communicator::sum_f64`], whether a rank stops
+    /// (`local` is `Ok(None)`: it did not compute), which failed, and each rank's mean loss
+    /// and gradient weighted by its share of the batch. Returns the global batch's mean
+    /// loss, its gradient in the gradient buffers; `None` when a rank stops; the lowest
+    /// failing rank's error ([`failures`]) when one failed.
+    fn reduce(&mut self, local: Result<Option<f64>>) -> Result<Option<f64>> {
+        let n = self.comm.size();
+        let (flags, sums) = self.reduced.split_at_mut(1 + n);
+        flags.fill(0.0);
+        sums.fill(0.0);
+        match &local {
+            Ok(None) => flags[0] = 1.0,
+            Err(_) => flags[1 + self.comm.rank()] = 1.0,
+            Ok(Some(value)) => {
+                let weight = self.rows.len() as f64 / self.config.batch_size as f64;
+                sums[0] = value * weight;
+                let grads = self.grads.iter().flatten();
+                sums[1..].iter_mut().zip(grads).for_each(|(o, &g)| *o = g.to_f64() * weight);
+            }
+        }
+        self.comm.sum_f64(&mut self.reduced);
+        let (flags, sums) = self.reduced.split_at(1 + n);
+        failures(self.comm, &flags[1..], local)?;
+        if flags[0] > 0.0 {
+            return Ok(None);
+        }
+        let grads = self.grads.iter_mut().flatten();
+        grads.zip(&sums[1..]).for_each(|(g, &v)| *g = T::from_f64(v));
+        Ok(Some(sums[0]))
+    }
+
     /// Evaluates the validation objective when it is due, updating the best step and the
     /// early-stopping counter.
     fn validate_after(&mut self, metrics: &mut StepMetrics) -> Result<()> {
@@ -237,7 +329,8 @@ impl<'a, T: Element> Trainer<'a, T> {
         if !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total {
             return Ok(());
         }
-        let v = loss.mean(&self.params, data, Stream::Validation.seed(self.config.seed))?;
+        let seed = Stream::Validation.seed(self.config.seed);
+        let v = loss.mean_in(self.comm, &self.params, data, seed)?;
         metrics.val_loss = Some(v);
         if v.is_finite() && self.best.is_none_or(|(_, bv)| v < bv) {
             self.best = Some((step, v));

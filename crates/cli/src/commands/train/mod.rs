@@ -19,6 +19,14 @@
 //! The state is also saved every `--checkpoint-every` steps (default: every 60 s), so a
 //! kill loses at most that much; `--resume DIR` continues a run bit for bit. A non-finite
 //! loss saves the parameters kept so far and exits with status 1 and advice.
+//!
+//! `--distributed` (a build with the `mpi` feature, under `mpirun -np N`) trains on the
+//! ranks of the MPI job through the library's [`Communicator`]: every rank loads and
+//! prepares the data and takes the same steps; rank 0 alone creates and writes the run
+//! folder, prints and draws. Every decision that ends the run on one rank (a failure while
+//! preparing, an error in a step, a signal) is agreed by all ranks ([`agreed`],
+//! [`scorematch::train::Trainer::step`]), so no rank waits for ever, and one message, from
+//! rank 0, names the failing rank and its cause.
 
 mod folder;
 
@@ -28,6 +36,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use scorematch::comm::{self, Communicator};
 use scorematch::config::RunRows;
 use scorematch::data::{Dataset, FEW_DISTINCT};
 use scorematch::handle::ModelHandle;
@@ -154,10 +163,13 @@ impl Plan {
 struct Start {
     model: ModelHandle,
     resume: Option<TrainState>,
-    folder: RunFolder,
+    folder: Folder,
     /// The metrics of the steps already done (a resumed run's).
     history: Vec<StepMetrics>,
 }
+
+/// The run folder on rank 0, which alone writes; `None` on the other ranks.
+type Folder = Option<RunFolder>;
 
 /// Runs `scorematch train`.
 pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
@@ -165,22 +177,70 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
         return resume(args, dir, verbosity);
     }
     let (config, notes) = args.configuration()?;
-    common::notes(verbosity, &notes);
-    let plan = prepare(config)?;
-    common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
+    let comm = comm::for_run(config.distributed)?;
+    let comm = comm.as_ref();
+    let verbosity = rank_verbosity(comm, verbosity);
+    let result = (|| {
+        common::notes(verbosity, &notes);
+        let plan = prepare(config).and_then(|plan| {
+            plan.train.check_ranks(comm.size())?;
+            Ok(plan)
+        });
+        let plan = agreed(comm, plan)?;
+        common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
+        let mut rng = Stream::Init.rng(plan.config.seed);
+        let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+            .with_transform(plan.rows.transform.clone())
+            .with_standardizer(plan.rows.standardizer.clone())
+            .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
+        let folder =
+            agreed(comm, (comm.rank() == 0).then(|| start_folder(&plan, args)).transpose())?;
+        let start = Start { model, resume: None, folder, history: Vec::new() };
+        train_model(comm, &plan, start, args, verbosity)
+    })();
+    on_rank(comm, result)
+}
+
+/// Creates the run folder of a new run (and writes the splits when asked).
+fn start_folder(plan: &Plan, args: &TrainArgs) -> Result<RunFolder> {
     let inputs = config_inputs(&plan.config, args.config.as_deref());
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
-    let mut rng = Stream::Init.rng(plan.config.seed);
-    let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-        .with_transform(plan.rows.transform.clone())
-        .with_standardizer(plan.rows.standardizer.clone())
-        .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
     let folder = RunFolder::start(&dir, &plan.config)?;
     if args.save_splits {
-        save_splits(&plan, &folder)?;
+        save_splits(plan, &folder)?;
     }
-    train_model(&plan, Start { model, resume: None, folder, history: Vec::new() }, args, verbosity)
+    Ok(folder)
+}
+
+/// Rank 0 speaks; the other ranks of a distributed run are quiet.
+fn rank_verbosity(comm: &dyn Communicator, verbosity: Verbosity) -> Verbosity {
+    if comm.rank() == 0 { verbosity } else { Verbosity::Quiet }
+}
+
+/// `local` where every rank succeeded; otherwise, on every rank of a distributed run, the
+/// error of the lowest failing rank, naming it ([`comm::agree`]). A collective call: every
+/// rank makes it at the same point.
+fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
+    let status = local.as_ref().map(|_| ()).map_err(|e| {
+        let message = error::report(e, "train").1;
+        scorematch::Error::InvalidArgument(message.trim_start_matches("error: ").to_string())
+    });
+    match comm::agree(comm, status) {
+        Err(e) if comm.size() > 1 => Err(e.into()),
+        _ => local,
+    }
+}
+
+/// The outcome of this rank: rank 0's as it is; another rank's with its exit status but no
+/// message (rank 0 reports for all).
+fn on_rank(comm: &dyn Communicator, result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if comm.rank() > 0 => {
+            Err(Exit { code: error::report(&e, "train").0, message: String::new() }.into())
+        }
+        other => other,
+    }
 }
 
 /// Columns that take a few distinct values each, as `(name, count)`, with more than this
@@ -275,21 +335,31 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     // a default patience has none, and must not start stopping early when resumed.
     config.train.patience = record.config.train.patience;
     config.validate()?;
-    let plan = prepare(config)?;
-    check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
-    let total = plan.train.total_steps(plan.rows.train.n())?;
-    if state.step >= total {
-        return Err(usage(format!(
-            "the run in {} has already completed its {total} steps: give --steps above {} to \
-             continue it",
-            dir.display(),
-            state.step
-        )));
-    }
-    let (folder, history) = RunFolder::resume(dir, &plan.config, state.step)?;
-    let model = ModelHandle::from_saved(&saved);
-    let start = Start { model, resume: Some(state), folder, history };
-    train_model(&plan, start, args, verbosity)
+    let comm = comm::for_run(config.distributed)?;
+    let comm = comm.as_ref();
+    let verbosity = rank_verbosity(comm, verbosity);
+    let result = (|| {
+        let plan = agreed(comm, prepare(config))?;
+        check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
+        let total = plan.train.total_steps(plan.rows.train.n())?;
+        if state.step >= total {
+            return Err(usage(format!(
+                "the run in {} has already completed its {total} steps: give --steps above {} \
+                 to continue it",
+                dir.display(),
+                state.step
+            )));
+        }
+        let resumed = (comm.rank() == 0).then(|| RunFolder::resume(dir, &plan.config, state.step));
+        let (folder, history) = match agreed(comm, resumed.transpose())? {
+            Some((folder, history)) => (Some(folder), history),
+            None => (None, Vec::new()),
+        };
+        let model = ModelHandle::from_saved(&saved);
+        let start = Start { model, resume: Some(state), folder, history };
+        train_model(comm, &plan, start, args, verbosity)
+    })();
+    on_rank(comm, result)
 }
 
 /// Refuses to resume on data other than the run's: the same row counts, the same transform
@@ -327,11 +397,19 @@ fn prepare(config: RunConfig) -> Result<Plan> {
     Ok(Plan { config, model, objective, train, rows, raw_columns_discrete })
 }
 
-/// Trains at the configured precision, saving the run as it goes, then draws the figures.
-fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
+/// Trains at the configured precision on the ranks of `comm`, rank 0 saving the run as it
+/// goes, then drawing the figures.
+fn train_model(
+    comm: &dyn Communicator,
+    plan: &Plan,
+    start: Start,
+    args: &TrainArgs,
+    verbosity: Verbosity,
+) -> Result<()> {
     let Start { mut model, resume, mut folder, mut history } = start;
     let base = plan.record_base();
     let mut trainer = model.trainer(
+        comm,
         &plan.objective,
         &plan.rows.train,
         plan.rows.validation.as_ref(),
@@ -341,8 +419,10 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
     let (total, first) = (trainer.total_steps(), trainer.steps_done());
     let mut progress = Progress::new(total, verbosity, args.log_every);
     let from = if first > 0 { format!(" from step {first}") } else { String::new() };
+    let ranks = if comm.size() > 1 { format!(" on {} ranks", comm.size()) } else { String::new() };
+    let dir = folder.as_ref().map(|f| f.dir().display().to_string()).unwrap_or_default();
     progress.message(&format!(
-        "training {} ({} parameters, {}) on {} ({} rows, {} validation) by {} for {total} steps{from} -> {}",
+        "training {} ({} parameters, {}) on {} ({} rows, {} validation) by {} for {total} steps{from}{ranks} -> {dir}",
         plan.model.kind_name(),
         model.n_params(),
         model.dtype(),
@@ -350,27 +430,56 @@ fn train_model(plan: &Plan, start: Start, args: &TrainArgs, verbosity: Verbosity
         plan.rows.train.n(),
         base.n_validation,
         plan.objective.name(),
-        folder.dir().display()
     ));
     progress.verbose(&format!("configuration:\n{}", config::to_toml(&plan.config)?.trim_end()));
     let every = plan.config.train.checkpoint_every;
     let (mut saved_at, mut saved_when) = (first, Instant::now());
     let mut last_val = history.iter().rev().find_map(|m| m.val_loss);
     let graceful = signals::Graceful::begin();
+    // A write that fails on rank 0 stops every rank at the next step (an interrupt), then
+    // is reported: returning at once would leave the other ranks waiting in the step.
+    let mut failed_write = None;
     while let Some(m) = trainer.step()? {
         last_val = m.val_loss.or(last_val);
         progress.update(m.step, m.loss, last_val, m.steps_per_sec);
-        folder.record(&m)?;
-        history.push(m);
-        if signals::requested().is_some() {
-            trainer.interrupt();
-        } else if save_due(every, trainer.steps_done() - saved_at, saved_when.elapsed()) {
-            folder.save(&model, trainer.as_ref(), &base, true)?;
+        let due = save_due(every, trainer.steps_done() - saved_at, saved_when.elapsed());
+        let written = folder.as_mut().map_or(Ok(()), |folder| {
+            folder.record(&m)?;
+            if due && signals::requested().is_none() {
+                folder.save(&model, trainer.as_ref(), &base, true)?;
+            }
+            Ok(())
+        });
+        if due {
             (saved_at, saved_when) = (trainer.steps_done(), Instant::now());
         }
+        history.push(m);
+        if let Err(e) = written {
+            failed_write = Some(e);
+            trainer.interrupt();
+        } else if signals::requested().is_some() {
+            trainer.interrupt();
+        }
+    }
+    if let Some(e) = failed_write {
+        return Err(e);
     }
     let stop = trainer.stop_reason().cloned().unwrap_or(StopReason::Completed);
     let diverged = matches!(stop, StopReason::NonFinite { .. });
+    let Some(mut folder) = folder else {
+        // Another rank: rank 0 writes and reports; this one ends with the same status.
+        return match stop {
+            StopReason::Interrupted => Err(Exit {
+                code: signals::requested().map_or(error::FAILURE, signals::exit_code),
+                message: String::new(),
+            }
+            .into()),
+            StopReason::NonFinite { .. } => {
+                Err(Exit { code: error::FAILURE, message: String::new() }.into())
+            }
+            StopReason::Completed | StopReason::EarlyStopped | StopReason::InProgress => Ok(()),
+        };
+    };
     let held = folder.save(&model, trainer.as_ref(), &base, !diverged)?;
     drop(graceful);
     let report = trainer.report(history);
