@@ -224,6 +224,7 @@ pub mod model;
 pub(crate) mod names;
 pub mod objective;
 pub mod optim;
+pub mod reproduce;
 pub mod rng;
 pub mod sample;
 pub mod saved;

@@ -11,7 +11,7 @@ use super::output::write_png;
 use super::panel::{CAPTION_SIZE, FONT, LABEL_SIZE, below_title, tick_label};
 
 /// Line colours, in order of the series (matplotlib's first tab10 colours).
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
