@@ -50,15 +50,13 @@ pub fn run(args: &ReproduceArgs, verbosity: Verbosity) -> Result<()> {
     let name = args.experiment.name();
     let dir = args.out.clone().unwrap_or_else(|| Path::new("results").join(name));
     let report_files = [dir.join(format!("{name}.md")), dir.join(format!("{name}.json"))];
-    if !args.overwrite.force {
-        if let Some(f) = report_files.iter().find(|f| f.exists()) {
-            return Err(usage(format!(
-                "{} already holds a {name} report ({}); choose another --out, or pass --force \
-                 to overwrite it",
-                dir.display(),
-                f.display()
-            )));
-        }
+    if let Some(f) = report_files.iter().find(|f| !args.overwrite.force && f.exists()) {
+        return Err(usage(format!(
+            "{} already holds a {name} report ({}); choose another --out, or pass --force to \
+             overwrite it",
+            dir.display(),
+            f.display()
+        )));
     }
     args.config.validate()?;
     std::fs::create_dir_all(&dir)
