@@ -7,7 +7,7 @@ use anyhow::{Result, ensure};
 use plotters::prelude::*;
 
 use super::SINGLE_SIZE;
-use super::curves::PALETTE;
+use super::curves::{PALETTE, single_chart};
 use super::output::write_png;
 use super::panel::{FONT, LABEL_SIZE, below_title, tick_label};
 
@@ -28,12 +28,7 @@ pub fn bars(path: &Path, bars: &[(String, f64, f64)], title: &str, y_label: &str
     let n = bars.len().max(1);
     write_png(path, SINGLE_SIZE, |root| {
         let area = below_title(root, title)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(16)
-            .margin_right(32)
-            .x_label_area_size(42)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..n as f64, lo..hi)?;
+        let mut chart = single_chart(&area, 80).build_cartesian_2d(0.0..n as f64, lo..hi)?;
         let label_of = |x: &f64| {
             let i = x.floor();
             let centred = (x - i - 0.5).abs() < 1e-6;

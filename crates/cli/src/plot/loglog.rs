@@ -7,9 +7,9 @@ use anyhow::{Result, ensure};
 use plotters::prelude::*;
 
 use super::SINGLE_SIZE;
-use super::curves::PALETTE;
+use super::curves::{draw_lines, single_chart};
 use super::output::write_png;
-use super::panel::{CAPTION_SIZE, FONT, LABEL_SIZE, below_title, tick_label};
+use super::panel::{FONT, LABEL_SIZE, below_title, tick_label};
 
 /// Writes an 800×600 PNG with one line (with markers) per named series of `(x, y)` points
 /// on log-log axes, with a legend. Points that are not finite and positive are skipped; no
@@ -33,11 +33,7 @@ pub fn log_log(
     ensure!(xs.0 > 0.0 && ys.0 > 0.0 && xs.1.is_finite() && ys.1.is_finite(), "nothing to plot");
     write_png(path, SINGLE_SIZE, |root| {
         let area = below_title(root, title)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(16)
-            .margin_right(32)
-            .x_label_area_size(42)
-            .y_label_area_size(80)
+        let mut chart = single_chart(&area, 80)
             .build_cartesian_2d((xs.0..xs.1).log_scale(), (ys.0..ys.1).log_scale())?;
         chart
             .configure_mesh()
@@ -49,31 +45,7 @@ pub fn log_log(
             .axis_desc_style((FONT, LABEL_SIZE + 2))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        let mut labelled = false;
-        for (k, (name, pts)) in shown.iter().enumerate() {
-            if pts.is_empty() {
-                continue;
-            }
-            let colour = PALETTE[k % PALETTE.len()];
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
-            let drawn =
-                chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
-            if !name.is_empty() {
-                labelled = true;
-                drawn.label(*name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
-            }
-        }
-        if labelled {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, CAPTION_SIZE - 4))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()?;
-        }
+        draw_lines(&mut chart, &shown, usize::MAX, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -107,6 +79,7 @@ mod tests {
         log_log(&path, &series, "seconds per iteration", "D", "s").expect("plot");
         let img = read_png(&path, SINGLE_SIZE, 30);
         assert_has_text_in_title(&img);
+        use crate::plot::curves::PALETTE;
         let has = |c: RGBColor| img.pixels().any(|p| p.0 == [c.0, c.1, c.2]);
         assert!(has(PALETTE[0]) && has(PALETTE[1]));
         assert_eq!(log_range([2.0, 8.0].into_iter()), (2.0 / 1.5, 12.0));
