@@ -171,7 +171,7 @@ fn objectives(protocol: &Protocol) -> Vec<(String, Objective, f64)> {
     };
     let mut list = vec![
         ("mle".to_string(), Objective::Mle, LR),
-        ("esm".to_string(), Objective::Esm, LR),
+        ("esm".to_string(), Objective::Esm { chunk: None }, LR),
         ("ssm".to_string(), sliced(false), LR),
         ("ssm-vr".to_string(), sliced(true), LR),
     ];
@@ -216,7 +216,7 @@ fn train_one(
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(model, objective, &rows.train, None, &config, init)?;
-    let esm = Objective::Esm;
+    let esm = Objective::Esm { chunk: None };
     let mut val = HeldoutLoss::<f32>::new(model, &esm, EVAL_BATCH, rows.validation.n(), threads)?;
     let val_seed = Stream::Validation.seed(seed);
     let mut best = (0, val.mean(trainer.params(), &rows.validation, val_seed)?);

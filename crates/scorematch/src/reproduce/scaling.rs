@@ -59,7 +59,7 @@ pub fn model(dim: usize) -> ModelConfig {
 pub fn objectives() -> Vec<(&'static str, Objective)> {
     let (projection, n_projections) = (Projection::Rademacher, 1);
     vec![
-        ("esm", Objective::Esm),
+        ("esm", Objective::Esm { chunk: None }),
         ("ssm", Objective::Ssm { projection, n_projections }),
         ("ssm-vr", Objective::SsmVr { projection, n_projections }),
         ("dsm", Objective::Dsm { sigma: 0.1 }),
@@ -180,9 +180,12 @@ pub fn run(config: &ReproduceConfig, hook: &mut dyn FnMut(&Tick)) -> Result<Repo
         "Peak memory: the compiled step's buffers plus parameters, gradients and Adam's \
          moments (nothing else is allocated per step)."
             .into(),
-        "Exact SM is D Hessian-vector products per row, computed as one sweep over the batch \
-         replicated D times: its time and memory grow with D × batch."
-            .into(),
+        format!(
+            "Exact SM is the trace of the D × D Hessian per row, by the forward Laplacian in \
+             chunks of input directions (the default chunk: as many as fit in {} of tangents, \
+             memory::esm_chunk): its time grows with D, its memory with the chunk.",
+            Bytes(memory::ESM_CHUNK_BYTES)
+        ),
     ];
     if config.seeds > 1 {
         notes.push("--seeds does not apply: a timing is already a median over blocks.".into());
