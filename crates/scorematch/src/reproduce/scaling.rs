@@ -72,7 +72,7 @@ pub fn objectives() -> Vec<(&'static str, Objective)> {
 /// allocates a step too large for the machine.
 pub fn step_bytes(model: &dyn Model, objective: &Objective, threads: usize) -> Result<u64> {
     let at = |b: usize| -> Result<u64> {
-        Ok(CompiledLoss::<f32>::new(model, objective, b, true, threads)?.stats().bytes as u64)
+        Ok(CompiledLoss::<f32>::new(model, objective, b, true, threads)?.bytes() as u64)
     };
     let (one, two) = (at(1)?, at(2)?);
     Ok(one.saturating_add(two.saturating_sub(one).saturating_mul(BATCH as u64 - 1)))
