@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{bench, datasets, eval, init, loss, sample, score, train};
+use crate::commands::{bench, datasets, eval, init, loss, reproduce, sample, score, train};
 use crate::progress::Verbosity;
 
 /// Fit energy-based models and score networks by score matching; sample, evaluate and
@@ -52,6 +52,8 @@ pub enum Command {
     Loss(loss::LossArgs),
     /// Time one training step on the anchors' grid (or one configuration): ms/step, GFLOP/s.
     Bench(bench::BenchArgs),
+    /// Rerun an experiment of the sliced score matching paper: tables, figures, raw numbers.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 const EXAMPLES: &str = "\

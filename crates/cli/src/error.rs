@@ -119,6 +119,7 @@ fn flag_for(path: &str, command: &str) -> Option<String> {
         "loss" => &["objective", "data"],
         "init" => &["model"],
         "eval" | "score" => &["data"],
+        "reproduce" => &["reproduce"],
         _ => return None,
     };
     let field = sections.iter().find_map(|s| path.strip_prefix(s)?.strip_prefix('.'))?;

@@ -67,6 +67,22 @@ impl Progress {
         }
     }
 
+    /// Reports that `done` units of work (of the `total` given at creation) are done and
+    /// that `what` runs now: the bar's position and message, or a plain line
+    /// `done/total  what` every `log_every` units.
+    pub fn work(&mut self, done: usize, what: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+            bar.set_message(what.to_string());
+        } else if should_log(done, self.total, self.log_every, self.last_logged) {
+            self.last_logged = Some(done);
+            crate::output::err_line(&format!("{done}/{}  {what}", self.total));
+        }
+    }
+
     /// Prints `text` as its own line (above the bar on a terminal), unless quiet.
     pub fn message(&self, text: &str) {
         if self.verbosity == Verbosity::Quiet {

@@ -142,66 +142,103 @@ impl Cell {
     /// GEMM peak `peak_gflops`.
     pub fn measure(&self, steps: usize, peak_gflops: f64) -> Result<Measurement> {
         self.validate()?;
-        let model = self.model();
-        let started = Instant::now();
-        let mut loss =
-            CompiledLoss::<f32>::new(&model, &self.objective(), self.batch, true, self.threads)?;
-        let compile_s = started.elapsed().as_secs_f64();
-        let mut rng = StdRng::seed_from_u64(20_240_601);
-        let mut params: Vec<Vec<f32>> = model
-            .param_specs()
-            .iter()
-            .map(|s| s.initialize(&mut rng).into_iter().map(|v| v as f32).collect())
-            .collect();
-        let x: Vec<f32> = (0..self.batch * self.dim)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .map(|v: f64| v as f32)
-            .collect();
-        let mut grads: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-        let mut adam = Adam::<f32>::default();
-        let mut step_no = 0u64;
-        let mut last = 0.0;
-        let mut step = |params: &mut Vec<Vec<f32>>| -> Result<()> {
-            step_no += 1;
-            loss.draw_noise_keyed(Stream::Noise, 0, step_no, 0);
-            last = loss.evaluate(params, &x)?;
-            loss.copy_grads(&mut grads)?;
-            adam.step(params, &grads, 1e-4)
-        };
-        let warm = Instant::now();
-        let mut warmed = 0;
-        while warmed < 5 || warm.elapsed().as_secs_f64() < 0.2 {
-            step(&mut params)?;
-            warmed += 1;
-        }
-        let blocks = steps.max(1).div_ceil(BLOCK);
-        let mut block_ms = Vec::with_capacity(blocks);
-        for _ in 0..blocks {
-            let t = Instant::now();
-            for _ in 0..BLOCK {
-                step(&mut params)?;
-            }
-            block_ms.push(t.elapsed().as_secs_f64() * 1e3 / BLOCK as f64);
-        }
-        let ms_per_step = median(&mut block_ms);
-        let flops_per_step = loss.flops();
-        let gflops = flops_per_step as f64 / (ms_per_step * 1e-3) / 1e9;
-        let n_params: usize = params.iter().map(Vec::len).sum();
-        // Parameters, gradients and Adam's two moments, in f32.
-        let state_bytes = 4 * 4 * n_params as u64;
+        let t = time_step(&self.model(), &self.objective(), self.batch, self.threads, steps)?;
+        let gflops = t.flops_per_step as f64 / (t.ms_per_step * 1e-3) / 1e9;
         Ok(Measurement {
             cell: *self,
-            ms_per_step,
-            steps_per_s: 1e3 / ms_per_step,
-            flops_per_step,
+            ms_per_step: t.ms_per_step,
+            steps_per_s: 1e3 / t.ms_per_step,
+            flops_per_step: t.flops_per_step,
             gflops,
             peak_fraction: gflops / (peak_gflops * self.threads as f64),
-            peak_bytes: loss.bytes() as u64 + state_bytes,
-            compile_s,
-            steps: blocks * BLOCK,
-            loss: last,
+            peak_bytes: t.peak_bytes,
+            compile_s: t.compile_s,
+            steps: t.steps,
+            loss: t.loss,
         })
     }
+}
+
+/// What [`time_step`] measured: one training step of any model and objective.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepTiming {
+    /// Median time per step over the timed blocks, in ms.
+    pub ms_per_step: f64,
+    /// Floating-point operations per step, counted from the compiled program.
+    pub flops_per_step: u64,
+    /// The program's buffers, the parameters, gradients and Adam's moments, in bytes: the
+    /// step's peak memory (no other buffer is allocated per step).
+    pub peak_bytes: u64,
+    /// Time to build and compile the step's program, in s.
+    pub compile_s: f64,
+    /// Steps timed.
+    pub steps: usize,
+    /// The last step's loss (a sanity check: finite).
+    pub loss: f64,
+}
+
+/// Times the training step of `model` by `objective` in f32 on a fixed batch of `batch`
+/// rows x ~ N(0, I): compiled once, warmed up (at least 5 steps and 0.2 s), then `steps`
+/// steps (rounded up to whole blocks of [`BLOCK`]) timed, the median block giving the time
+/// per step. The step is the trainer's: noise drawn by row from keyed streams, the loss and
+/// its parameter gradient, an Adam update at lr 1e-4.
+pub fn time_step(
+    model: &dyn Model,
+    objective: &Objective,
+    batch: usize,
+    threads: usize,
+    steps: usize,
+) -> Result<StepTiming> {
+    let started = Instant::now();
+    let mut loss = CompiledLoss::<f32>::new(model, objective, batch, true, threads)?;
+    let compile_s = started.elapsed().as_secs_f64();
+    let mut rng = StdRng::seed_from_u64(20_240_601);
+    let mut params: Vec<Vec<f32>> = model
+        .param_specs()
+        .iter()
+        .map(|s| s.initialize(&mut rng).into_iter().map(|v| v as f32).collect())
+        .collect();
+    let x: Vec<f32> = (0..batch * model.dim())
+        .map(|_| StandardNormal.sample(&mut rng))
+        .map(|v: f64| v as f32)
+        .collect();
+    let mut grads: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
+    let mut adam = Adam::<f32>::default();
+    let mut step_no = 0u64;
+    let mut last = 0.0;
+    let mut step = |params: &mut Vec<Vec<f32>>| -> Result<()> {
+        step_no += 1;
+        loss.draw_noise_keyed(Stream::Noise, 0, step_no, 0);
+        last = loss.evaluate(params, &x)?;
+        loss.copy_grads(&mut grads)?;
+        adam.step(params, &grads, 1e-4)
+    };
+    let warm = Instant::now();
+    let mut warmed = 0;
+    while warmed < 5 || warm.elapsed().as_secs_f64() < 0.2 {
+        step(&mut params)?;
+        warmed += 1;
+    }
+    let blocks = steps.max(1).div_ceil(BLOCK);
+    let mut block_ms = Vec::with_capacity(blocks);
+    for _ in 0..blocks {
+        let t = Instant::now();
+        for _ in 0..BLOCK {
+            step(&mut params)?;
+        }
+        block_ms.push(t.elapsed().as_secs_f64() * 1e3 / BLOCK as f64);
+    }
+    let n_params: usize = params.iter().map(Vec::len).sum();
+    // Parameters, gradients and Adam's two moments, in f32.
+    let state_bytes = 4 * 4 * n_params as u64;
+    Ok(StepTiming {
+        ms_per_step: median(&mut block_ms),
+        flops_per_step: loss.flops(),
+        peak_bytes: loss.bytes() as u64 + state_bytes,
+        compile_s,
+        steps: blocks * BLOCK,
+        loss: last,
+    })
 }
 
 /// GFLOP/s of a 512³ f32 product through a compiled program on `threads` threads: the best

@@ -61,6 +61,7 @@
 //! | [`handle`] | [`ModelHandle`](handle::ModelHandle): a checkpoint's model whose methods (energy, score, per-row log-density, sampling, loss, evaluation, training) pick f32/f64 inside and map raw ↔ model coordinates |
 //! | [`saved`] | [`SavedModel`](saved::SavedModel): parameters under PyTorch names plus configuration and standardisation |
 //! | [`bench`] | one training step timed as the PyTorch/JAX anchors time it: ms/step, FLOPs, share of the GEMM peak, bytes (`scorematch bench`) |
+//! | [`reproduce`] | the sliced score matching paper's experiments (NICE on digits, time and memory against D) as tables and figure data (`scorematch reproduce`) |
 //! | [`memory`] | the memory a model, a training run, a sampler or an evaluation needs, estimated before allocating and refused beyond what the machine has |
 //! | [`checkpoint`] | the safetensors layer: named tensors, metadata, atomic writes |
 //! | [`rng`] | the run's named random [`Stream`](rng::Stream)s, all derived from one seed |
@@ -226,6 +227,7 @@ pub mod model;
 pub(crate) mod names;
 pub mod objective;
 pub mod optim;
+pub mod reproduce;
 pub mod rng;
 pub mod sample;
 pub mod saved;

@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod eval;
 pub mod init;
 pub mod loss;
+pub mod reproduce;
 pub mod sample;
 pub mod score;
 pub mod train;
@@ -27,5 +28,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Init(args) => init::run(&args, verbosity),
         Command::Loss(args) => loss::run(&args, verbosity),
         Command::Bench(args) => bench::run(&args, verbosity),
+        Command::Reproduce(args) => reproduce::run(&args, verbosity),
     }
 }

@@ -4,14 +4,15 @@
 use std::path::Path;
 
 use anyhow::{Result, ensure};
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
 use super::SINGLE_SIZE;
-use super::output::write_png;
+use super::output::{Root, write_png};
 use super::panel::{CAPTION_SIZE, FONT, LABEL_SIZE, below_title, tick_label};
 
 /// Line colours, in order of the series (matplotlib's first tab10 colours).
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -59,12 +60,7 @@ pub fn curves(
     );
     write_png(path, SINGLE_SIZE, |root| {
         let area = below_title(root, title)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(16)
-            .margin_right(32)
-            .x_label_area_size(42)
-            .y_label_area_size(72)
-            .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
+        let mut chart = single_chart(&area, 72).build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
         chart
             .configure_mesh()
             .x_desc(x_label)
@@ -76,35 +72,63 @@ pub fn curves(
             .axis_desc_style((FONT, LABEL_SIZE + 2))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        let mut labelled = false;
-        for (k, (name, pts)) in finite.iter().enumerate() {
-            if pts.is_empty() {
-                continue;
-            }
-            let colour = PALETTE[k % PALETTE.len()];
-            let drawn =
-                chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
-            if !name.is_empty() {
-                labelled = true;
-                drawn.label(*name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
-            }
-            if pts.len() <= MARKERS_UP_TO {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
-            }
-        }
-        if labelled {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, CAPTION_SIZE - 4))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()?;
-        }
+        draw_lines(&mut chart, &finite, MARKERS_UP_TO, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
+}
+
+/// The builder of a single chart filling `area`, with `y_label_area` pixels for the y
+/// axis's labels: the margins every one-panel figure uses.
+pub(crate) fn single_chart<'a, 'b>(
+    area: &'a Root<'b>,
+    y_label_area: u32,
+) -> ChartBuilder<'a, 'b, BitMapBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(16).margin_right(32).x_label_area_size(42).y_label_area_size(y_label_area);
+    builder
+}
+
+/// Draws each named series of `(x, y)` points on `chart` as a line in the palette's
+/// colours (with a marker on each point when a series has at most `markers_up_to`), and a
+/// legend at `legend` of the named ones. Empty series are skipped.
+pub(crate) fn draw_lines<'a, 'b: 'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<X, Y>>,
+    series: &[(&str, Vec<(f64, f64)>)],
+    markers_up_to: usize,
+    legend: SeriesLabelPosition,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let mut labelled = false;
+    for (k, (name, pts)) in series.iter().enumerate() {
+        if pts.is_empty() {
+            continue;
+        }
+        let colour = PALETTE[k % PALETTE.len()];
+        if pts.len() <= markers_up_to {
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
+        let drawn =
+            chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
+        if !name.is_empty() {
+            labelled = true;
+            drawn.label(*name).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+        }
+    }
+    if labelled {
+        chart
+            .configure_series_labels()
+            .position(legend)
+            .label_font((FONT, CAPTION_SIZE - 4))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()?;
+    }
+    Ok(())
 }
 
 /// The range of `values` padded by `pad` of its width on each side; a single value gets a

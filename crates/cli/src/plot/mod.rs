@@ -1,6 +1,6 @@
 //! PNG figures for the `scorematch` command: model density against data, the score field,
 //! samples against data, loss curves, plain scatter plots, and for more than two columns
-//! corner plots and image grids.
+//! corner plots and image grids; bar charts and log-log lines for `scorematch reproduce`.
 //!
 //! Inputs are plain numbers ([`Extent`], [`Grid2`], `(x, y)` pairs, [`Arrow`]s) so this module
 //! knows nothing about models or tensors and can be tested on its own.
@@ -14,6 +14,7 @@
 //!   empty inputs give empty panels, and a zero-width extent is widened.
 //!   Invalid shapes (a grid whose value count is not `nx·ny`) are reported as errors.
 
+mod bars;
 mod colormap;
 mod corner;
 mod curves;
@@ -23,6 +24,7 @@ mod font;
 mod gallery;
 mod geometry;
 mod images;
+mod loglog;
 mod output;
 mod panel;
 mod quiver;
@@ -30,11 +32,13 @@ mod scatter;
 #[cfg(test)]
 mod test_util;
 
+pub use bars::bars;
 pub use corner::corner;
 pub use curves::{curves, loss_curves};
 pub use density::density_vs_data;
 pub use geometry::{Arrow, Extent, Grid2, points_from_rows};
 pub use images::image_grids;
+pub use loglog::log_log;
 pub use quiver::score_field;
 pub use scatter::{samples_vs_data, scatter};
 

@@ -33,9 +33,11 @@
 
 mod columns;
 mod figures;
+mod reproduce;
 mod sections;
 
 pub use figures::{FigureSection, ImageShape, MAX_CORNER_COLUMNS, parse_image_shape};
+pub use reproduce::ReproduceConfig;
 pub use sections::{
     DataSection, ModelSection, OWN_DATA_PATIENCE, ObjectiveSection, SampleSection, TrainSection,
     parse_base_sigma,
