@@ -22,15 +22,21 @@
 //! projections per sample replicate the batch M times so all M·B directional derivatives
 //! are one batched sweep; exact SM's trace uses the same trick with the D basis vectors.
 
+mod closed_form;
 mod noise;
 
+pub use closed_form::SystemGraph;
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
 use scorematch_graph::{DType, Graph, Tensor, jvp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
-use crate::model::Model;
+use crate::model::{Field, Model};
+
+/// A model's field as a function of its input rows and, for noise-conditional models, the
+/// noise level: what the score-matching losses are written against.
+type FieldFn<'a> = dyn Fn(&Tensor, Option<&Tensor>) -> Result<Field> + 'a;
 
 crate::names::named_enum! {
     /// Which objective (the `kind` of an [`Objective`]).
@@ -186,7 +192,11 @@ impl Objective {
     }
 
     /// The random inputs the loss needs for a batch of `batch` rows of dimension `dim`.
-    fn noise_specs(&self, batch: usize, dim: usize) -> Vec<(&'static str, Vec<usize>, NoiseDist)> {
+    pub(crate) fn noise_specs(
+        &self,
+        batch: usize,
+        dim: usize,
+    ) -> Vec<(&'static str, Vec<usize>, NoiseDist)> {
         match self {
             Objective::Ssm { projection, n_projections }
             | Objective::SsmVr { projection, n_projections } => {
@@ -205,21 +215,80 @@ impl Objective {
         }
     }
 
-    /// Builds the loss for `model` on a fresh graph, for batches of `batch` rows.
+    /// Builds the loss of `model` as it stands ([`Objective::loss`]) on a fresh graph, for
+    /// batches of `batch` rows: what evaluation measures.
     pub fn build(&self, model: &dyn Model, batch: usize, dtype: DType) -> Result<LossGraph> {
+        self.build_as(model, batch, dtype, false)
+    }
+
+    /// Builds the training loss of `model` ([`Objective::training_loss`]) on a fresh graph,
+    /// for batches of `batch` rows.
+    pub fn build_training(
+        &self,
+        model: &dyn Model,
+        batch: usize,
+        dtype: DType,
+    ) -> Result<LossGraph> {
+        self.build_as(model, batch, dtype, true)
+    }
+
+    fn build_as(
+        &self,
+        model: &dyn Model,
+        batch: usize,
+        dtype: DType,
+        training: bool,
+    ) -> Result<LossGraph> {
         self.validate(model)?;
+        let (g, params, x, noise) = self.inputs(model, batch, dtype);
+        let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
+        let loss = if training {
+            self.training_loss(model, &params, &x, &tensors)?
+        } else {
+            self.loss(model, &params, &x, &tensors)?
+        };
+        Ok(LossGraph { graph: g, params, x, noise, loss })
+    }
+
+    /// A fresh graph with the inputs of a loss on `rows` rows: the model's parameters, the
+    /// batch x and the objective's random inputs.
+    fn inputs(
+        &self,
+        model: &dyn Model,
+        rows: usize,
+        dtype: DType,
+    ) -> (Graph, Vec<Tensor>, Tensor, Vec<NoiseInput>) {
         let g = Graph::new();
         let params: Vec<Tensor> =
             model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, dtype)).collect();
-        let x = g.input("x", &[batch, model.dim()], dtype);
+        let x = g.input("x", &[rows, model.dim()], dtype);
         let noise: Vec<NoiseInput> = self
-            .noise_specs(batch, model.dim())
+            .noise_specs(rows, model.dim())
             .into_iter()
             .map(|(name, shape, dist)| NoiseInput { tensor: g.input(name, &shape, dtype), dist })
             .collect();
-        let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
-        let loss = self.loss(model, &params, &x, &tensors)?;
-        Ok(LossGraph { graph: g, params, x, noise, loss })
+        (g, params, x, noise)
+    }
+
+    /// The loss a training step takes: [`Objective::loss`], except for a model with a part
+    /// solved in closed form ([`Model::closed_form`], dkef's α), whose batch is split — α
+    /// fitted on its first ⌊B/2⌋ rows ([`Objective::alpha_system`]), the loss taken on the
+    /// others — so that the gradient sees how θ moves the fit, as the official DKEF code
+    /// trains (the fit on rows the loss also scores would reward overfitting α).
+    pub fn training_loss(
+        &self,
+        model: &dyn Model,
+        params: &[Tensor],
+        x: &Tensor,
+        noise: &[Tensor],
+    ) -> Result<Tensor> {
+        match model.closed_form() {
+            Some(cf) => {
+                self.check_noise(model, x, noise)?;
+                self.fitted_loss(cf, params, x, noise)
+            }
+            None => self.loss(model, params, x, noise),
+        }
     }
 
     /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
@@ -231,6 +300,18 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<Tensor> {
+        self.check_noise(model, x, noise)?;
+        if let Objective::Mle = self {
+            let lp = model.log_density(params, x).ok_or_else(|| {
+                Error::InvalidArgument("mle needs a model with a closed-form density".into())
+            })??;
+            return Ok(-lp.mean_all());
+        }
+        let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
+        self.score_loss(&field, x, noise)
+    }
+
+    fn check_noise(&self, model: &dyn Model, x: &Tensor, noise: &[Tensor]) -> Result<()> {
         let expected = self.noise_specs(x.shape().first().copied().unwrap_or(0), model.dim()).len();
         if noise.len() != expected {
             return Err(Error::Shape(format!(
@@ -239,31 +320,26 @@ impl Objective {
                 noise.len()
             )));
         }
-        let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
+        Ok(())
+    }
+
+    /// The score-matching loss of `field` on batch `x` with its random inputs `noise`
+    /// (every objective but mle, which needs the density itself).
+    fn score_loss(&self, field: &FieldFn, x: &Tensor, noise: &[Tensor]) -> Result<Tensor> {
         match self {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
-                let s = field(&xr, None)?.score(&xr)?;
-                let jv = jvp(&[s.clone()], &[xr.clone()], &[v.clone()])?.remove(0);
+                let (vjv, s) = directional_and_score(field, &xr, v)?;
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
                     _ => s.square().sum(&[-1]),
                 };
-                Ok(((v * jv).sum(&[-1]) + 0.5 * second).mean_all())
+                Ok((vjv + 0.5 * second).mean_all())
             }
             Objective::Esm => {
-                let (b, d) = (x.shape()[0], x.shape()[1]);
-                let xr = replicate(x, d);
-                let s = field(&xr, None)?.score(&xr)?;
-                let basis: Vec<f64> = (0..d * b * d)
-                    .map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 })
-                    .collect();
-                let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
-                let je = jvp(&[s.clone()], &[xr.clone()], &[e.clone()])?.remove(0);
-                let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
-                let s1 = s.narrow(0, 0, b);
-                Ok((trace + 0.5 * s1.square().sum(&[-1])).mean_all())
+                let (trace, s) = trace_and_score(field, x)?;
+                Ok((trace + 0.5 * s.square().sum(&[-1])).mean_all())
             }
             Objective::Dsm { sigma } => {
                 let z = &noise[0];
@@ -278,13 +354,31 @@ impl Objective {
                 Ok((0.5 * (s * sigma + z).square().sum(&[-1])).mean_all())
             }
             Objective::Mle => {
-                let lp = model.log_density(params, x).ok_or_else(|| {
-                    Error::InvalidArgument("mle needs a model with a closed-form density".into())
-                })??;
-                Ok(-lp.mean_all())
+                Err(Error::InvalidArgument("mle needs the model's closed-form density".into()))
             }
         }
     }
+}
+
+/// tr ∇ₓs(x) and s(x) per row of `x` (B, D): the batch replicated D times, all D·B
+/// directional derivatives along the basis vectors in one jvp of the score.
+fn trace_and_score(field: &FieldFn, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let (b, d) = (x.shape()[0], x.shape()[1]);
+    let xr = replicate(x, d);
+    let s = field(&xr, None)?.score(&xr)?;
+    let basis: Vec<f64> =
+        (0..d * b * d).map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 }).collect();
+    let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
+    let je = jvp(&[s.clone()], &[xr.clone()], &[e.clone()])?.remove(0);
+    let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
+    Ok((trace, s.narrow(0, 0, b)))
+}
+
+/// vᵀ∇ₓs(x)v and s(x) per row of `x` (R, D) along the rows of `v` (R, D): one jvp.
+fn directional_and_score(field: &FieldFn, x: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    let s = field(x, None)?.score(x)?;
+    let jv = jvp(&[s.clone()], &[x.clone()], &[v.clone()])?.remove(0);
+    Ok(((v * jv).sum(&[-1]), s))
 }
 
 /// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.

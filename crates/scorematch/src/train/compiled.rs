@@ -34,7 +34,13 @@ impl<T: Element> CompiledLoss<T> {
         if batch == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
-        let lg = objective.build(model, batch, T::DTYPE)?;
+        // With gradients it is a training step's loss (for dkef: α fitted on half the
+        // batch); without, an evaluation of the model as it stands.
+        let lg = if with_grad {
+            objective.build_training(model, batch, T::DTYPE)?
+        } else {
+            objective.build(model, batch, T::DTYPE)?
+        };
         let mut inputs: Vec<Tensor> = lg.params.clone();
         inputs.push(lg.x.clone());
         inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));

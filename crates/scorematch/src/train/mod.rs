@@ -11,6 +11,7 @@
 
 mod compiled;
 mod record;
+mod system;
 mod trainer;
 
 pub use compiled::CompiledLoss;

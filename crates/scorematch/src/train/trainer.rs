@@ -15,6 +15,7 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use scorematch_graph::Element;
 
+use super::system::SystemFit;
 use super::{
     BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
     TrainReport,
@@ -50,6 +51,8 @@ pub struct Trainer<'a, T: Element> {
     validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
     config: TrainConfig,
     loss: CompiledLoss<T>,
+    system: Option<SystemFit<T>>,
+    refitted_at: Option<usize>,
     optimizer: Box<dyn Optimizer<T>>,
     params: Vec<Vec<T>>,
     grads: Vec<Vec<T>>,
@@ -103,6 +106,8 @@ impl<'a, T: Element> Trainer<'a, T> {
             validation,
             config: config.clone(),
             loss,
+            system: SystemFit::new(model, objective, b, config.threads)?,
+            refitted_at: None,
             optimizer: config.optimizer.build::<T>()?,
             grads: params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
             last_good: params.clone(),
@@ -162,11 +167,11 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// Runs the next step and returns its metrics; `None` once the run has ended (all steps
     /// done, stopped early, interrupted, or a non-finite loss: see [`Trainer::stop_reason`]).
     pub fn step(&mut self) -> Result<Option<StepMetrics>> {
-        if self.stop.is_some() {
-            return Ok(None);
-        }
-        if self.step >= self.total {
+        if self.stop.is_none() && self.step >= self.total {
             self.stop = Some(StopReason::Completed);
+        }
+        if self.stop.is_some() {
+            self.refit()?;
             return Ok(None);
         }
         let step = self.step + 1;
@@ -233,10 +238,13 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// early-stopping counter.
     fn validate_after(&mut self, metrics: &mut StepMetrics) -> Result<()> {
         let step = metrics.step;
-        let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
-        if !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total {
+        if self.validation.is_none()
+            || !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total
+        {
             return Ok(());
         }
+        self.refit()?;
+        let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
         let v = loss.mean(&self.params, data, Stream::Validation.seed(self.config.seed))?;
         metrics.val_loss = Some(v);
         if v.is_finite() && self.best.is_none_or(|(_, bv)| v < bv) {
@@ -253,6 +261,16 @@ impl<'a, T: Element> Trainer<'a, T> {
             if self.config.patience.is_some_and(|p| self.since_best >= p) {
                 self.stop = Some(StopReason::EarlyStopped);
             }
+        }
+        Ok(())
+    }
+
+    /// Brings a closed-form model's stored statistics up to date with the current
+    /// parameters ([`SystemFit`]), once per step; nothing for other models.
+    fn refit(&mut self) -> Result<()> {
+        if let Some(system) = self.system.as_mut().filter(|_| self.refitted_at != Some(self.step)) {
+            system.refit(&mut self.params, self.train, self.config.seed)?;
+            self.refitted_at = Some(self.step);
         }
         Ok(())
     }

@@ -173,6 +173,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let dir = run_dir(args.out.as_deref(), args.name.as_deref(), args.force, &inputs)?;
     let mut rng = Stream::Init.rng(plan.config.seed);
     let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+        .init_from_data(&plan.rows.train, &mut rng)?
         .with_transform(plan.rows.transform.clone())
         .with_standardizer(plan.rows.standardizer.clone())
         .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
