@@ -309,6 +309,7 @@ prop_compose! {
         activation in one_of(Activation::ALL),
         base_sigma in setting(),
         couplings in count(),
+        (inducing_points, kernels, width) in (count(), count(), count()),
     ) -> scorematch::config::ModelSection {
         scorematch::config::ModelSection {
             kind,
@@ -316,6 +317,9 @@ prop_compose! {
             activation,
             base_sigma,
             couplings,
+            inducing_points,
+            kernels,
+            width,
         }
     }
 }
