@@ -109,6 +109,9 @@ pub(crate) fn lower(op: &Op, ins: &[&[usize]], out: &[usize], transposed: &[bool
             let batch = out[..r - 2].iter().product();
             Lowered::Emit(Kernel::Dot(DotPlan { batch, m, k, n, a_t, b_t }))
         }
+        // A linear solve is small next to the products around it (n³/3 per system): the
+        // reference kernel serves until profiling asks for a fast one.
+        Op::Solve => reference(op, ins, out),
         // Sources and elementwise nodes (fused kernels) are handled by the compiler; the
         // reference kernel is the honest fallback should one reach here.
         Op::Input { .. }

@@ -9,7 +9,9 @@ mod common;
 
 use common::check;
 use scorematch_exec::{CompileOptions, PAR_MIN_ELEMS};
-use scorematch_graph::{BinaryOp, CmpOp, DType, Element, Graph, Op, Operand, Tensor, UnaryOp};
+use scorematch_graph::{
+    BinaryOp, CmpOp, DType, Element, Graph, Op, Operand, Tensor, UnaryOp, grad,
+};
 
 /// Shapes for elementwise kernels, around the parallel threshold too.
 fn ew_shapes() -> Vec<Vec<usize>> {
@@ -325,6 +327,31 @@ fn concats() {
                 shapes.iter().enumerate().map(|(i, s)| g.input(&format!("x{i}"), s, dt)).collect();
             let y = Tensor::concat(&xs, axis);
             (xs, vec![y])
+        });
+    }
+}
+
+/// solve runs on the reference kernel (`fallback`), with its reverse-mode derivative (a
+/// solve with the transposed matrix and a product) in the same program; A = a + (n+1)·I
+/// keeps the systems well conditioned for any fed values in [−1, 1].
+#[test]
+fn solves() {
+    for (batch, n, k) in [(vec![], 1, 1), (vec![], 5, 3), (vec![2], 4, 1), (vec![], 17, 2)] {
+        let mut sa = batch.clone();
+        sa.extend([n, n]);
+        let mut sb = batch.clone();
+        sb.extend([n, k]);
+        check(&format!("fallback solve {sa:?}·{sb:?}"), |g, dt| {
+            let a = g.input("a", &sa, dt);
+            let b = g.input("b", &sb, dt);
+            let eye: Vec<f64> =
+                (0..n * n).map(|i| if i / n == i % n { n as f64 + 1.0 } else { 0.0 }).collect();
+            let mut shape = vec![1; batch.len()];
+            shape.extend([n, n]);
+            let eye = g.literal(&eye, &shape, dt).unwrap().broadcast_to(&sa);
+            let x = (&a + &eye).solve(&b);
+            let d = grad(&x.square().sum_all(), &[a.clone(), b.clone()]).unwrap();
+            (vec![a, b], vec![x, d[0].clone(), d[1].clone()])
         });
     }
 }

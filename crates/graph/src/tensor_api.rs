@@ -254,6 +254,12 @@ impl Tensor {
         self.apply(Op::Dot, &[other])
     }
 
+    /// The `solve` primitive: X = A⁻¹B with `self` = A [..., n, n] and `rhs` = B
+    /// [..., n, k], equal batch axes.
+    pub fn solve(&self, rhs: &Tensor) -> Tensor {
+        self.apply(Op::Solve, &[rhs])
+    }
+
     /// NumPy `matmul`: 1-D operands are promoted to matrices (and the added axis removed
     /// again); batch axes broadcast.
     pub fn try_matmul(&self, other: &Tensor) -> Result<Tensor> {

@@ -195,7 +195,8 @@ pub const BATCH_SIZED: &str = "batch-sized buffers";
 /// What [`crate::train::fit`] allocates to train `model` (parameters at precision `T`,
 /// already allocated) by `objective` with `config`, validating on `n_validation` rows, in
 /// two parts: [`PARAMETER_SIZED`], N·(gradients + last good step + best copy + optimiser
-/// moments) and the loss program's buffers at batch 1; and [`BATCH_SIZED`], what the
+/// moments) and the loss program's buffers at its smallest batch (1 row; 2 for a model
+/// with a closed-form part, whose training batch is split in two); and [`BATCH_SIZED`], what the
 /// program grows by at the batch size, with the batch buffer and the validation programs
 /// ([`crate::eval::HeldoutLoss`]).
 pub fn training_need<T: Element>(
@@ -209,7 +210,8 @@ pub fn training_need<T: Element>(
     let n = param_count(model).unwrap_or(usize::MAX);
     let b = config.batch_size;
     let threads = config.threads;
-    let at_one = loss_bytes::<T>(model, objective, 1, true, threads)?;
+    let smallest = if model.closed_form().is_some() { 2 } else { 1 };
+    let at_one = loss_bytes::<T>(model, objective, smallest, true, threads)?;
     let program = loss_bytes::<T>(model, objective, b, true, threads)?;
     let mut batch_sized = program
         .saturating_sub(at_one)

@@ -11,7 +11,7 @@ use scorematch::checkpoint::Checkpoint;
 use scorematch::config::RunConfig;
 use scorematch::data::{Dataset, Standardizer, load_csv, load_npy, save_csv, save_npy};
 use scorematch::model::{
-    Activation, GaussianEnergy, MlpEnergy, MlpScore, ModelConfig, ModelKind, Nice,
+    Activation, Dkef, GaussianEnergy, MlpEnergy, MlpScore, ModelConfig, ModelKind, Nice,
     NoiseConditionalScore,
 };
 use scorematch::objective::{ObjectiveKind, Projection};
@@ -161,6 +161,12 @@ fn model_config() -> impl Strategy<Value = ModelConfig> {
                 ModelConfig::Nice(Nice { dim: dim.max(2), couplings, hidden, activation })
             }
             ModelKind::Gaussian => ModelConfig::Gaussian(GaussianEnergy { dim }),
+            ModelKind::Dkef => ModelConfig::Dkef(Dkef {
+                dim,
+                inducing_points: couplings,
+                kernels: hidden.len(),
+                width: hidden[0],
+            }),
         })
 }
 
@@ -303,6 +309,7 @@ prop_compose! {
         activation in one_of(Activation::ALL),
         base_sigma in setting(),
         couplings in count(),
+        (inducing_points, kernels, width) in (count(), count(), count()),
     ) -> scorematch::config::ModelSection {
         scorematch::config::ModelSection {
             kind,
@@ -310,6 +317,9 @@ prop_compose! {
             activation,
             base_sigma,
             couplings,
+            inducing_points,
+            kernels,
+            width,
         }
     }
 }

@@ -81,6 +81,8 @@ pub fn run(args: &InitArgs, verbosity: Verbosity) -> Result<()> {
         activation: args.activation,
         base_sigma: args.base_sigma.unwrap_or(f64::INFINITY),
         couplings: args.couplings,
+        // dkef at its defaults; without data its inducing points stay at their random draw.
+        ..ModelSection::default()
     };
     let config =
         RunConfig { model, dtype: args.dtype, ..RunConfig::default() }.model_config(args.dim)?;

@@ -226,6 +226,21 @@ fn rule(op: &Op, x: &[Tensor], y: &Tensor, ins: &[Slot], c: usize) -> Slot {
             }
             Slot { j, l }
         }
+        Op::Solve => {
+            // A·X = B differentiated along direction k once and twice, summed over k:
+            // Ẋ_k = A⁻¹(Ḃ_k − Ȧ_k·X) and ΔX = A⁻¹(ΔB − ΔA·X − 2Σ_k Ȧ_k·Ẋ_k).
+            let a = &x[0];
+            let mut lifted = vec![c];
+            lifted.extend_from_slice(a.shape());
+            let a_c = a.reshape(&[&[1], a.shape()].concat()).broadcast_to(&lifted);
+            let (ja, jb) = (ins[0].j.as_ref(), ins[1].j.as_ref());
+            let j = add(jb.cloned(), ja.map(|t| -t.matmul(y))).map(|r| a_c.solve(&r));
+            let mut l = add(ins[1].l.clone(), ins[0].l.as_ref().map(|t| -t.matmul(y)));
+            if let (Some(ja), Some(jx)) = (ja, j.as_ref()) {
+                l = add(l, Some(-2.0 * sum_k(ja.matmul(jx), y.shape())));
+            }
+            Slot { j, l: l.map(|r| a.solve(&r)) }
+        }
         // One operand, linear (`Op::is_linear`): tangents and Laplacian both go through the
         // op, the tangents with its axes moved one up.
         Op::ReduceSum { .. }

@@ -27,6 +27,7 @@ pub mod dot;
 pub mod layout;
 pub mod reduce;
 pub mod select;
+pub mod solve;
 pub mod source;
 pub mod unary;
 
@@ -124,6 +125,8 @@ pub enum Op {
     },
     /// Batched matrix product.
     Dot,
+    /// Batched linear solve: X = A⁻¹B for a: [..., n, n], b: [..., n, k].
+    Solve,
     /// Cast to another element type.
     Convert {
         /// Target type.
@@ -184,6 +187,7 @@ impl Op {
             Op::Pad { .. } => "pad",
             Op::Concat { .. } => "concat",
             Op::Dot => "dot",
+            Op::Solve => "solve",
             Op::Convert { .. } => "convert",
             Op::StopGradient => "stop_gradient",
         }
@@ -253,6 +257,7 @@ impl Op {
             | Op::Select
             | Op::ReduceMax { .. }
             | Op::Dot
+            | Op::Solve
             | Op::StopGradient => false,
         }
     }
@@ -261,7 +266,7 @@ impl Op {
     fn arity(&self) -> Option<usize> {
         match self {
             Op::Input { .. } | Op::Constant { .. } | Op::Literal { .. } => Some(0),
-            Op::Binary(_) | Op::Compare(_) | Op::Dot => Some(2),
+            Op::Binary(_) | Op::Compare(_) | Op::Dot | Op::Solve => Some(2),
             Op::Select => Some(3),
             Op::Concat { .. } => None,
             _ => Some(1),
@@ -323,6 +328,7 @@ impl Op {
             Op::Pad { lo, hi } => layout::pad_shape(shapes[0], lo, hi)?,
             Op::Concat { axis } => layout::concat_shape(&shapes, *axis)?,
             Op::Dot => dot::shape(shapes[0], shapes[1])?,
+            Op::Solve => solve::shape(shapes[0], shapes[1])?,
         };
         Ok((shape, dtype.unwrap_or(DType::F64)))
     }
@@ -357,6 +363,7 @@ impl Op {
             Op::Pad { lo, .. } => layout::pad_kernel(x(), lo, out_shape, out),
             Op::Concat { axis } => layout::concat_kernel(operands, *axis, out_shape, out),
             Op::Dot => dot::kernel(operands[0], operands[1], out_shape, out),
+            Op::Solve => solve::kernel(operands[0], operands[1], out),
         }
     }
 
@@ -376,6 +383,7 @@ impl Op {
             Op::Select => select::select_jvp(&x[0], t[1].as_ref(), t[2].as_ref()),
             Op::ReduceMax { axes } => t0().map(|tx| reduce::max_jvp(&x[0], y, axes, tx)),
             Op::Dot => dot::jvp(&x[0], &x[1], t0(), t[1].as_ref()),
+            Op::Solve => solve::jvp(&x[0], y, t0(), t[1].as_ref()),
             Op::Concat { axis } => {
                 let parts: Vec<Tensor> = t
                     .iter()
@@ -416,6 +424,7 @@ impl Op {
                 layout::concat_vjp(&shapes, *axis, ybar).into_iter().map(Some).collect()
             }
             Op::Dot => dot::vjp(&x[0], &x[1], ybar).map(Some).to_vec(),
+            Op::Solve => solve::vjp(&x[0], y, ybar).map(Some).to_vec(),
             Op::Convert { .. } => one(ybar.convert(x[0].dtype())),
         }
     }

@@ -70,6 +70,7 @@ fn other_ops() -> Vec<Op> {
         Op::Pad { lo: v.clone(), hi: v.clone() },
         Op::Concat { axis: 0 },
         Op::Dot,
+        Op::Solve,
         Op::Convert { dtype },
         Op::StopGradient,
     ];
@@ -90,6 +91,7 @@ fn other_ops() -> Vec<Op> {
             | Op::Pad { .. }
             | Op::Concat { .. }
             | Op::Dot
+            | Op::Solve
             | Op::Convert { .. }
             | Op::StopGradient => {}
         }

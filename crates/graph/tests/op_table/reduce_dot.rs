@@ -5,7 +5,7 @@ use crate::checker::{
 };
 use crate::common::eval;
 use scorematch_graph::passes::verify;
-use scorematch_graph::{DType, Graph, Op, grad, jvp};
+use scorematch_graph::{DType, Graph, Op, Tensor, grad, jvp};
 
 /// Reductions (keep dims), then dot, convert, stop_gradient and the sources.
 pub fn rows() -> Vec<Row> {
@@ -105,6 +105,27 @@ pub fn rows() -> Vec<Row> {
         }),
         row(DotConvertSource, "dot_same_operand", &[&[3, 3]], &[3, 3], |x| x[0].dot(&x[0]), s_real)
             .reference(|x| mm(&x[0], &x[0], 3, 3, 3)),
+        // solve: A = x₀ + 8I (diagonally dominant for 3 × 3 with entries in (−2, 2), so every order's
+        // finite differences stay well inside the invertible set); the reference is
+        // Gauss–Jordan elimination written in the test.
+        row(
+            DotConvertSource,
+            "solve",
+            &[&[3, 3], &[3, 2]],
+            &[3, 2],
+            |x| shifted(&x[0], 8.0).solve(&x[1]),
+            s_real,
+        )
+        .reference(|x| solve_ref(&x[0], &x[1], 3, 2, 1)),
+        row(
+            DotConvertSource,
+            "solve_batched",
+            &[&[2, 3, 3], &[2, 3, 1]],
+            &[2, 3, 1],
+            |x| shifted(&x[0], 8.0).solve(&x[1]),
+            s_real,
+        )
+        .reference(|x| solve_ref(&x[0], &x[1], 3, 1, 2)),
         row(
             DotConvertSource,
             "convert_f32_roundtrip",
@@ -153,6 +174,46 @@ pub fn rows() -> Vec<Row> {
         .reference(|x| map1(x, f64::exp))
         .defined_zero(),
     ]
+}
+
+/// `a` plus `shift` on the diagonal of every trailing square matrix.
+fn shifted(a: &Tensor, shift: f64) -> Tensor {
+    let r = a.rank();
+    let n = a.shape()[r - 1];
+    let eye: Vec<f64> = (0..n * n).map(|i| if i / n == i % n { shift } else { 0.0 }).collect();
+    let mut shape = vec![1; r - 2];
+    shape.extend([n, n]);
+    let eye = a.graph().literal(&eye, &shape, a.dtype()).unwrap().broadcast_to(a.shape());
+    a + &eye
+}
+
+/// The solution of (a + 8I)·X = b for `batch` systems of n × n with k right-hand sides,
+/// by Gauss–Jordan elimination written here independently of the kernel (no pivoting:
+/// the shifted matrix is diagonally dominant).
+fn solve_ref(a: &[f64], b: &[f64], n: usize, k: usize, batch: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    for bi in 0..batch {
+        let mut m: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                let mut row: Vec<f64> = (0..n)
+                    .map(|j| a[bi * n * n + i * n + j] + if i == j { 8.0 } else { 0.0 })
+                    .collect();
+                row.extend((0..k).map(|j| b[bi * n * k + i * k + j]));
+                row
+            })
+            .collect();
+        for c in 0..n {
+            let p = m[c][c];
+            m[c].iter_mut().for_each(|v| *v /= p);
+            for i in (0..n).filter(|&i| i != c) {
+                let f = m[i][c];
+                let pivot_row = m[c].clone();
+                m[i].iter_mut().zip(&pivot_row).for_each(|(v, q)| *v -= f * q);
+            }
+        }
+        out.extend(m.iter().flat_map(|row| row[n..].to_vec()));
+    }
+    out
 }
 
 #[test]

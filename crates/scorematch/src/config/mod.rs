@@ -225,7 +225,12 @@ impl RunConfig {
         unless(
             model.has_mlp(),
             &["model.hidden", "model.activation"],
-            "the gaussian model has no network",
+            "the gaussian and dkef models take no hidden widths or activation",
+        );
+        unless(
+            model == ModelKind::Dkef,
+            &["model.inducing_points", "model.kernels", "model.width"],
+            "only dkef has inducing points and kernels",
         );
         unless(
             model == ModelKind::MlpEnergy,
@@ -334,6 +339,7 @@ impl RunConfig {
                 ModelConfig::Nice(Nice { dim, couplings: m.couplings, hidden, activation })
             }
             ModelKind::Gaussian => ModelConfig::Gaussian(GaussianEnergy { dim }),
+            ModelKind::Dkef => ModelConfig::Dkef(m.dkef(dim)),
         };
         config.validate()?;
         config.check_memory(self.dtype)?;

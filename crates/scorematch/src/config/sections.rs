@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::data::Dequantize;
 use crate::error::ConfigError;
-use crate::model::{Activation, ModelKind, check_base_sigma, check_couplings, check_hidden};
+use crate::model::{Activation, Dkef, ModelKind, check_base_sigma, check_couplings, check_hidden};
 use crate::objective::{ObjectiveKind, Projection};
 use crate::optim::{OptimizerName, ScheduleName};
 use crate::sample::Ladder;
@@ -144,6 +144,15 @@ pub struct ModelSection {
     /// Coupling layers of a nice flow.
     #[cfg_attr(feature = "clap", arg(long, value_name = "K"))]
     pub couplings: usize,
+    /// Inducing points M of a dkef model (started at distinct training rows).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "M"))]
+    pub inducing_points: usize,
+    /// Gaussian kernels in a dkef model's mixture (length scales from 1, 3.3, 10, …).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "K"))]
+    pub kernels: usize,
+    /// Width of the layers of a dkef model's feature networks.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "W"))]
+    pub width: usize,
 }
 
 impl Default for ModelSection {
@@ -156,6 +165,10 @@ impl Default for ModelSection {
             // exp(−f) integrable.
             base_sigma: 3.0,
             couplings: 4,
+            // The sliced score matching paper's DKEF (its official code's defaults).
+            inducing_points: 200,
+            kernels: 3,
+            width: 30,
         }
     }
 }
@@ -172,7 +185,22 @@ impl ModelSection {
         if self.kind == ModelKind::Nice {
             check_couplings(self.couplings)?;
         }
+        if self.kind == ModelKind::Dkef {
+            self.dkef(1).validate()?;
+        }
         Ok(())
+    }
+}
+
+impl ModelSection {
+    /// The dkef model these settings give for data of dimension `dim`.
+    pub fn dkef(&self, dim: usize) -> Dkef {
+        Dkef {
+            dim,
+            inducing_points: self.inducing_points,
+            kernels: self.kernels,
+            width: self.width,
+        }
     }
 }
 

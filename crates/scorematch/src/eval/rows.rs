@@ -53,11 +53,11 @@ pub fn rows_outside(data: &Dataset, bounds: &Bounds) -> usize {
         .count()
 }
 
-/// The fixed importance proposal N(0, σ_q²·I) in `dim` dimensions, σ_q = [`IS_PROPOSAL_STD`].
-pub fn importance_proposal(dim: usize) -> Result<GaussianMixture> {
-    let cov = (0..dim * dim)
-        .map(|i| if i / dim == i % dim { IS_PROPOSAL_STD.powi(2) } else { 0.0 })
-        .collect();
+/// The fixed importance proposal N(0, σ_q²·I) of `model`: σ_q its own
+/// ([`Model::importance_std`], dkef's base N(0, 4I)) or [`IS_PROPOSAL_STD`].
+pub fn importance_proposal(model: &dyn Model) -> Result<GaussianMixture> {
+    let (dim, std) = (model.dim(), model.importance_std().unwrap_or(IS_PROPOSAL_STD));
+    let cov = (0..dim * dim).map(|i| if i / dim == i % dim { std * std } else { 0.0 }).collect();
     GaussianMixture::gaussian(vec![0.0; dim], cov)
 }
 
@@ -159,7 +159,8 @@ impl RowLogDensity {
 ///   ([`quadrature_box`], [`quadrature_cells`] cells per axis);
 /// - **importance sampling** — normalisable energies beyond two dimensions:
 ///   log Ẑ = logsumexp(−f(yⱼ) − log q(yⱼ)) − log N over N = [`IS_DRAWS`] draws yⱼ from the
-///   fixed proposal q = N(0, [`IS_PROPOSAL_STD`]²·I) with the fixed seed [`IS_SEED`]; the
+///   fixed proposal q = [`importance_proposal`] (N(0, [`IS_PROPOSAL_STD`]²·I), or the model's
+///   own: dkef's base N(0, 4I)) with the fixed seed [`IS_SEED`]; the
 ///   estimate is used only when its effective sample size (Σw)²/Σw² is at least
 ///   [`IS_MIN_ESS`];
 /// - **omitted** otherwise: a score network defines no density, and an energy without a
@@ -230,7 +231,7 @@ pub fn row_log_density(
             ..RowLogDensity::new(Some(method), Some(values), notes)
         });
     }
-    let est = importance_log_z(field, &importance_proposal(d)?, IS_DRAWS, IS_SEED)?;
+    let est = importance_log_z(field, &importance_proposal(model)?, IS_DRAWS, IS_SEED)?;
     if est.ess < IS_MIN_ESS {
         let note = RowDensityNote::UnreliableImportanceSampling(est.clone());
         return Ok(RowLogDensity::new(None, None, vec![note]).with_estimate(&est));
@@ -251,7 +252,8 @@ mod tests {
         assert_eq!((b.lo.clone(), b.hi.clone()), (vec![-8.0, -8.0], vec![8.0, 8.0]));
         assert_eq!(rows_outside(&data, &b), 1);
         assert_eq!((quadrature_cells(1), quadrature_cells(2)), (4000, 400));
-        let q = importance_proposal(3)?;
+        let model = crate::model::GaussianEnergy { dim: 3 };
+        let q = importance_proposal(&model)?;
         assert_eq!(q.covariances()[0], [2.25, 0.0, 0.0, 0.0, 2.25, 0.0, 0.0, 0.0, 2.25]);
         Ok(())
     }

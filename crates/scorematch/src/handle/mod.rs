@@ -31,6 +31,7 @@ mod typed;
 use std::path::Path;
 
 use rand::Rng;
+use rand::rngs::StdRng;
 use scorematch_graph::DType;
 
 use crate::comm::Communicator;
@@ -118,6 +119,16 @@ impl ModelHandle {
     pub fn init(config: ModelConfig, dtype: DType, rng: &mut impl Rng) -> Self {
         let params = typed::typed(&config.init_params(rng), dtype);
         Self { config, params, transform: None, standardizer: None, columns: None, training: None }
+    }
+
+    /// The same model with the parameters that start from data set from the training rows
+    /// `train` (model coordinates): [`Model::init_from_data`], e.g. dkef's inducing points
+    /// at distinct rows drawn by `rng`. Nothing changes for the other models.
+    pub fn init_from_data(mut self, train: &Dataset, rng: &mut StdRng) -> Result<Self> {
+        let mut params = self.params.to_f64();
+        self.config.model().init_from_data(&mut params, train, rng)?;
+        self.set_params(&params)?;
+        Ok(self)
     }
 
     /// The same model seeing data through `transform` (applied before the standardisation).
@@ -445,7 +456,9 @@ impl ModelHandle {
         let model_config = config.model_config(raw.d())?;
         let objective = config.objective();
         let train_config = config.train_config(train.n())?;
-        let mut handle = Self::init(model_config, config.dtype, &mut Stream::Init.rng(seed))
+        let mut rng = Stream::Init.rng(seed);
+        let mut handle = Self::init(model_config, config.dtype, &mut rng)
+            .init_from_data(&train, &mut rng)?
             .with_transform(transform)
             .with_standardizer(standardizer)
             .with_columns(raw.column_names().map(<[String]>::to_vec));

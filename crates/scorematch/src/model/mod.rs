@@ -12,6 +12,7 @@
 
 mod activation;
 pub(crate) mod compiled;
+mod dkef;
 mod gaussian;
 mod mlp;
 mod mlp_energy;
@@ -21,6 +22,7 @@ mod nice;
 
 pub use activation::Activation;
 pub use compiled::CompiledField;
+pub use dkef::{DKEF_BASE_STD, Dkef};
 pub use gaussian::GaussianEnergy;
 pub(crate) use gaussian::identity;
 pub use mlp::Mlp;
@@ -29,10 +31,12 @@ pub use mlp_score::MlpScore;
 pub use ncsn::NoiseConditionalScore;
 pub use nice::{Nice, check_couplings};
 
+use rand::rngs::StdRng;
 use rand::{Rng, RngExt};
 use scorematch_graph::{DType, Tensor, grad};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Dataset;
 use crate::error::{ConfigError, Error, Result};
 use crate::memory::{self, MemoryNeed};
 
@@ -128,13 +132,16 @@ crate::names::named_enum! {
         Nice = "nice",
         /// Full-covariance Gaussian: exact density.
         Gaussian = "gaussian",
+        /// Deep kernel exponential family, its kernel weights α solved in closed form.
+        Dkef = "dkef",
     }
 }
 
 impl ModelKind {
-    /// Whether the model is built of MLPs (hidden widths and an activation).
+    /// Whether the model is built of MLPs set by hidden widths and an activation (dkef's
+    /// feature networks have their own fixed shape and a width).
     pub fn has_mlp(self) -> bool {
-        self != ModelKind::Gaussian
+        !matches!(self, ModelKind::Gaussian | ModelKind::Dkef)
     }
 
     /// Whether the model needs a noise level (see [`Model::is_noise_conditional`]).
@@ -163,6 +170,8 @@ pub enum ModelConfig {
     Nice(Nice),
     /// [`GaussianEnergy`].
     Gaussian(GaussianEnergy),
+    /// [`Dkef`].
+    Dkef(Dkef),
 }
 
 /// What every model offers.
@@ -213,6 +222,61 @@ pub trait Model: std::fmt::Debug {
     fn is_normalizable(&self) -> bool {
         self.has_log_density()
     }
+
+    /// The standard deviation σ of N(0, σ²I), the importance proposal of log Z for this
+    /// model when it has a better one than the generic proposal (a base density that bounds
+    /// the importance weights); `None`: the generic one.
+    fn importance_std(&self) -> Option<f64> {
+        None
+    }
+
+    /// The part of the model solved in closed form from data rather than trained by
+    /// gradient (dkef's α), if any.
+    fn closed_form(&self) -> Option<&dyn ClosedForm> {
+        None
+    }
+
+    /// Sets parameters that start from the training rows (in model coordinates), after
+    /// [`ModelConfig::init_params`]: dkef's inducing points. Does nothing for most models.
+    fn init_from_data(
+        &self,
+        _params: &mut [Vec<f64>],
+        _train: &Dataset,
+        _rng: &mut StdRng,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A model whose log-density is linear in coefficients α over a basis of M functions,
+/// log p̃(x) = Σₗ αₗ kₗ(x) + log q₀(x), with α solved in closed form: every score-matching
+/// loss is then a quadratic ½αᵀGα + bᵀα + c, whose G and b the objective computes
+/// ([`crate::objective::Objective::alpha_system`]) from what this trait gives.
+pub trait ClosedForm {
+    /// M, the number of basis functions.
+    fn basis_size(&self) -> usize;
+
+    /// The basis paired with rows: for `x` of c·M·`per_basis` rows, row r gives
+    /// k_l(x_r) with l = ⌊r / per_basis⌋ mod M (the layout of a batch of `per_basis` rows
+    /// replicated M times, then c times), shape (rows,).
+    fn paired_basis(&self, params: &[Tensor], x: &Tensor, per_basis: usize) -> Result<Tensor>;
+
+    /// log q₀ per row, (rows,).
+    fn base_log_density(&self, x: &Tensor) -> Tensor;
+
+    /// The model's field with α solved from the statistics G (`gram`, M × M) and b
+    /// (`linear`, M) and the model's ridge λ: α = −(G + λI)⁻¹b.
+    fn field_from_system(
+        &self,
+        params: &[Tensor],
+        gram: &Tensor,
+        linear: &Tensor,
+        x: &Tensor,
+    ) -> Result<Field>;
+
+    /// The positions in [`Model::param_specs`] of the stored G and b: statistics written by
+    /// a fit over the training rows, not trained by gradient.
+    fn system_params(&self) -> [usize; 2];
 }
 
 impl ModelConfig {
@@ -224,6 +288,7 @@ impl ModelConfig {
             ModelConfig::NcsnScore(m) => m,
             ModelConfig::Nice(m) => m,
             ModelConfig::Gaussian(m) => m,
+            ModelConfig::Dkef(m) => m,
         }
     }
 
@@ -235,6 +300,7 @@ impl ModelConfig {
             ModelConfig::NcsnScore(_) => ModelKind::NcsnScore,
             ModelConfig::Nice(_) => ModelKind::Nice,
             ModelConfig::Gaussian(_) => ModelKind::Gaussian,
+            ModelConfig::Dkef(_) => ModelKind::Dkef,
         }
     }
 
@@ -267,6 +333,7 @@ impl ModelConfig {
                 n.validate()?;
             }
             ModelConfig::Gaussian(_) => {}
+            ModelConfig::Dkef(m) => m.validate()?,
         }
         Ok(())
     }
@@ -296,6 +363,12 @@ impl ModelConfig {
                     g.dim
                 ),
             ),
+            ModelConfig::Dkef(m) => need.check(
+                doing,
+                "model.inducing_points",
+                m.inducing_points,
+                "lower model.inducing_points or model.width",
+            ),
             _ => need.check(
                 doing,
                 "model.hidden",
@@ -317,7 +390,7 @@ impl ModelConfig {
             | ModelConfig::MlpScore(MlpScore { hidden, .. })
             | ModelConfig::NcsnScore(NoiseConditionalScore { hidden, .. })
             | ModelConfig::Nice(Nice { hidden, .. }) => Some(hidden),
-            ModelConfig::Gaussian(_) => None,
+            ModelConfig::Gaussian(_) | ModelConfig::Dkef(_) => None,
         }
     }
 

@@ -26,8 +26,9 @@
 
 use scorematch_graph::{Tensor, laplacian};
 
+use super::FieldFn;
 use crate::error::Result;
-use crate::model::{Field, Model};
+use crate::model::Field;
 
 /// The directions input of a chunked exact-SM loss: rows of the D×D identity, c at a time.
 #[derive(Debug, Clone)]
@@ -74,16 +75,11 @@ impl DirectionChunks {
 
 /// The exact-SM loss of the chunk of directions `e` (c, D), mean over the batch `x`
 /// (B, D): see the module docs.
-pub(crate) fn chunk_loss(
-    model: &dyn Model,
-    params: &[Tensor],
-    x: &Tensor,
-    e: &Tensor,
-) -> Result<Tensor> {
+pub(crate) fn chunk_loss(field: &FieldFn, x: &Tensor, e: &Tensor) -> Result<Tensor> {
     let (b, d) = (x.shape()[0], x.shape()[1]);
     let c = e.shape()[0];
     let dirs = e.reshape(&[c, 1, d]).broadcast_to(&[c, b, d]);
-    let per_row = match model.field(params, x, None)? {
+    let per_row = match field(x, None)? {
         Field::Energy(f) => {
             let jet = laplacian(&[f], std::slice::from_ref(x), &[dirs])?.remove(0);
             -jet.laplacian + 0.5 * jet.tangents.square().sum(&[0])

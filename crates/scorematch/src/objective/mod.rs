@@ -23,9 +23,11 @@
 //! are one batched sweep. Exact SM's trace is a forward Laplacian over chunks of the D
 //! basis directions instead, its memory bounded by the chunk (`exact.rs`).
 
+mod closed_form;
 mod exact;
 mod noise;
 
+pub use closed_form::SystemGraph;
 pub use exact::{DirectionChunks, Directions};
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
@@ -34,7 +36,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
 use crate::memory;
-use crate::model::{Model, identity};
+use crate::model::{Field, Model, identity};
+
+/// A model's field as a function of its input rows and, for noise-conditional models, the
+/// noise level: what the score-matching losses are written against.
+type FieldFn<'a> = dyn Fn(&Tensor, Option<&Tensor>) -> Result<Field> + 'a;
 
 crate::names::named_enum! {
     /// Which objective (the `kind` of an [`Objective`]).
@@ -204,7 +210,11 @@ impl Objective {
     }
 
     /// The random inputs the loss needs for a batch of `batch` rows of dimension `dim`.
-    fn noise_specs(&self, batch: usize, dim: usize) -> Vec<(&'static str, Vec<usize>, NoiseDist)> {
+    pub(crate) fn noise_specs(
+        &self,
+        batch: usize,
+        dim: usize,
+    ) -> Vec<(&'static str, Vec<usize>, NoiseDist)> {
         match self {
             Objective::Ssm { projection, n_projections }
             | Objective::SsmVr { projection, n_projections } => {
@@ -223,28 +233,103 @@ impl Objective {
         }
     }
 
-    /// Builds the loss for `model` on a fresh graph, for batches of `batch` rows.
+    /// Builds the loss of `model` as it stands ([`Objective::loss`]) on a fresh graph, for
+    /// batches of `batch` rows: what evaluation measures.
     pub fn build(&self, model: &dyn Model, batch: usize, dtype: DType) -> Result<LossGraph> {
+        self.build_as(model, batch, dtype, false)
+    }
+
+    /// Builds the training loss of `model` ([`Objective::training_loss`]) on a fresh graph,
+    /// for batches of `batch` rows.
+    pub fn build_training(
+        &self,
+        model: &dyn Model,
+        batch: usize,
+        dtype: DType,
+    ) -> Result<LossGraph> {
+        self.build_as(model, batch, dtype, true)
+    }
+
+    fn build_as(
+        &self,
+        model: &dyn Model,
+        batch: usize,
+        dtype: DType,
+        training: bool,
+    ) -> Result<LossGraph> {
         self.validate(model)?;
+        let (g, params, x, noise) = self.inputs(model, batch, dtype);
+        let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
+        let directions = match *self {
+            Objective::Esm { chunk } => {
+                let d = model.dim();
+                let c = chunk.unwrap_or_else(|| memory::esm_chunk(model, batch, dtype)).clamp(1, d);
+                Some(g.input("directions", &[c, d], dtype))
+            }
+            _ => None,
+        };
+        let e = directions.as_ref();
+        let loss = if training {
+            self.training_loss_along(model, &params, &x, &tensors, e)?
+        } else {
+            self.loss_along(model, &params, &x, &tensors, e)?
+        };
+        let directions = directions.map(|tensor| Directions { tensor });
+        Ok(LossGraph { graph: g, params, x, noise, directions, loss })
+    }
+
+    /// A fresh graph with the inputs of a loss on `rows` rows: the model's parameters, the
+    /// batch x and the objective's random inputs.
+    fn inputs(
+        &self,
+        model: &dyn Model,
+        rows: usize,
+        dtype: DType,
+    ) -> (Graph, Vec<Tensor>, Tensor, Vec<NoiseInput>) {
         let g = Graph::new();
         let params: Vec<Tensor> =
             model.param_specs().iter().map(|s| g.input(&s.name, &s.shape, dtype)).collect();
-        let x = g.input("x", &[batch, model.dim()], dtype);
+        let x = g.input("x", &[rows, model.dim()], dtype);
         let noise: Vec<NoiseInput> = self
-            .noise_specs(batch, model.dim())
+            .noise_specs(rows, model.dim())
             .into_iter()
             .map(|(name, shape, dist)| NoiseInput { tensor: g.input(name, &shape, dtype), dist })
             .collect();
-        let (loss, directions) = if let Objective::Esm { chunk } = *self {
-            let d = model.dim();
-            let c = chunk.unwrap_or_else(|| memory::esm_chunk(model, batch, dtype)).clamp(1, d);
-            let e = g.input("directions", &[c, d], dtype);
-            (exact::chunk_loss(model, &params, &x, &e)?, Some(Directions { tensor: e }))
-        } else {
-            let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
-            (self.loss(model, &params, &x, &tensors)?, None)
-        };
-        Ok(LossGraph { graph: g, params, x, noise, directions, loss })
+        (g, params, x, noise)
+    }
+
+    /// The loss a training step takes: [`Objective::loss`], except for a model with a part
+    /// solved in closed form ([`Model::closed_form`], dkef's α), whose batch is split — α
+    /// fitted on its first ⌊B/2⌋ rows ([`Objective::alpha_system`]), the loss taken on the
+    /// others — so that the gradient sees how θ moves the fit, as the official DKEF code
+    /// trains (the fit on rows the loss also scores would reward overfitting α).
+    pub fn training_loss(
+        &self,
+        model: &dyn Model,
+        params: &[Tensor],
+        x: &Tensor,
+        noise: &[Tensor],
+    ) -> Result<Tensor> {
+        self.training_loss_along(model, params, x, noise, None)
+    }
+
+    /// [`Objective::training_loss`] with exact SM along `directions` (c, D), rows of the
+    /// identity (all D when `None`).
+    fn training_loss_along(
+        &self,
+        model: &dyn Model,
+        params: &[Tensor],
+        x: &Tensor,
+        noise: &[Tensor],
+        directions: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        match model.closed_form() {
+            Some(cf) => {
+                self.check_noise(model, x, noise)?;
+                self.fitted_loss(cf, params, x, noise, directions)
+            }
+            None => self.loss_along(model, params, x, noise, directions),
+        }
     }
 
     /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
@@ -257,6 +342,31 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<Tensor> {
+        self.loss_along(model, params, x, noise, None)
+    }
+
+    /// [`Objective::loss`] with exact SM along `directions` (c, D), rows of the identity
+    /// (all D when `None`).
+    fn loss_along(
+        &self,
+        model: &dyn Model,
+        params: &[Tensor],
+        x: &Tensor,
+        noise: &[Tensor],
+        directions: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        self.check_noise(model, x, noise)?;
+        if let Objective::Mle = self {
+            let lp = model.log_density(params, x).ok_or_else(|| {
+                Error::InvalidArgument("mle needs a model with a closed-form density".into())
+            })??;
+            return Ok(-lp.mean_all());
+        }
+        let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
+        self.score_loss(&field, x, noise, directions)
+    }
+
+    fn check_noise(&self, model: &dyn Model, x: &Tensor, noise: &[Tensor]) -> Result<()> {
         let expected = self.noise_specs(x.shape().first().copied().unwrap_or(0), model.dim()).len();
         if noise.len() != expected {
             return Err(Error::Shape(format!(
@@ -265,23 +375,37 @@ impl Objective {
                 noise.len()
             )));
         }
-        let field = |input: &Tensor, sigma: Option<&Tensor>| model.field(params, input, sigma);
+        Ok(())
+    }
+
+    /// The score-matching loss of `field` on batch `x` with its random inputs `noise`
+    /// (every objective but mle, which needs the density itself); exact SM along
+    /// `directions` (c, D), all D when `None`.
+    fn score_loss(
+        &self,
+        field: &FieldFn,
+        x: &Tensor,
+        noise: &[Tensor],
+        directions: Option<&Tensor>,
+    ) -> Result<Tensor> {
         match self {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
-                let s = field(&xr, None)?.score(&xr)?;
-                let jv = jvp(&[s.clone()], &[xr.clone()], &[v.clone()])?.remove(0);
+                let (vjv, s) = directional_and_score(field, &xr, v)?;
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
                     _ => s.square().sum(&[-1]),
                 };
-                Ok(((v * jv).sum(&[-1]) + 0.5 * second).mean_all())
+                Ok((vjv + 0.5 * second).mean_all())
             }
             Objective::Esm { .. } => {
-                let d = model.dim();
-                let e = x.graph().literal(&identity(d), &[d, d], x.dtype())?;
-                exact::chunk_loss(model, params, x, &e)
+                let d = x.shape()[1];
+                let e = match directions {
+                    Some(e) => e.clone(),
+                    None => x.graph().literal(&identity(d), &[d, d], x.dtype())?,
+                };
+                exact::chunk_loss(field, x, &e)
             }
             Objective::Dsm { sigma } => {
                 let z = &noise[0];
@@ -296,13 +420,17 @@ impl Objective {
                 Ok((0.5 * (s * sigma + z).square().sum(&[-1])).mean_all())
             }
             Objective::Mle => {
-                let lp = model.log_density(params, x).ok_or_else(|| {
-                    Error::InvalidArgument("mle needs a model with a closed-form density".into())
-                })??;
-                Ok(-lp.mean_all())
+                Err(Error::InvalidArgument("mle needs the model's closed-form density".into()))
             }
         }
     }
+}
+
+/// vᵀ∇ₓs(x)v and s(x) per row of `x` (R, D) along the rows of `v` (R, D): one jvp.
+fn directional_and_score(field: &FieldFn, x: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    let s = field(x, None)?.score(x)?;
+    let jv = jvp(&[s.clone()], &[x.clone()], &[v.clone()])?.remove(0);
+    Ok(((v * jv).sum(&[-1]), s))
 }
 
 /// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.

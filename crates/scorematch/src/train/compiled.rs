@@ -64,7 +64,13 @@ fn build<T: Element>(
     with_grad: bool,
     threads: usize,
 ) -> Result<Built<T>> {
-    let lg = objective.build(model, batch, T::DTYPE)?;
+    // With gradients it is a training step's loss (for dkef: α fitted on half the batch);
+    // without, an evaluation of the model as it stands.
+    let lg = if with_grad {
+        objective.build_training(model, batch, T::DTYPE)?
+    } else {
+        objective.build(model, batch, T::DTYPE)?
+    };
     let mut inputs: Vec<Tensor> = lg.params.clone();
     inputs.push(lg.x.clone());
     inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
@@ -247,7 +253,9 @@ impl<T: Element> CompiledLoss<T> {
         let threads = threads.max(1);
         let whole = build::<T>(model, objective, batch, with_grad, 1)?;
         let flops = whole.unit.flops();
-        let slices = if model.rows_independent() { slice_count(threads, batch, flops) } else { 1 };
+        // A closed-form part (dkef's α) is fitted over the training batch: rows coupled.
+        let coupled = !model.rows_independent() || with_grad && model.closed_form().is_some();
+        let slices = if coupled { 1 } else { slice_count(threads, batch, flops) };
         let run = if slices > 1 {
             Self::sliced(model, objective, batch, with_grad, slices, &whole)?
         } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {

@@ -12,6 +12,7 @@
 mod compiled;
 mod parts;
 mod record;
+mod system;
 mod trainer;
 
 pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS};

@@ -29,6 +29,7 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use scorematch_graph::Element;
 
+use super::system::SystemFit;
 use super::{
     BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
     TrainReport,
@@ -71,6 +72,8 @@ pub struct Trainer<'a, T: Element> {
     validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
     config: TrainConfig,
     loss: CompiledLoss<T>,
+    system: Option<SystemFit<T>>,
+    refitted_at: Option<usize>,
     optimizer: Box<dyn Optimizer<T>>,
     params: Vec<Vec<T>>,
     grads: Vec<Vec<T>>,
@@ -144,6 +147,8 @@ impl<'a, T: Element> Trainer<'a, T> {
             validation,
             config: config.clone(),
             loss,
+            system: SystemFit::new(model, objective, b, config.threads)?,
+            refitted_at: None,
             optimizer: config.optimizer.build::<T>()?,
             grads: params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
             last_good: params.clone(),
@@ -208,6 +213,17 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// (an interrupt on one rank stops all; an error on one is every rank's
     /// [`Error::Rank`]).
     pub fn step(&mut self) -> Result<Option<StepMetrics>> {
+        let metrics = self.advance()?;
+        if metrics.is_none() {
+            // The run has ended: a closed-form model's statistics follow the final
+            // parameters.
+            self.refit()?;
+        }
+        Ok(metrics)
+    }
+
+    /// [`Trainer::step`] but for the closed-form refit at the end.
+    fn advance(&mut self) -> Result<Option<StepMetrics>> {
         if self.step >= self.total {
             self.stop.get_or_insert(StopReason::Completed);
             return Ok(None);
@@ -325,10 +341,13 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// early-stopping counter.
     fn validate_after(&mut self, metrics: &mut StepMetrics) -> Result<()> {
         let step = metrics.step;
-        let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
-        if !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total {
+        if self.validation.is_none()
+            || !step.is_multiple_of(self.config.eval_every.max(1)) && step != self.total
+        {
             return Ok(());
         }
+        self.refit()?;
+        let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
         let seed = Stream::Validation.seed(self.config.seed);
         let v = loss.mean_in(self.comm, &self.params, data, seed)?;
         metrics.val_loss = Some(v);
@@ -346,6 +365,16 @@ impl<'a, T: Element> Trainer<'a, T> {
             if self.config.patience.is_some_and(|p| self.since_best >= p) {
                 self.stop = Some(StopReason::EarlyStopped);
             }
+        }
+        Ok(())
+    }
+
+    /// Brings a closed-form model's stored statistics up to date with the current
+    /// parameters ([`SystemFit`]), once per step; nothing for other models.
+    fn refit(&mut self) -> Result<()> {
+        if let Some(system) = self.system.as_mut().filter(|_| self.refitted_at != Some(self.step)) {
+            system.refit(&mut self.params, self.train, self.config.seed)?;
+            self.refitted_at = Some(self.step);
         }
         Ok(())
     }

@@ -190,6 +190,7 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
         common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
         let mut rng = Stream::Init.rng(plan.config.seed);
         let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
+            .init_from_data(&plan.rows.train, &mut rng)?
             .with_transform(plan.rows.transform.clone())
             .with_standardizer(plan.rows.standardizer.clone())
             .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));

@@ -1,0 +1,104 @@
+//! The stored closed-form statistics of a model (dkef's G and b, see
+//! [`crate::model::ClosedForm`]) refitted over the training rows.
+//!
+//! A training step fits α on half its batch; the model as it is evaluated, scored and
+//! sampled solves α from G and b stored among its parameters. The trainer refits them over
+//! the training set — before each validation and when the run ends, as the official code's
+//! `save_alpha_matrices` does — so that validation measures the model that would be kept,
+//! and the kept parameters carry statistics that match their θ and λ. A checkpoint written
+//! mid-run between validations carries the statistics of the last refit.
+
+use scorematch_exec::{CompileOptions, Program, compile};
+use scorematch_graph::{Element, Tensor};
+
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::model::Model;
+use crate::model::compiled::run_fed;
+use crate::objective::{NoiseDist, Objective};
+use crate::rng::Stream;
+
+/// The program of [`Objective::build_system`] for chunks of rows, and where it writes.
+pub(crate) struct SystemFit<T: Element> {
+    program: Program<T>,
+    noise: Vec<(NoiseDist, usize, Vec<T>)>,
+    chunk: usize,
+    rows: Vec<T>,
+    targets: [usize; 2],
+}
+
+impl<T: Element> SystemFit<T> {
+    /// Compiles the statistics of `objective` for `model` on chunks of `chunk` rows;
+    /// `None` when the model has no closed-form part.
+    pub(crate) fn new(
+        model: &dyn Model,
+        objective: &Objective,
+        chunk: usize,
+        threads: usize,
+    ) -> Result<Option<Self>> {
+        let Some(cf) = model.closed_form() else { return Ok(None) };
+        let sg = objective.build_system(model, chunk, T::DTYPE)?;
+        let mut inputs: Vec<Tensor> = sg.params.clone();
+        inputs.push(sg.x.clone());
+        inputs.extend(sg.noise.iter().map(|n| n.tensor.clone()));
+        let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
+        let program = compile::<T>(&inputs, &[sg.gram, sg.linear], &options)?;
+        let noise = sg
+            .noise
+            .iter()
+            .map(|n| {
+                let shape = n.tensor.shape();
+                (n.dist.clone(), shape[shape.len() - 1], vec![T::zero(); n.tensor.numel()])
+            })
+            .collect();
+        Ok(Some(Self {
+            program,
+            noise,
+            chunk,
+            rows: vec![T::zero(); chunk * model.dim()],
+            targets: cf.system_params(),
+        }))
+    }
+
+    /// Writes into `params` G and b averaged over the whole chunks of `data`'s rows, in
+    /// order (the last ⌊n/chunk⌋·chunk-th to n-th rows, fewer than a chunk, are left out);
+    /// the noise of chunk c drawn from `Stream::Estimator` keyed by (`seed`, c), so a refit
+    /// of the same parameters gives the same statistics.
+    pub(crate) fn refit(&mut self, params: &mut [Vec<T>], data: &Dataset, seed: u64) -> Result<()> {
+        let d = data.d();
+        let chunks = data.n() / self.chunk;
+        let [gi, bi] = self.targets;
+        let mut sums = [vec![0.0f64; params[gi].len()], vec![0.0f64; params[bi].len()]];
+        for c in 0..chunks {
+            for r in 0..self.chunk {
+                let row = data.row(c * self.chunk + r);
+                self.rows[r * d..(r + 1) * d]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(o, &v)| *o = T::from_f64(v));
+            }
+            let mut rng = Stream::Estimator.keyed(seed, &[c as u64]);
+            for (dist, row, buf) in &mut self.noise {
+                dist.fill(buf, *row, &mut rng);
+            }
+            let feeds = params
+                .iter()
+                .map(Vec::as_slice)
+                .chain([self.rows.as_slice()])
+                .chain(self.noise.iter().map(|n| n.2.as_slice()));
+            run_fed(&mut self.program, feeds)?;
+            for (k, sum) in sums.iter_mut().enumerate() {
+                sum.iter_mut()
+                    .zip(self.program.output(k))
+                    .for_each(|(s, &v)| *s += Element::to_f64(v));
+            }
+        }
+        for (k, sum) in sums.iter().enumerate() {
+            params[self.targets[k]]
+                .iter_mut()
+                .zip(sum)
+                .for_each(|(p, s)| *p = T::from_f64(s / chunks.max(1) as f64));
+        }
+        Ok(())
+    }
+}
