@@ -269,11 +269,7 @@ impl Objective {
             _ => None,
         };
         let e = directions.as_ref();
-        let loss = if training {
-            self.training_loss_along(model, &params, &x, &tensors, e)?
-        } else {
-            self.loss_along(model, &params, &x, &tensors, e)?
-        };
+        let loss = self.loss_as(model, &params, &x, &tensors, e, training)?;
         let directions = directions.map(|tensor| Directions { tensor });
         Ok(LossGraph { graph: g, params, x, noise, directions, loss })
     }
@@ -310,26 +306,7 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<Tensor> {
-        self.training_loss_along(model, params, x, noise, None)
-    }
-
-    /// [`Objective::training_loss`] with exact SM along `directions` (c, D), rows of the
-    /// identity (all D when `None`).
-    fn training_loss_along(
-        &self,
-        model: &dyn Model,
-        params: &[Tensor],
-        x: &Tensor,
-        noise: &[Tensor],
-        directions: Option<&Tensor>,
-    ) -> Result<Tensor> {
-        match model.closed_form() {
-            Some(cf) => {
-                self.check_noise(model, x, noise)?;
-                self.fitted_loss(cf, params, x, noise, directions)
-            }
-            None => self.loss_along(model, params, x, noise, directions),
-        }
+        self.loss_as(model, params, x, noise, None, true)
     }
 
     /// The loss of `model` on batch `x` given its random inputs `noise` (in the order of
@@ -342,20 +319,24 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<Tensor> {
-        self.loss_along(model, params, x, noise, None)
+        self.loss_as(model, params, x, noise, None, false)
     }
 
-    /// [`Objective::loss`] with exact SM along `directions` (c, D), rows of the identity
-    /// (all D when `None`).
-    fn loss_along(
+    /// [`Objective::training_loss`] when `training`, else [`Objective::loss`], with exact SM
+    /// along `directions` (c, D), rows of the identity (all D when `None`).
+    fn loss_as(
         &self,
         model: &dyn Model,
         params: &[Tensor],
         x: &Tensor,
         noise: &[Tensor],
         directions: Option<&Tensor>,
+        training: bool,
     ) -> Result<Tensor> {
         self.check_noise(model, x, noise)?;
+        if let Some(cf) = model.closed_form().filter(|_| training) {
+            return self.fitted_loss(cf, params, x, noise, directions);
+        }
         if let Objective::Mle = self {
             let lp = model.log_density(params, x).ok_or_else(|| {
                 Error::InvalidArgument("mle needs a model with a closed-form density".into())
