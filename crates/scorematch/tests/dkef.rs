@@ -272,6 +272,7 @@ fn config(steps: usize, batch: usize) -> TrainConfig {
         patience: None,
         keep_best: false,
         threads: 1,
+        ..TrainConfig::default()
     }
 }
 

@@ -336,6 +336,7 @@ prop_compose! {
     ) -> scorematch::config::ObjectiveSection {
         scorematch::config::ObjectiveSection {
             kind, projection, n_projections, sigma, sigma_min, sigma_max, levels, esm_chunk,
+            val_kind: None,
 
         }
     }

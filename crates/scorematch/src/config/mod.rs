@@ -348,9 +348,19 @@ impl RunConfig {
 
     /// The objective.
     pub fn objective(&self) -> Objective {
+        self.objective_of(self.objective_kind())
+    }
+
+    /// The objective of the validation loss, when it is not the training objective.
+    pub fn val_objective(&self) -> Option<Objective> {
+        self.objective.val_kind.map(|kind| self.objective_of(kind))
+    }
+
+    /// The objective `kind` with the objective section's settings.
+    fn objective_of(&self, kind: ObjectiveKind) -> Objective {
         let o = &self.objective;
         let (projection, n_projections) = (o.projection, o.n_projections);
-        match self.objective_kind() {
+        match kind {
             ObjectiveKind::Esm => Objective::Esm { chunk: o.esm_chunk },
             ObjectiveKind::Ssm => Objective::Ssm { projection, n_projections },
             ObjectiveKind::SsmVr => Objective::SsmVr { projection, n_projections },
@@ -398,6 +408,9 @@ impl RunConfig {
             patience: t.patience,
             keep_best: t.keep_best,
             threads: self.threads,
+            val_objective: self.val_objective(),
+            train_only: t.train_only.clone(),
+            closed_form_fit: t.closed_form_fit,
         }
     }
 

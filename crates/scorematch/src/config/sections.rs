@@ -11,6 +11,7 @@ use crate::model::{Activation, Dkef, ModelKind, check_base_sigma, check_coupling
 use crate::objective::{ObjectiveKind, Projection};
 use crate::optim::{OptimizerName, ScheduleName};
 use crate::sample::Ladder;
+use crate::train::ClosedFormFit;
 
 /// Where the data comes from and how it is prepared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,6 +254,10 @@ pub struct ObjectiveSection {
     /// fit in 64 MiB of tangents.
     #[cfg_attr(feature = "clap", arg(long, value_name = "C"))]
     pub esm_chunk: Option<usize>,
+    /// Objective of the validation loss (early stopping, keep-best), with the settings
+    /// above; unset: the training objective.
+    #[cfg_attr(feature = "clap", arg(long = "val-objective", value_name = "NAME"))]
+    pub val_kind: Option<ObjectiveKind>,
 }
 
 impl Default for ObjectiveSection {
@@ -268,6 +273,7 @@ impl Default for ObjectiveSection {
             sigma_max: ladder.sigma_max,
             levels: ladder.levels,
             esm_chunk: None,
+            val_kind: None,
         }
     }
 }
@@ -343,6 +349,15 @@ pub struct TrainSection {
     /// Keep the parameters of the best validation loss rather than the last.
     #[cfg_attr(feature = "clap", arg(skip = true))]
     pub keep_best: bool,
+    /// Train only the parameters whose names start with one of these prefixes (e.g.
+    /// `log_lambda`); the others keep their values. Unset: all.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "PREFIX", value_delimiter = ','))]
+    pub train_only: Vec<String>,
+    /// Where dkef's α comes from in training: fitted on half of each batch (`batch`), or
+    /// solved from the statistics stored in the model (`stored`, to tune λ alone after
+    /// training, with `--train-only log_lambda`).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub closed_form_fit: ClosedFormFit,
 }
 
 impl Default for TrainSection {
@@ -368,6 +383,8 @@ impl Default for TrainSection {
             eval_every: 100,
             checkpoint_every: None,
             keep_best: true,
+            train_only: Vec::new(),
+            closed_form_fit: ClosedFormFit::Batch,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Tiny dense linear algebra for small D: Cholesky factorisation and triangular solves.
-//! Matrices are row-major `d × d` slices.
+//! Tiny dense linear algebra for small D: Cholesky factorisation, triangular solves and
+//! the eigendecomposition of a symmetric matrix. Matrices are row-major `d × d` slices.
 
 /// Lower-triangular Cholesky factor `L` with `A = L Lᵀ`, or `None` when `A` is not
 /// (numerically) symmetric positive definite. Only the lower triangle of `a` is read.
@@ -54,10 +54,85 @@ pub(crate) fn log_det_from_cholesky(l: &[f64], d: usize) -> f64 {
     (0..d).map(|i| 2.0 * l[i * d + i].ln()).sum()
 }
 
+/// Eigenvalues λ and eigenvectors V (columns, row-major `d × d`) of the symmetric `a`,
+/// A = V diag(λ) Vᵀ, by cyclic Jacobi rotations: each rotation zeroes one off-diagonal
+/// entry a_pq with the angle θ, tan 2θ = 2a_pq / (a_qq − a_pp), and the sweeps repeat until
+/// the off-diagonal mass is below 10⁻²⁴ of the total (quadratic convergence; a handful of
+/// sweeps for D ≈ 10). Only for small D: a sweep costs O(D³).
+pub(crate) fn symmetric_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
+    let total: f64 = a.iter().map(|x| x * x).sum();
+    for _sweep in 0..100 {
+        let off: f64 = (0..d * d).filter(|i| i / d != i % d).map(|i| a[i] * a[i]).sum();
+        if off <= 1e-24 * total {
+            break;
+        }
+        for p in 0..d {
+            for q in p + 1..d {
+                let apq = a[p * d + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                // A ← Jᵀ A J with J the rotation in the (p, q) plane; V ← V J.
+                for k in 0..d {
+                    let (akp, akq) = (a[k * d + p], a[k * d + q]);
+                    a[k * d + p] = c * akp - s * akq;
+                    a[k * d + q] = s * akp + c * akq;
+                }
+                for k in 0..d {
+                    let (apk, aqk) = (a[p * d + k], a[q * d + k]);
+                    a[p * d + k] = c * apk - s * aqk;
+                    a[q * d + k] = s * apk + c * aqk;
+                }
+                for k in 0..d {
+                    let (vkp, vkq) = (v[k * d + p], v[k * d + q]);
+                    v[k * d + p] = c * vkp - s * vkq;
+                    v[k * d + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..d).map(|i| a[i * d + i]).collect(), v)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symmetric_eigen_reconstructs_the_matrix() {
+        let d = 4;
+        let b: Vec<f64> = (0..d * d).map(|i| ((i * 7 + 3) % 11) as f64 - 5.0).collect();
+        // A = BᵀB + I: symmetric positive definite with distinct eigenvalues.
+        let mut a = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..d {
+                a[i * d + j] = (0..d).map(|k| b[k * d + i] * b[k * d + j]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        let (lambda, v) = symmetric_eigen(&a, d);
+        for i in 0..d {
+            for j in 0..d {
+                let back: f64 = (0..d).map(|k| v[i * d + k] * lambda[k] * v[j * d + k]).sum();
+                assert!(
+                    (back - a[i * d + j]).abs() < 1e-9,
+                    "A[{i}][{j}]: {back} vs {}",
+                    a[i * d + j]
+                );
+                let vtv: f64 = (0..d).map(|k| v[k * d + i] * v[k * d + j]).sum();
+                assert!((vtv - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        assert!(lambda.iter().all(|l| *l >= 1.0 - 1e-9));
+    }
 
     #[test]
     fn cholesky_solves_and_log_det() {

@@ -17,6 +17,7 @@
 //! - [`DataTransform`]: the map applied before standardisation — dequantisation noise for
 //!   discrete columns and a logit map for data in a bounded box — with its inverse and
 //!   log-Jacobian, so that densities are reported for the data as given.
+//! - [`Whitening`]: PCA whitening fitted on some rows (the DKEF experiments' preprocessing).
 //!
 //! Everything here is plain Rust over `f64` slices; nothing depends on the graph crate.
 
@@ -28,6 +29,7 @@ mod partial;
 mod standardize;
 mod toy;
 mod transform;
+mod whiten;
 
 pub use dataset::{Dataset, Split, default_columns};
 pub use io::{
@@ -39,3 +41,4 @@ pub use partial::{PartialFile, remove_partial_files};
 pub use standardize::{STD_FLOOR_RELATIVE, Standardizer};
 pub use toy::{DatasetInfo, ToyDensity, datasets_table};
 pub use transform::{DataTransform, Dequantize, FEW_DISTINCT, LOGIT_ALPHA, LogitBox, Spacing};
+pub use whiten::Whitening;

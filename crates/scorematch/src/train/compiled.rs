@@ -57,16 +57,24 @@ struct Built<T: Element> {
     n_params: usize,
 }
 
+/// What is compiled: the loss with or without its gradient, and whether it is a training
+/// step's loss ([`Objective::build_training`]: for dkef, α fitted on half the batch) or the
+/// model's as it stands ([`Objective::build`]).
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    with_grad: bool,
+    training: bool,
+}
+
 fn build<T: Element>(
     model: &dyn Model,
     objective: &Objective,
     batch: usize,
-    with_grad: bool,
+    want: Want,
     threads: usize,
 ) -> Result<Built<T>> {
-    // With gradients it is a training step's loss (for dkef: α fitted on half the batch);
-    // without, an evaluation of the model as it stands.
-    let lg = if with_grad {
+    let Want { with_grad, training } = want;
+    let lg = if training {
         objective.build_training(model, batch, T::DTYPE)?
     } else {
         objective.build(model, batch, T::DTYPE)?
@@ -239,7 +247,9 @@ pub struct CompiledLoss<T: Element> {
 
 impl<T: Element> CompiledLoss<T> {
     /// Builds and compiles `objective` for `model` on batches of `batch` rows, to run on
-    /// `threads` threads (split into slices of the batch or not: see the module docs).
+    /// `threads` threads (split into slices of the batch or not: see the module docs). With
+    /// gradients it is a training step's loss (for dkef: α fitted on half the batch);
+    /// without, an evaluation of the model as it stands.
     pub fn new(
         model: &dyn Model,
         objective: &Objective,
@@ -247,19 +257,42 @@ impl<T: Element> CompiledLoss<T> {
         with_grad: bool,
         threads: usize,
     ) -> Result<Self> {
+        Self::compile(model, objective, batch, Want { with_grad, training: with_grad }, threads)
+    }
+
+    /// The loss of `model` as it stands and its gradient: for dkef, α from the statistics
+    /// stored in its parameters (no fit on the batch), so that training moves only what the
+    /// stored statistics leave free (the official "λ alone" stage).
+    pub fn as_it_stands(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        threads: usize,
+    ) -> Result<Self> {
+        Self::compile(model, objective, batch, Want { with_grad: true, training: false }, threads)
+    }
+
+    fn compile(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        want: Want,
+        threads: usize,
+    ) -> Result<Self> {
+        let with_grad = want.with_grad;
         if batch == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
         let threads = threads.max(1);
-        let whole = build::<T>(model, objective, batch, with_grad, 1)?;
+        let whole = build::<T>(model, objective, batch, want, 1)?;
         let flops = whole.unit.flops();
         // A closed-form part (dkef's α) is fitted over the training batch: rows coupled.
-        let coupled = !model.rows_independent() || with_grad && model.closed_form().is_some();
+        let coupled = !model.rows_independent() || want.training && model.closed_form().is_some();
         let slices = if coupled { 1 } else { slice_count(threads, batch, flops) };
         let run = if slices > 1 {
-            Self::sliced(model, objective, batch, with_grad, slices, &whole)?
+            Self::sliced(model, objective, batch, want, slices, &whole)?
         } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {
-            Run::Whole(Box::new(build::<T>(model, objective, batch, with_grad, threads)?.unit))
+            Run::Whole(Box::new(build::<T>(model, objective, batch, want, threads)?.unit))
         } else {
             Run::Whole(Box::new(whole.unit))
         };
@@ -281,7 +314,7 @@ impl<T: Element> CompiledLoss<T> {
         model: &dyn Model,
         objective: &Objective,
         batch: usize,
-        with_grad: bool,
+        want: Want,
         slices: usize,
         whole: &Built<T>,
     ) -> Result<Run<T>> {
@@ -291,7 +324,7 @@ impl<T: Element> CompiledLoss<T> {
         let mut first_row = 0;
         for k in 0..slices {
             let rows = batch / slices + usize::from(k < batch % slices);
-            let built = build::<T>(model, objective, rows, with_grad, 1)?;
+            let built = build::<T>(model, objective, rows, want, 1)?;
             let noise = whole
                 .noise
                 .iter()
@@ -301,7 +334,7 @@ impl<T: Element> CompiledLoss<T> {
             parts.push(Slice { unit: built.unit, first_row, rows, weight, noise });
             first_row += rows;
         }
-        let grads = if with_grad {
+        let grads = if want.with_grad {
             (0..whole.n_params)
                 .map(|i| vec![T::zero(); whole.unit.program.output(1 + i).len()])
                 .collect()

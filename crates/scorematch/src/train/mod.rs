@@ -19,7 +19,7 @@ pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS};
 pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
 pub(crate) use trainer::to_f64;
-pub use trainer::{AnyTrainer, TrainState, Trainer, run_to_end};
+pub use trainer::{AnyTrainer, TrainState, Trainer, run_to_end, trainable_mask};
 
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,29 @@ pub struct TrainConfig {
     pub keep_best: bool,
     /// Worker threads of the compiled programs.
     pub threads: usize,
+    /// The objective of the validation loss (early stopping, keep-best); `None`: the
+    /// training objective. The official DKEF runs stop on exact SM whatever they train by.
+    pub val_objective: Option<Objective>,
+    /// Update only the parameters whose names start with one of these prefixes (the others
+    /// keep their values; their gradients are left out of the clipped norm); empty: all.
+    pub train_only: Vec<String>,
+    /// Where a model with a part solved in closed form (dkef's α) takes it from in training.
+    pub closed_form_fit: ClosedFormFit,
+}
+
+crate::names::named_enum! {
+    /// Where a training step of a model with a part solved in closed form
+    /// ([`crate::model::ClosedForm`], dkef's α) takes that part from. Other models ignore it.
+    pub enum ClosedFormFit: "closed-form fit" {
+        /// Fitted on the first half of each batch, the loss taken on the second (the
+        /// official DKEF training); the stored statistics are refitted over the training
+        /// rows before each validation and at the end.
+        Batch = "batch",
+        /// Solved from the statistics stored among the parameters, which are left as they
+        /// are (the official DKEF "finalize" stage: with the kernel frozen by
+        /// [`TrainConfig::train_only`], λ alone trains on held-out rows).
+        Stored = "stored",
+    }
 }
 
 /// The most optimisation steps one run may plan (a guard against typos such as an extra
@@ -104,6 +127,14 @@ impl TrainConfig {
         }
         ConfigError::at_least_one("train.eval_every", self.eval_every)?;
         ConfigError::at_least_one("threads", self.threads)?;
+        if let Some(empty) = self.train_only.iter().find(|p| p.trim().is_empty()) {
+            return Err(ConfigError::new(
+                "train.train_only",
+                format!("{empty:?}"),
+                "parameter name prefixes, none empty (leave the list empty to train every \
+                 parameter)",
+            ));
+        }
         self.optimizer.validate()?;
         self.schedule.validate()
     }

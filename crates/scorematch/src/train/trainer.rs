@@ -31,12 +31,12 @@ use scorematch_graph::Element;
 
 use super::system::SystemFit;
 use super::{
-    BestValidation, CompiledLoss, Control, HeldStep, StepMetrics, StopReason, TrainConfig,
-    TrainReport,
+    BestValidation, ClosedFormFit, CompiledLoss, Control, HeldStep, StepMetrics, StopReason,
+    TrainConfig, TrainReport,
 };
 use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
@@ -74,6 +74,7 @@ pub struct Trainer<'a, T: Element> {
     loss: CompiledLoss<T>,
     system: Option<SystemFit<T>>,
     refitted_at: Option<usize>,
+    trainable: Vec<bool>,
     optimizer: Box<dyn Optimizer<T>>,
     params: Vec<Vec<T>>,
     grads: Vec<Vec<T>>,
@@ -132,10 +133,22 @@ impl<'a, T: Element> Trainer<'a, T> {
         config.check_rows(train.n())?;
         let b = config.batch_size;
         let rows = part(b, comm.rank(), comm.size());
-        let loss = CompiledLoss::<T>::new(model, objective, rows.len(), true, config.threads)?;
+        let trainable = trainable_mask(model, &config.train_only)?;
+        let (loss, system) = match config.closed_form_fit {
+            ClosedFormFit::Batch => (
+                CompiledLoss::<T>::new(model, objective, rows.len(), true, config.threads)?,
+                SystemFit::new(model, objective, b, config.threads)?,
+            ),
+            ClosedFormFit::Stored => {
+                let loss =
+                    CompiledLoss::<T>::as_it_stands(model, objective, rows.len(), config.threads)?;
+                (loss, None)
+            }
+        };
+        let val_objective = config.val_objective.as_ref().unwrap_or(objective);
         let validation = match validation {
             Some(v) if v.n() > 0 => {
-                Some((HeldoutLoss::<T>::new(model, objective, b, v.n(), config.threads)?, v))
+                Some((HeldoutLoss::<T>::new(model, val_objective, b, v.n(), config.threads)?, v))
             }
             _ => None,
         };
@@ -147,8 +160,9 @@ impl<'a, T: Element> Trainer<'a, T> {
             validation,
             config: config.clone(),
             loss,
-            system: SystemFit::new(model, objective, b, config.threads)?,
+            system,
             refitted_at: None,
+            trainable,
             optimizer: config.optimizer.build::<T>()?,
             grads: params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
             last_good: params.clone(),
@@ -237,6 +251,9 @@ impl<'a, T: Element> Trainer<'a, T> {
             self.stop.get_or_insert(StopReason::Interrupted);
             return Ok(None);
         };
+        for (g, _) in self.grads.iter_mut().zip(&self.trainable).filter(|(_, t)| !**t) {
+            g.fill(T::zero());
+        }
         let norm = grad_norm(&self.grads);
         // Invariant: the parameters are finite here (the previous update was checked), so a
         // non-finite loss or gradient leaves them as the last completed step's.
@@ -251,6 +268,13 @@ impl<'a, T: Element> Trainer<'a, T> {
         let lr = self.config.schedule.lr_at(step as u64 - 1, self.config.lr);
         copy_into(&mut self.last_good, &self.params);
         self.optimizer.step(&mut self.params, &self.grads, lr)?;
+        // Frozen parameters keep their values whatever the optimiser does with a zero
+        // gradient (weight decay would move them).
+        for ((p, old), _) in
+            self.params.iter_mut().zip(&self.last_good).zip(&self.trainable).filter(|(_, t)| !**t)
+        {
+            p.copy_from_slice(old);
+        }
         if self.params.iter().flatten().any(|v| !v.is_finite()) {
             // The optimiser's moments have taken this step; the run ends here, and its
             // state (see `state`) is no longer one to resume from.
@@ -459,6 +483,25 @@ pub fn run_to_end(
         history.push(metrics);
     }
     Ok(trainer.report(history))
+}
+
+/// Which of `model`'s parameters train under `prefixes` ([`TrainConfig::train_only`]):
+/// those whose names start with one of them; every parameter when there are none. Errors
+/// when a prefix matches no parameter (a typo would otherwise silently train nothing).
+pub fn trainable_mask(model: &dyn Model, prefixes: &[String]) -> Result<Vec<bool>> {
+    let names: Vec<String> = model.param_specs().into_iter().map(|s| s.name).collect();
+    if prefixes.is_empty() {
+        return Ok(vec![true; names.len()]);
+    }
+    if let Some(unmatched) = prefixes.iter().find(|p| !names.iter().any(|n| n.starts_with(*p))) {
+        return Err(ConfigError::new(
+            "train.train_only",
+            unmatched,
+            format!("prefixes of the model's parameter names: {}", names.join(", ")),
+        )
+        .into());
+    }
+    Ok(names.iter().map(|n| prefixes.iter().any(|p| n.starts_with(p))).collect())
 }
 
 /// Tensors as `f64` (exact from `f32`).
