@@ -57,6 +57,57 @@ fn nice_quick_trains_every_objective_and_reports_consistent_likelihoods() {
 }
 
 #[test]
+fn dkef_quick_trains_every_objective_in_two_stages_and_reports_log_z() {
+    let dir = tempdir();
+    let data = data_dir();
+    let r = run_in(
+        dir.path(),
+        &["reproduce", "dkef", "--quick", "--data-dir", s(&data), "--out", "out"],
+    );
+    r.ok();
+    let out = dir.path().join("out");
+    for f in ["dkef.md", "dkef.json", "dkef.csv"] {
+        assert!(out.join(f).is_file(), "{f} missing; stderr: {}", r.stderr);
+    }
+    check_png(&out.join("dkef-loglik.png"), (800, 600));
+    check_png(&out.join("dkef-sm-loss.png"), (800, 600));
+    let report = json(&out.join("dkef.json"));
+    let records = &report["records"];
+    // DSM's σ grid ran on seed 0; the reported DSM run is the grid's best by validation
+    // exact SM.
+    let grid = records["sigma_grid"].as_array().expect("grid");
+    assert_eq!(grid.len(), 2);
+    let num = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let best = grid
+        .iter()
+        .min_by(|a, b| num(&a[1], "val_esm").total_cmp(&num(&b[1], "val_esm")))
+        .expect("a grid run");
+    let runs = records["runs"].as_array().expect("runs");
+    let names: Vec<&str> = runs.iter().filter_map(|r| r["objective"].as_str()).collect();
+    let dsm = format!("dsm σ={}", best[0]);
+    assert_eq!(names, ["esm", "ssm", "ssm-vr", dsm.as_str()]);
+    assert_eq!(runs[3], best[1]);
+    for run in runs {
+        for k in ["test_esm", "val_esm", "test_loglik", "lambda", "ms_per_step"] {
+            assert!(num(run, k).is_finite(), "{k} of {run}");
+        }
+        let log_z = &run["log_z"];
+        assert_eq!(log_z["n"], 2000);
+        assert!(num(log_z, "ess") > 1.0 && num(log_z, "ess") <= 2000.0, "{log_z}");
+        assert!(num(log_z, "std_err") >= 0.0, "{log_z}");
+        // The λ stage moved λ off its start (10⁻²) and the first stage kept a step.
+        assert!((num(run, "lambda") - 0.01).abs() > 1e-6, "{run}");
+        assert!(run["steps"].as_u64().is_some_and(|s| (1..=12).contains(&s)), "{run}");
+    }
+    let csv = std::fs::read_to_string(out.join("dkef.csv")).expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("objective,test exact-SM loss,test exact-SM loss_sd,"), "{csv}");
+    assert_eq!(lines.len(), 5, "{csv}");
+    let md = std::fs::read_to_string(out.join("dkef.md")).expect("md");
+    assert!(md.contains("QUICK RUN") && md.contains("training rows only"), "{md}");
+}
+
+#[test]
 fn scaling_quick_reports_exact_sm_memory_growing_with_the_dimension() {
     let dir = tempdir();
     let args = ["reproduce", "scaling", "--quick", "--out", "out"];
@@ -75,7 +126,7 @@ fn scaling_quick_reports_exact_sm_memory_growing_with_the_dimension() {
     let (_, times) = read_csv(&out.join("scaling-time.csv"));
     assert!(times.iter().flatten().all(|v| v.is_finite() && *v > 0.0), "{times:?}");
     let md = std::fs::read_to_string(out.join("scaling.md")).expect("md");
-    assert!(md.contains("mlp-energy") && md.contains("QUICK RUN"), "{md}");
+    assert!(md.contains("dkef") && md.contains("QUICK RUN"), "{md}");
 
     // A second run refuses to overwrite the report unless forced.
     let again = run_in(dir.path(), &args);
