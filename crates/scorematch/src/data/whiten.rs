@@ -40,7 +40,7 @@ impl Whitening {
         }
         let (lambda, v) = symmetric_eigen(&cov, d);
         let largest = lambda.iter().copied().fold(0.0, f64::max);
-        if let Some(k) = lambda.iter().position(|l| !(*l > 1e-12 * largest)) {
+        if let Some(k) = lambda.iter().position(|l| l.is_nan() || *l <= 1e-12 * largest) {
             return Err(Error::InvalidArgument(format!(
                 "the covariance of the rows to whiten is singular (eigenvalue {:e}): drop \
                  constant or collinear columns first",
