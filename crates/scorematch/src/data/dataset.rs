@@ -237,6 +237,25 @@ impl Dataset {
         Ok(())
     }
 
+    /// The column means μ and the covariance Σ (d × d, row-major) of the rows, with the
+    /// divisor n − `ddof` (0: the maximum-likelihood covariance, 1: the unbiased one).
+    /// The caller checks that there are more than `ddof` rows.
+    pub fn mean_and_covariance(&self, ddof: usize) -> (Vec<f64>, Vec<f64>) {
+        let (n, d) = (self.n, self.d);
+        let mut mean = vec![0.0; d];
+        self.rows().for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
+        let divisor = n.saturating_sub(ddof).max(1) as f64;
+        let mut cov = vec![0.0; d * d];
+        for r in self.rows() {
+            for i in 0..d {
+                for j in 0..d {
+                    cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / divisor;
+                }
+            }
+        }
+        (mean, cov)
+    }
+
     /// The row indices `0..n` in a seeded random order (Fisher–Yates with `StdRng`).
     pub fn shuffled_indices(&self, seed: u64) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.n).collect();

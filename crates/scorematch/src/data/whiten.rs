@@ -28,16 +28,7 @@ impl Whitening {
         if n < 2 {
             return Err(Error::InvalidArgument("whitening needs at least 2 rows".into()));
         }
-        let mut mean = vec![0.0; d];
-        data.rows().for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
-        let mut cov = vec![0.0; d * d];
-        for r in data.rows() {
-            for i in 0..d {
-                for j in 0..d {
-                    cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / n as f64;
-                }
-            }
-        }
+        let (mean, cov) = data.mean_and_covariance(0);
         let (lambda, v) = symmetric_eigen(&cov, d);
         let largest = lambda.iter().copied().fold(0.0, f64::max);
         if let Some(k) = lambda.iter().position(|l| l.is_nan() || *l <= 1e-12 * largest) {

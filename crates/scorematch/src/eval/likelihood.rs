@@ -137,16 +137,7 @@ pub fn fit_proposal(data: &Dataset, inflate: f64) -> Result<GaussianMixture> {
             "proposal inflation must be > 0, got {inflate}"
         )));
     }
-    let mut mean = vec![0.0; d];
-    data.rows().for_each(|r| mean.iter_mut().zip(r).for_each(|(m, v)| *m += v / n as f64));
-    let mut cov = vec![0.0; d * d];
-    for r in data.rows() {
-        for i in 0..d {
-            for j in 0..d {
-                cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / (n - 1) as f64;
-            }
-        }
-    }
+    let (mean, mut cov) = data.mean_and_covariance(1);
     let jitter = 1e-6 * (0..d).map(|i| cov[i * d + i]).sum::<f64>() / d as f64 + 1e-12;
     for i in 0..d {
         cov[i * d + i] += jitter;
