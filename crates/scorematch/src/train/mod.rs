@@ -78,7 +78,7 @@ crate::names::named_enum! {
         Batch = "batch",
         /// Solved from the statistics stored among the parameters, which are left as they
         /// are (the official DKEF "finalize" stage: with the kernel frozen by
-        /// [`TrainConfig::train_only`], λ alone trains on held-out rows).
+        /// `train.train_only`, λ alone trains on held-out rows).
         Stored = "stored",
     }
 }
