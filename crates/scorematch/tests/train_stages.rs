@@ -31,7 +31,7 @@ fn the_validation_loss_is_the_validation_objective_of_the_current_parameters() {
         steps: 4,
         batch_size: 16,
         eval_every: 2,
-        val_objective: Some(Objective::Esm),
+        val_objective: Some(Objective::Esm { chunk: None }),
         ..TrainConfig::default()
     };
     let dsm = Objective::Dsm { sigma: 0.1 };
@@ -44,7 +44,7 @@ fn the_validation_loss_is_the_validation_objective_of_the_current_parameters() {
         init(ModelConfig::MlpEnergy(model.clone()), &train),
     )
     .unwrap();
-    let mut esm = HeldoutLoss::<f64>::new(&model, &Objective::Esm, 16, 20, 1).unwrap();
+    let mut esm = HeldoutLoss::<f64>::new(&model, &Objective::Esm { chunk: None }, 16, 20, 1).unwrap();
     let mut dsm_val = HeldoutLoss::<f64>::new(&model, &dsm, 16, 20, 1).unwrap();
     let mut seen = 0;
     while let Some(m) = trainer.step().unwrap() {
@@ -66,7 +66,7 @@ fn lambda_alone_trains_from_the_stored_statistics_and_nothing_else_moves() {
     let (train, validation) = (moons(64, 1), moons(24, 2));
     // Stage 1 leaves statistics refitted over the training rows.
     let first = TrainConfig { steps: 3, batch_size: 16, ..TrainConfig::default() };
-    let objective = Objective::Esm;
+    let objective = Objective::Esm { chunk: None };
     let mut trainer = Trainer::new(
         &model,
         &objective,
