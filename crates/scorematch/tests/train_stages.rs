@@ -44,7 +44,8 @@ fn the_validation_loss_is_the_validation_objective_of_the_current_parameters() {
         init(ModelConfig::MlpEnergy(model.clone()), &train),
     )
     .unwrap();
-    let mut esm = HeldoutLoss::<f64>::new(&model, &Objective::Esm { chunk: None }, 16, 20, 1).unwrap();
+    let mut esm =
+        HeldoutLoss::<f64>::new(&model, &Objective::Esm { chunk: None }, 16, 20, 1).unwrap();
     let mut dsm_val = HeldoutLoss::<f64>::new(&model, &dsm, 16, 20, 1).unwrap();
     let mut seen = 0;
     while let Some(m) = trainer.step().unwrap() {
