@@ -32,16 +32,21 @@ fn objective(fx: &Fixture, name: &str) -> (Objective, Option<Vec<f64>>) {
     }
 }
 
+/// The fixture's softplus/swish/tanh MLP energy (no base term).
+fn fixture_model(fx: &Fixture) -> MlpEnergy {
+    MlpEnergy {
+        dim: fx.dim,
+        hidden: fx.hidden.clone(),
+        activation: fx.activation.parse::<Activation>().unwrap(),
+        base_sigma: None,
+    }
+}
+
 #[test]
 fn toolkit_objectives_match_pytorch_and_jax_fixtures() {
     for act in ACTIVATIONS {
         let fx = Fixture::load(act);
-        let model = MlpEnergy {
-            dim: fx.dim,
-            hidden: fx.hidden.clone(),
-            activation: fx.activation.parse::<Activation>().unwrap(),
-            base_sigma: None,
-        };
+        let model = fixture_model(&fx);
         for name in LOSSES {
             let g = Graph::new();
             let specs = model.param_specs();
@@ -85,12 +90,7 @@ fn toolkit_objectives_match_pytorch_and_jax_fixtures() {
 fn chunked_exact_sm_matches_the_fixtures_whatever_the_chunk() {
     for act in ACTIVATIONS {
         let fx = Fixture::load(act);
-        let model = MlpEnergy {
-            dim: fx.dim,
-            hidden: fx.hidden.clone(),
-            activation: fx.activation.parse::<Activation>().unwrap(),
-            base_sigma: None,
-        };
+        let model = fixture_model(&fx);
         for chunk in [1, 2, fx.dim] {
             let objective = Objective::Esm { chunk: Some(chunk) };
             let mut loss = CompiledLoss::<f64>::new(&model, &objective, fx.batch, true, 1).unwrap();
