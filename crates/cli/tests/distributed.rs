@@ -76,6 +76,46 @@ fn two_ranks_repeat_bit_for_bit_and_match_one_process_up_to_summation_order() {
 }
 
 #[test]
+fn two_ranks_reading_their_rows_from_a_npy_file_match_one_process_holding_them() {
+    let Some(two) = mpirun(2) else { return };
+    let dir = tempdir();
+    let data = scorematch::data::ToyDensity::TwoMoons.sample_seeded(2000, 4);
+    scorematch::data::save_npy(dir.path().join("moons.npy"), &data).expect("the data is written");
+    let args = ["train", "--data", "moons.npy", "--steps", "300", "--dtype", "f64", "--seed", "3"];
+    // The ranks read their rows from the file, and rank 0 draws the figures from it.
+    let r = run(two, dir.path(), &[&args[..], &["--distributed", "--out", "two"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("each rank reads the rows of its part"), "{}", r.stderr);
+    assert!(dir.path().join("two/samples.png").exists(), "the figures are drawn");
+    let single = Command::new(env!("CARGO_BIN_EXE_scorematch"));
+    run(single, dir.path(), &[&args[..], &["--no-plots", "--out", "one"]].concat()).ok();
+    let (two, one) = (params(&dir.path().join("two")), params(&dir.path().join("one")));
+    let gap = two
+        .iter()
+        .zip(&one)
+        .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-3))
+        .fold(0.0, f64::max);
+    eprintln!("2 ranks reading the file vs 1 process holding it: max relative difference {gap:e}");
+    assert!(gap <= TOLERANCE, "{gap:e} > {TOLERANCE:e}");
+}
+
+#[test]
+fn a_bad_row_in_one_ranks_share_stops_every_rank_naming_it() {
+    let Some(two) = mpirun(2) else { return };
+    let dir = tempdir();
+    let mut rows = vec![0.5; 400];
+    rows[399] = f64::NAN; // file row 200, column 2: in the share of one of the ranks
+    let data = scorematch::data::Dataset::from_flat(200, 2, rows).expect("rows");
+    scorematch::data::save_npy(dir.path().join("bad.npy"), &data).expect("the data is written");
+    let args = ["train", "--distributed", "--data", "bad.npy", "--val-fraction", "0"];
+    let r = run(two, dir.path(), &[&args[..], &["--steps", "5", "--no-plots"]].concat());
+    assert_ne!(r.code, 0);
+    assert_eq!(r.stderr.matches("failed: ").count(), 1, "one message:\n{}", r.stderr);
+    assert!(r.stderr.contains("row 200, column 2"), "{}", r.stderr);
+    assert!(!dir.path().join("runs").exists(), "nothing is written");
+}
+
+#[test]
 fn a_distributed_run_resumes_bit_for_bit_on_the_same_ranks() {
     let (Some(a), Some(b), Some(c)) = (mpirun(2), mpirun(2), mpirun(2)) else { return };
     let dir = tempdir();

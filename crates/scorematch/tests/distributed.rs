@@ -12,7 +12,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::Error;
 use scorematch::comm::{Communicator, SingleProcess};
-use scorematch::data::{Dataset, ToyDensity};
+use scorematch::config::RunConfig;
+use scorematch::data::{Dataset, Rows, ToyDensity, save_npy};
 use scorematch::model::{Activation, MlpEnergy, ModelConfig};
 use scorematch::objective::{Objective, Projection};
 use scorematch::train::{StopReason, TrainConfig, Trainer};
@@ -92,8 +93,8 @@ fn init() -> Vec<Vec<f64>> {
 /// Trains on `comm` to the end; the parameters, the per-step losses and the stop reason.
 fn train_on(
     comm: &dyn Communicator,
-    data: &Dataset,
-    val: Option<&Dataset>,
+    data: &dyn Rows,
+    val: Option<&dyn Rows>,
     config: &TrainConfig,
 ) -> (Vec<f64>, Vec<f64>, Option<StopReason>) {
     let model = model();
@@ -156,6 +157,66 @@ fn ranks_share_every_batch_and_match_one_process_up_to_summation_order() {
     // A different seed must change the result (the comparison above can fail).
     let other = TrainConfig { seed: 8, ..config };
     assert!(max_relative_gap(&train_on(&SingleProcess, &data, None, &other).0, &one) > 1e-3);
+}
+
+#[test]
+fn ranks_reading_their_rows_from_a_npy_file_match_the_rows_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moons.npy");
+    let data = ToyDensity::TwoMoons.sample_seeded(500, 3);
+    save_npy(&path, &data).unwrap();
+    let mut run = RunConfig::default();
+    run.data.source = path.to_str().unwrap().into();
+    run.data.val_fraction = 0.2;
+    run.seed = 11;
+    let config = TrainConfig {
+        steps: 120,
+        batch_size: 50,
+        eval_every: 40,
+        seed: 11,
+        ..TrainConfig::default()
+    };
+    let memory = run.prepare_rows(&data).unwrap();
+    let all = |rows: &dyn Rows| rows.head(usize::MAX).unwrap();
+    let trained = |comm: &dyn Communicator, rows: &scorematch::config::RunRows| {
+        train_on(comm, rows.train.as_ref(), rows.validation.as_deref(), &config)
+    };
+    let reference = trained(&SingleProcess, &memory);
+    // One process reading the file: the same rows, the same map, the same run, bit for bit.
+    let file = run.prepare_file_rows(&SingleProcess).unwrap();
+    assert_eq!(file.standardizer, memory.standardizer);
+    assert_eq!(all(file.train.as_ref()), all(memory.train.as_ref()));
+    assert_eq!(all(file.validation_raw.as_ref()), all(memory.validation_raw.as_ref()));
+    assert_eq!(trained(&SingleProcess, &file), reference);
+    // Two and three ranks: the standardisation from reduced sums, then the run, equal up to
+    // summation order; every rank agrees.
+    for size in [2, 3] {
+        let runs = on_ranks(size, |comm| {
+            let rows = run.prepare_file_rows(comm).unwrap();
+            (rows.standardizer.clone().unwrap(), trained(comm, &rows))
+        });
+        let st = memory.standardizer.as_ref().unwrap();
+        let map_gap = max_relative_gap(
+            &[&runs[0].0.mean[..], &runs[0].0.std[..]].concat(),
+            &[&st.mean[..], &st.std[..]].concat(),
+        );
+        assert!(map_gap < 1e-14, "{size} ranks: standardisation differs by {map_gap:e}");
+        assert!(runs.iter().all(|r| r.1 == runs[0].1), "{size} ranks disagree");
+        let gap = max_relative_gap(&runs[0].1.0, &reference.0);
+        assert!(gap < 1e-9, "{size} ranks from the file vs in memory: {gap:e}");
+    }
+}
+
+#[test]
+fn a_rank_that_cannot_read_the_file_stops_every_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = RunConfig::default();
+    run.data.source = dir.path().join("missing.npy").to_str().unwrap().into();
+    let errors = on_ranks(2, |comm| run.prepare_file_rows(comm).err().map(|e| e.to_string()));
+    for e in errors {
+        let e = e.expect("an error");
+        assert!(e.starts_with("rank 0 failed: ") && e.contains("missing.npy"), "{e}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scorematch::checkpoint::Checkpoint;
 use scorematch::config::RunConfig;
-use scorematch::data::{Dataset, GaussianMixture, Standardizer, ToyDensity};
+use scorematch::data::{Dataset, GaussianMixture, Rows, Standardizer, ToyDensity};
 use scorematch::model::{Activation, CompiledField, GaussianEnergy, MlpEnergy, ModelConfig};
 use scorematch::objective::{Objective, Projection};
 use scorematch::optim::OptimizerKind;
@@ -39,9 +39,16 @@ fn run<T: Element>(
         .map(|p| p.into_iter().map(T::from_f64).collect())
         .collect();
     let obj = Objective::Ssm { projection: Projection::Gaussian, n_projections: 2 };
-    let report =
-        fit(config.model(), &obj, data, val, train, &mut params, &mut |_| Control::Continue)
-            .unwrap();
+    let report = fit(
+        config.model(),
+        &obj,
+        data,
+        val.map(|v| v as &dyn Rows),
+        train,
+        &mut params,
+        &mut |_| Control::Continue,
+    )
+    .unwrap();
     (params, report)
 }
 

@@ -167,7 +167,7 @@ fn run_validation_rows(
     }
     let data = load_run_data(&config)?;
     let rows = config.prepare_rows(&data).context("cannot split the run's data again")?;
-    if rows.validation_raw.is_empty() {
+    if rows.validation_raw.n() == 0 {
         return Err(usage(format!(
             "the run in {} held out no validation rows (val_fraction 0): evaluate it with --data",
             dir.display()
@@ -185,7 +185,7 @@ fn run_validation_rows(
         )));
     }
     let name = format!("{} validation rows of {}", rows.validation_raw.n(), config.data.source);
-    Ok((rows.validation_raw, name))
+    Ok((rows.validation_raw.head(usize::MAX)?, name))
 }
 
 /// Evaluates the checkpoint's model on `raw` (named `data`; a built-in name brings its true

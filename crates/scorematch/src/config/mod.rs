@@ -34,10 +34,12 @@
 mod columns;
 mod figures;
 mod reproduce;
+mod rows;
 mod sections;
 
 pub use figures::{FigureSection, ImageShape, MAX_CORNER_COLUMNS, parse_image_shape};
 pub use reproduce::ReproduceConfig;
+pub use rows::RunRows;
 pub use sections::{
     DataSection, ModelSection, OWN_DATA_PATIENCE, ObjectiveSection, SampleSection, TrainSection,
     parse_base_sigma,
@@ -46,13 +48,11 @@ pub use sections::{
 use scorematch_graph::DType;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataTransform, Dataset, Standardizer};
 use crate::error::{ConfigError, Result};
 use crate::model::NoiseConditionalScore;
 use crate::model::{GaussianEnergy, MlpEnergy, MlpScore, ModelConfig, ModelKind, Nice};
 use crate::objective::{Objective, ObjectiveKind};
 use crate::optim::{OptimizerKind, OptimizerName, Schedule, ScheduleName};
-use crate::rng::Stream;
 use crate::sample::{Ladder, SamplerConfig, SamplerKind};
 use crate::train::TrainConfig;
 
@@ -269,51 +269,6 @@ impl RunConfig {
         unused
     }
 
-    /// The run's rows from the whole data `raw` (raw coordinates): a [`DataTransform`]
-    /// fitted on all of `raw` (`data.dequantize`, `data.logit`; see
-    /// [`DataTransform::fit`]); the rows split into training and validation by
-    /// `data.val_fraction` (from the split [`Stream`](crate::rng::Stream)); both parts
-    /// dequantised (noise from the dequantisation stream, keyed 0 for the training rows and
-    /// 1 for the validation rows, drawn once: every epoch sees the same noisy rows) and
-    /// mapped by the transform; then mapped to model coordinates by a [`Standardizer`]
-    /// fitted on the transformed training rows when `data.standardize`. Every front that
-    /// trains a run prepares its rows here, and `eval` recomputes a run's validation rows
-    /// here (the same configuration and data give the same split).
-    pub fn prepare_rows(&self, raw: &Dataset) -> Result<RunRows> {
-        let d = &self.data;
-        let transform = DataTransform::fit(raw, d.dequantize, d.logit, d.logit_bounds()?)?;
-        let split =
-            raw.split(1.0 - d.val_fraction, d.val_fraction, Stream::Split.seed(self.seed))?;
-        let transformed = |ds: &Dataset, key: u64| -> Result<Dataset> {
-            let mut out = ds.clone();
-            if let Some(t) = &transform {
-                t.dequantize_in_place(&mut out, &mut Stream::Dequantize.keyed(self.seed, &[key]))?;
-                t.forward_in_place(out.data_mut())?;
-            }
-            Ok(out)
-        };
-        let train = transformed(&split.train, 0)?;
-        let standardizer = if d.standardize { Some(Standardizer::fit(&train)?) } else { None };
-        let to_model = |ds: Dataset| match &standardizer {
-            Some(s) => s.transform(&ds),
-            None => Ok(ds),
-        };
-        let train = to_model(train)?;
-        let validation = if split.validation.is_empty() {
-            None
-        } else {
-            Some(to_model(transformed(&split.validation, 1)?)?)
-        };
-        Ok(RunRows {
-            train_raw: split.train,
-            validation_raw: split.validation,
-            train,
-            validation,
-            transform,
-            standardizer,
-        })
-    }
-
     /// The objective: as set, or the model's usual.
     pub fn objective_kind(&self) -> ObjectiveKind {
         self.objective.kind_for(self.model.kind)
@@ -436,32 +391,6 @@ impl RunConfig {
         c.steps = s.steps(annealed);
         c.step_size = s.step_size(annealed);
         c
-    }
-}
-
-/// A run's rows, prepared by [`RunConfig::prepare_rows`].
-#[derive(Debug, Clone)]
-pub struct RunRows {
-    /// The training rows in raw coordinates, as given (no dequantisation noise).
-    pub train_raw: Dataset,
-    /// The validation rows in raw coordinates, as given (empty when none are held out).
-    pub validation_raw: Dataset,
-    /// The training rows in model coordinates.
-    pub train: Dataset,
-    /// The validation rows in model coordinates, if any were held out.
-    pub validation: Option<Dataset>,
-    /// The transform applied before standardisation, when it changes anything.
-    pub transform: Option<DataTransform>,
-    /// The map from transformed to model coordinates, when the data is standardised.
-    pub standardizer: Option<Standardizer>,
-}
-
-impl RunRows {
-    /// Whether `saved` was trained through the same maps as these rows (transform and
-    /// standardisation equal bit for bit): the test that data and configuration reproduce a
-    /// run, used to resume it or to evaluate it on its own validation rows.
-    pub fn same_maps(&self, saved: &crate::saved::SavedModel) -> bool {
-        self.transform == saved.transform && self.standardizer == saved.standardizer
     }
 }
 

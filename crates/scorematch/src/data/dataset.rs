@@ -258,9 +258,7 @@ impl Dataset {
 
     /// The row indices `0..n` in a seeded random order (Fisher–Yates with `StdRng`).
     pub fn shuffled_indices(&self, seed: u64) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.n).collect();
-        idx.shuffle(&mut StdRng::seed_from_u64(seed));
-        idx
+        shuffled(self.n, seed)
     }
 
     /// Seeded random split into train / validation / test.
@@ -269,28 +267,49 @@ impl Dataset {
     /// next `round(n·validation_fraction)` to validation (capped at what is left), the rest to
     /// test. Fractions must be finite, in `[0, 1]`, and sum to at most 1.
     pub fn split(&self, train_fraction: f64, validation_fraction: f64, seed: u64) -> Result<Split> {
-        for (name, f) in [("train", train_fraction), ("validation", validation_fraction)] {
-            if !(0.0..=1.0).contains(&f) {
-                return Err(Error::InvalidArgument(format!(
-                    "{name} fraction must be in [0, 1], got {f}"
-                )));
-            }
-        }
-        if train_fraction + validation_fraction > 1.0 + 1e-12 {
+        let [tr, va, te] = split_indices(self.n, train_fraction, validation_fraction, seed)?;
+        Ok(Split {
+            train: self.subset(&tr)?,
+            validation: self.subset(&va)?,
+            test: self.subset(&te)?,
+        })
+    }
+}
+
+/// `0..n` in a seeded random order (Fisher–Yates with `StdRng`).
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed));
+    idx
+}
+
+/// The row indices of [`Dataset::split`] of `n` rows: train, validation, test.
+pub fn split_indices(
+    n: usize,
+    train_fraction: f64,
+    validation_fraction: f64,
+    seed: u64,
+) -> Result<[Vec<usize>; 3]> {
+    for (name, f) in [("train", train_fraction), ("validation", validation_fraction)] {
+        if !(0.0..=1.0).contains(&f) {
             return Err(Error::InvalidArgument(format!(
-                "train fraction {train_fraction} + validation fraction {validation_fraction} \
-                 exceeds 1"
+                "{name} fraction must be in [0, 1], got {f}"
             )));
         }
-        let idx = self.shuffled_indices(seed);
-        let n = self.n;
-        // Rounded counts of fractions in [0, 1] lie in [0, n]; the casts cannot truncate.
-        let n_train = ((n as f64 * train_fraction).round() as usize).min(n);
-        let n_val = ((n as f64 * validation_fraction).round() as usize).min(n - n_train);
-        let (tr, rest) = idx.split_at(n_train);
-        let (va, te) = rest.split_at(n_val);
-        Ok(Split { train: self.subset(tr)?, validation: self.subset(va)?, test: self.subset(te)? })
     }
+    if train_fraction + validation_fraction > 1.0 + 1e-12 {
+        return Err(Error::InvalidArgument(format!(
+            "train fraction {train_fraction} + validation fraction {validation_fraction} \
+             exceeds 1"
+        )));
+    }
+    let mut idx = shuffled(n, seed);
+    // Rounded counts of fractions in [0, 1] lie in [0, n]; the casts cannot truncate.
+    let n_train = ((n as f64 * train_fraction).round() as usize).min(n);
+    let n_val = ((n as f64 * validation_fraction).round() as usize).min(n - n_train);
+    let test = idx.split_off(n_train + n_val);
+    let validation = idx.split_off(n_train);
+    Ok([idx, validation, test])
 }
 
 #[cfg(test)]

@@ -205,64 +205,11 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Dataset> {
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
     check_npy_header(bytes, path)?;
     let mut rest: &[u8] = bytes;
-    let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
-        invalid_file(path, format!("not a readable .npy file ({e}); write arrays with numpy.save"))
-    })?;
+    let header = read_npy_header(&mut rest, path)?;
     // `rest` now holds exactly the data section.
-    let data_bytes = rest.len();
+    let layout = NpyLayout::of(&header, rest.len() as u64, path)?;
+    let (n, d, item) = (layout.n, layout.d, layout.item);
     let npy = NpyFile::with_header(header, rest);
-    let shape = npy.shape().to_vec();
-    let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    let (n, d) = match shape[..] {
-        [n, d] => (to_usize(n), to_usize(d)),
-        [n] => (to_usize(n), 1),
-        _ => {
-            return Err(invalid_file(
-                path,
-                format!(
-                    "expected a 2-D array (samples × features), got shape {shape:?}; \
-                     reshape with arr.reshape(len(arr), -1)"
-                ),
-            ));
-        }
-    };
-    let item = match npy.dtype() {
-        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 8 => 8,
-        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 4 => 4,
-        DType::Plain(ts) => {
-            return Err(invalid_file(
-                path,
-                format!(
-                    "unsupported dtype '{ts}'; only float32 and float64 are read \
-                     (convert with arr.astype(numpy.float64))"
-                ),
-            ));
-        }
-        _ => {
-            return Err(invalid_file(
-                path,
-                "structured (record) arrays are not supported; save a plain float64 \
-                 2-D array",
-            ));
-        }
-    };
-    if d == 0 || n == 0 {
-        return Err(invalid_file(
-            path,
-            format!("array of shape {shape:?} has no samples or no features"),
-        ));
-    }
-    let need = n.checked_mul(d).and_then(|c| c.checked_mul(item));
-    if need.is_none_or(|need| need > data_bytes) {
-        return Err(invalid_file(
-            path,
-            format!(
-                "file is truncated: shape {shape:?} needs {n}×{d}×{item} bytes of data but \
-                 only {data_bytes} follow the header"
-            ),
-        ));
-    }
-    let order = npy.order();
     let read_err = |e: io::Error| invalid_file(path, format!("could not read the array data: {e}"));
     let flat: Vec<f64> = if item == 8 {
         npy.into_vec::<f64>().map_err(read_err)?
@@ -270,7 +217,7 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
         let v = npy.into_vec::<f32>().map_err(read_err)?;
         v.into_iter().map(f64::from).collect()
     };
-    let data = if order == npyz::Order::Fortran && d > 1 {
+    let data = if layout.fortran {
         let mut c = vec![0.0; n * d];
         for j in 0..d {
             for i in 0..n {
@@ -282,18 +229,107 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
         flat
     };
     if let Some(k) = data.iter().position(|v| !v.is_finite()) {
-        return Err(invalid_file(
-            path,
-            format!(
-                "non-finite value {} at row {}, column {} (1-based); NaN and infinities are \
-                 not allowed (drop or impute them)",
-                data[k],
-                k / d + 1,
-                k % d + 1
-            ),
-        ));
+        return Err(non_finite(path, data[k], k / d, k % d));
     }
     Dataset::from_flat(n, d, data)
+}
+
+/// Reads a .npy header from `reader`, leaving it at the first byte of the data.
+pub(super) fn read_npy_header(reader: impl io::Read, path: &Path) -> Result<npyz::NpyHeader> {
+    npyz::NpyHeader::from_reader(reader).map_err(|e| {
+        invalid_file(path, format!("not a readable .npy file ({e}); write arrays with numpy.save"))
+    })
+}
+
+/// What a .npy header says of its array, checked: an `n × d` array (a 1-D array is `n × 1`)
+/// of float32 or float64, with at least one row and column, whose data section of
+/// `data_bytes` holds all of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NpyLayout {
+    /// Rows.
+    pub n: usize,
+    /// Columns.
+    pub d: usize,
+    /// Bytes per value: 4 or 8.
+    pub item: usize,
+    /// Whether values are big-endian.
+    pub big_endian: bool,
+    /// Whether the array is stored column by column.
+    pub fortran: bool,
+}
+
+impl NpyLayout {
+    pub(super) fn of(header: &npyz::NpyHeader, data_bytes: u64, path: &Path) -> Result<Self> {
+        let shape = header.shape().to_vec();
+        let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let (n, d) = match shape[..] {
+            [n, d] => (to_usize(n), to_usize(d)),
+            [n] => (to_usize(n), 1),
+            _ => {
+                return Err(invalid_file(
+                    path,
+                    format!(
+                        "expected a 2-D array (samples × features), got shape {shape:?}; \
+                         reshape with arr.reshape(len(arr), -1)"
+                    ),
+                ));
+            }
+        };
+        let (item, big_endian) = match header.dtype() {
+            DType::Plain(ts)
+                if ts.type_char() == TypeChar::Float && matches!(ts.size_field(), 4 | 8) =>
+            {
+                (ts.size_field() as usize, ts.endianness() == npyz::Endianness::Big)
+            }
+            DType::Plain(ts) => {
+                return Err(invalid_file(
+                    path,
+                    format!(
+                        "unsupported dtype '{ts}'; only float32 and float64 are read \
+                         (convert with arr.astype(numpy.float64))"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(invalid_file(
+                    path,
+                    "structured (record) arrays are not supported; save a plain float64 \
+                     2-D array",
+                ));
+            }
+        };
+        if d == 0 || n == 0 {
+            return Err(invalid_file(
+                path,
+                format!("array of shape {shape:?} has no samples or no features"),
+            ));
+        }
+        let need = n.checked_mul(d).and_then(|c| c.checked_mul(item));
+        if need.is_none_or(|need| need as u64 > data_bytes) {
+            return Err(invalid_file(
+                path,
+                format!(
+                    "file is truncated: shape {shape:?} needs {n}×{d}×{item} bytes of data but \
+                     only {data_bytes} follow the header"
+                ),
+            ));
+        }
+        let fortran = header.order() == npyz::Order::Fortran && d > 1;
+        Ok(Self { n, d, item, big_endian, fortran })
+    }
+}
+
+/// The error for a non-finite value at (`row`, `column`), 0-based, of a data file.
+pub(super) fn non_finite(path: &Path, value: f64, row: usize, column: usize) -> Error {
+    invalid_file(
+        path,
+        format!(
+            "non-finite value {value} at row {}, column {} (1-based); NaN and infinities are \
+             not allowed (drop or impute them)",
+            row + 1,
+            column + 1
+        ),
+    )
 }
 
 /// The deepest bracket nesting read in a .npy header. A plain array's header nests two

@@ -10,6 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::dataset::Dataset;
+use super::rows::Rows;
+use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::{Error, Result};
 
 /// A column whose standard deviation is at most `STD_FLOOR_RELATIVE · max(1, |mean|)` is
@@ -31,25 +33,26 @@ impl Standardizer {
     ///
     /// Errors on an empty dataset or non-finite values.
     pub fn fit(data: &Dataset) -> Result<Self> {
-        let (n, d) = (data.n(), data.d());
+        Self::fit_in(&SingleProcess, data)
+    }
+
+    /// [`Standardizer::fit`] on rows shared by the ranks of `comm`, each reading only its
+    /// part ([`part`]`(n, rank, N)`) in blocks: the column sums Σx are summed over the ranks
+    /// (in rank order, [`Communicator::sum_f64`]), giving μ; then the sums Σ(x − μ)², giving
+    /// s. Collective: every rank calls it with the same `rows`, and all get the same map; a
+    /// rank that cannot read its rows makes every rank fail, naming it. On one process the
+    /// sums run over the rows in order, as a plain loop would.
+    pub fn fit_in(comm: &dyn Communicator, rows: &dyn Rows) -> Result<Self> {
+        let (n, d) = (rows.n(), rows.d());
         if n == 0 {
             return Err(Error::InvalidArgument(
                 "cannot fit a standardizer on an empty dataset".into(),
             ));
         }
-        let mut mean = vec![0.0; d];
-        for r in data.rows() {
-            for (m, v) in mean.iter_mut().zip(r) {
-                *m += v;
-            }
-        }
+        let mine = part(n, comm.rank(), comm.size());
+        let mut mean = column_sums(comm, rows, mine.clone(), d, |_, v| v)?;
         mean.iter_mut().for_each(|m| *m /= n as f64);
-        let mut var = vec![0.0; d];
-        for r in data.rows() {
-            for ((s, v), m) in var.iter_mut().zip(r).zip(&mean) {
-                *s += (v - m) * (v - m);
-            }
-        }
+        let var = column_sums(comm, rows, mine, d, |j, v| (v - mean[j]) * (v - mean[j]))?;
         let std: Vec<f64> = var
             .iter()
             .zip(&mean)
@@ -191,6 +194,45 @@ impl Standardizer {
         }
         Ok(())
     }
+}
+
+/// Rows read per block by [`column_sums`].
+const SUM_BLOCK: usize = 4096;
+
+/// Σ f(j, x_j) per column j over the rows `mine` of `rows`, summed over the ranks of `comm`
+/// (see [`Standardizer::fit_in`]).
+fn column_sums(
+    comm: &dyn Communicator,
+    rows: &dyn Rows,
+    mine: std::ops::Range<usize>,
+    d: usize,
+    f: impl Fn(usize, f64) -> f64,
+) -> Result<Vec<f64>> {
+    let local = (|| {
+        let mut sums = vec![0.0; d];
+        let mut block = Vec::new();
+        for start in mine.clone().step_by(SUM_BLOCK) {
+            let indices: Vec<usize> = (start..(start + SUM_BLOCK).min(mine.end)).collect();
+            block.resize(indices.len() * d, 0.0);
+            rows.read(&indices, &mut block)?;
+            for r in block.chunks_exact(d) {
+                for (j, (s, &v)) in sums.iter_mut().zip(r).enumerate() {
+                    *s += f(j, v);
+                }
+            }
+        }
+        Ok(sums)
+    })();
+    // One sum: a failure flag per rank, then the column sums.
+    let size = comm.size();
+    let mut all = vec![0.0; size + d];
+    match &local {
+        Ok(sums) => all[size..].copy_from_slice(sums),
+        Err(_) => all[comm.rank()] = 1.0,
+    }
+    comm.sum_f64(&mut all);
+    failures(comm, &all[..size], local)?;
+    Ok(all.split_off(size))
 }
 
 #[cfg(test)]

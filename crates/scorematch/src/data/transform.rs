@@ -178,6 +178,15 @@ impl DataTransform {
         Ok((!transform.is_identity()).then_some(transform))
     }
 
+    /// The transform [`DataTransform::fit`] gives, without dequantisation, to data of `d`
+    /// columns whose values are known to lie in `bounds` = (lo, hi): the logit map on that
+    /// box, found without reading the data (`fit` refuses a value outside the box; this map
+    /// refuses, when it maps it, a value outside its support, the box widened by ε).
+    pub fn logit_within(d: usize, (lo, hi): (f64, f64)) -> Self {
+        let logit = LogitBox { lo: vec![lo; d], hi: vec![hi; d], alpha: LOGIT_ALPHA };
+        Self { dequantize: vec![0.0; d], logit: Some(logit) }
+    }
+
     /// Whether the transform changes nothing (no width, no logit).
     pub fn is_identity(&self) -> bool {
         self.logit.is_none() && self.dequantize.iter().all(|w| *w == 0.0)

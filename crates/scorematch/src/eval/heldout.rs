@@ -5,7 +5,7 @@ use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
 use crate::comm::{Communicator, SingleProcess, failures, part};
-use crate::data::Dataset;
+use crate::data::{Dataset, Rows};
 use crate::error::{ConfigError, Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Projection};
@@ -135,7 +135,7 @@ impl<T: Element> HeldoutLoss<T> {
 
     /// The mean loss over the rows of `data` (which must have [`HeldoutLoss::rows`] rows),
     /// with noise keyed by `seed`.
-    pub fn mean(&mut self, params: &[Vec<T>], data: &Dataset, seed: u64) -> Result<f64> {
+    pub fn mean(&mut self, params: &[Vec<T>], data: &dyn Rows, seed: u64) -> Result<f64> {
         self.mean_in(&SingleProcess, params, data, seed)
     }
 
@@ -145,7 +145,7 @@ impl<T: Element> HeldoutLoss<T> {
         &mut self,
         comm: &dyn Communicator,
         params: &[Vec<T>],
-        data: &Dataset,
+        data: &dyn Rows,
         seed: u64,
     ) -> Result<f64> {
         let local = self.local_sum(comm, params, data, seed);
@@ -165,7 +165,7 @@ impl<T: Element> HeldoutLoss<T> {
         &mut self,
         comm: &dyn Communicator,
         params: &[Vec<T>],
-        data: &Dataset,
+        data: &dyn Rows,
         seed: u64,
     ) -> Result<f64> {
         if data.n() != self.rows {
@@ -179,7 +179,9 @@ impl<T: Element> HeldoutLoss<T> {
         let batches = self.rows.div_ceil(b);
         let mut total = 0.0;
         for k in part(batches, comm.rank(), comm.size()) {
-            let rows = &data.data()[k * b * d..((k + 1) * b).min(self.rows) * d];
+            let indices: Vec<usize> = (k * b..((k + 1) * b).min(self.rows)).collect();
+            let mut rows = vec![0.0; indices.len() * d];
+            data.read(&indices, &mut rows)?;
             self.buffer.clear();
             self.buffer.extend(rows.iter().map(|&v| T::from_f64(v)));
             let loss = match &mut self.rest {

@@ -35,8 +35,8 @@ use rand::rngs::StdRng;
 use scorematch_graph::DType;
 
 use crate::comm::Communicator;
-use crate::config::{RunConfig, RunRows};
-use crate::data::{DataTransform, Dataset, Standardizer};
+use crate::config::RunConfig;
+use crate::data::{DataTransform, Dataset, Rows, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{
     Bounds, EvalConfig, EvalReport, Grid, HeldoutConfig, KsdConfig, LikelihoodConfig,
@@ -124,7 +124,7 @@ impl ModelHandle {
     /// The same model with the parameters that start from data set from the training rows
     /// `train` (model coordinates): [`Model::init_from_data`], e.g. dkef's inducing points
     /// at distinct rows drawn by `rng`. Nothing changes for the other models.
-    pub fn init_from_data(mut self, train: &Dataset, rng: &mut StdRng) -> Result<Self> {
+    pub fn init_from_data(mut self, train: &dyn Rows, rng: &mut StdRng) -> Result<Self> {
         let mut params = self.params.to_f64();
         self.config.model().init_from_data(&mut params, train, rng)?;
         self.set_params(&params)?;
@@ -451,22 +451,22 @@ impl ModelHandle {
         config.validate()?;
         let seed = config.seed;
         let raw = config.data.select_columns(raw)?;
-        let RunRows { train, validation, transform, standardizer, .. } =
-            config.prepare_rows(&raw)?;
+        let rows = config.prepare_rows(&raw)?;
+        let (train, validation) = (rows.train.as_ref(), rows.validation.as_deref());
         let model_config = config.model_config(raw.d())?;
         let objective = config.objective();
         let train_config = config.train_config(train.n())?;
         let mut rng = Stream::Init.rng(seed);
         let mut handle = Self::init(model_config, config.dtype, &mut rng)
-            .init_from_data(&train, &mut rng)?
-            .with_transform(transform)
-            .with_standardizer(standardizer)
+            .init_from_data(train, &mut rng)?
+            .with_transform(rows.transform.clone())
+            .with_standardizer(rows.standardizer.clone())
             .with_columns(raw.column_names().map(<[String]>::to_vec));
         // `distributed`: this process is one rank of an MPI job, as in `scorematch train`.
         let comm = crate::comm::for_run(config.distributed)?;
-        let (validation_rows, comm) = (validation.as_ref(), comm.as_ref());
-        let report = handle.fit(comm, &objective, &train, validation_rows, &train_config, hook)?;
-        let n_validation = validation.as_ref().map_or(0, Dataset::n);
+        let report =
+            handle.fit(comm.as_ref(), &objective, train, validation, &train_config, hook)?;
+        let n_validation = rows.n_validation();
         handle.training =
             Some(TrainingRecord::new(config, objective, train.n(), n_validation, &report));
         Ok((handle, report))
@@ -481,8 +481,8 @@ impl ModelHandle {
         &mut self,
         comm: &dyn Communicator,
         objective: &Objective,
-        train: &Dataset,
-        validation: Option<&Dataset>,
+        train: &dyn Rows,
+        validation: Option<&dyn Rows>,
         config: &TrainConfig,
         hook: &mut dyn FnMut(&StepMetrics) -> Control,
     ) -> Result<TrainReport> {
@@ -507,15 +507,15 @@ impl ModelHandle {
         &self,
         comm: &'a dyn Communicator,
         objective: &Objective,
-        train: &'a Dataset,
-        validation: Option<&'a Dataset>,
+        train: &'a dyn Rows,
+        validation: Option<&'a dyn Rows>,
         config: &TrainConfig,
         resume: Option<&TrainState>,
     ) -> Result<Box<dyn AnyTrainer + 'a>> {
         let model = self.config.model();
         config.validate()?;
         config.check_rows(train.n())?;
-        let n_validation = validation.map_or(0, Dataset::n);
+        let n_validation = validation.map_or(0, |v| v.n());
         let need = self.params.training_need(model, objective, config, n_validation)?;
         if need.part(memory::BATCH_SIZED) > need.part(memory::PARAMETER_SIZED) {
             need.check(

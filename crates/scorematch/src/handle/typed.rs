@@ -5,7 +5,7 @@ use scorematch_graph::{DType, Element};
 
 use super::{Draw, LossReport};
 use crate::comm::Communicator;
-use crate::data::{Dataset, Standardizer};
+use crate::data::{Dataset, Rows, Standardizer};
 use crate::error::{Error, Result};
 use crate::eval::{EvalConfig, EvalReport, TrueScore, evaluate};
 use crate::memory::{self, MemoryNeed};
@@ -77,8 +77,8 @@ pub(super) trait Precision: std::fmt::Debug + Send + Sync {
         comm: &'a dyn Communicator,
         model: &dyn Model,
         objective: &Objective,
-        train: &'a Dataset,
-        validation: Option<&'a Dataset>,
+        train: &'a dyn Rows,
+        validation: Option<&'a dyn Rows>,
         config: &TrainConfig,
         resume: Option<&TrainState>,
     ) -> Result<Box<dyn AnyTrainer + 'a>>;
@@ -200,8 +200,8 @@ impl<T: Element> Precision for Typed<T> {
         comm: &'a dyn Communicator,
         model: &dyn Model,
         objective: &Objective,
-        train: &'a Dataset,
-        validation: Option<&'a Dataset>,
+        train: &'a dyn Rows,
+        validation: Option<&'a dyn Rows>,
         config: &TrainConfig,
         resume: Option<&TrainState>,
     ) -> Result<Box<dyn AnyTrainer + 'a>> {

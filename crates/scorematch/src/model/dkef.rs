@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Activation, ClosedForm, Field, Init, Mlp, Model, ParamSpec, check_batch, check_params,
 };
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::{ConfigError, Error, Result};
 
 /// Standard deviation of the base density q₀ = N(0, σ₀²I).
@@ -275,7 +275,7 @@ impl Model for Dkef {
     fn init_from_data(
         &self,
         params: &mut [Vec<f64>],
-        train: &Dataset,
+        train: &dyn Rows,
         rng: &mut StdRng,
     ) -> Result<()> {
         let m = self.inducing_points;
@@ -292,9 +292,7 @@ impl Model for Dkef {
             .into());
         }
         let z = &mut params[self.layout().z];
-        for (l, i) in sample(rng, train.n(), m).into_iter().enumerate() {
-            z[l * self.dim..(l + 1) * self.dim].copy_from_slice(train.row(i));
-        }
+        train.read(&sample(rng, train.n(), m).into_vec(), z)?;
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ use rand::{Rng, RngExt};
 use scorematch_graph::{DType, Tensor, grad};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::{ConfigError, Error, Result};
 use crate::memory::{self, MemoryNeed};
 
@@ -241,7 +241,7 @@ pub trait Model: std::fmt::Debug {
     fn init_from_data(
         &self,
         _params: &mut [Vec<f64>],
-        _train: &Dataset,
+        _train: &dyn Rows,
         _rng: &mut StdRng,
     ) -> Result<()> {
         Ok(())

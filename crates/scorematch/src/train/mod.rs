@@ -24,7 +24,7 @@ pub use trainer::{AnyTrainer, TrainState, Trainer, run_to_end, trainable_mask};
 use scorematch_graph::Element;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::{ConfigError, Result};
 use crate::model::Model;
 use crate::objective::Objective;
@@ -248,8 +248,8 @@ pub struct TrainReport {
 pub fn fit<T: Element>(
     model: &dyn Model,
     objective: &Objective,
-    train: &Dataset,
-    validation: Option<&Dataset>,
+    train: &dyn Rows,
+    validation: Option<&dyn Rows>,
     config: &TrainConfig,
     params: &mut [Vec<T>],
     hook: &mut dyn FnMut(&StepMetrics) -> Control,

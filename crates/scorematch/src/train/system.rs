@@ -11,7 +11,7 @@
 use scorematch_exec::{CompileOptions, Program, compile};
 use scorematch_graph::{Element, Tensor};
 
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::Result;
 use crate::model::Model;
 use crate::model::compiled::run_fed;
@@ -64,19 +64,21 @@ impl<T: Element> SystemFit<T> {
     /// order (the last ⌊n/chunk⌋·chunk-th to n-th rows, fewer than a chunk, are left out);
     /// the noise of chunk c drawn from `Stream::Estimator` keyed by (`seed`, c), so a refit
     /// of the same parameters gives the same statistics.
-    pub(crate) fn refit(&mut self, params: &mut [Vec<T>], data: &Dataset, seed: u64) -> Result<()> {
+    pub(crate) fn refit(
+        &mut self,
+        params: &mut [Vec<T>],
+        data: &dyn Rows,
+        seed: u64,
+    ) -> Result<()> {
         let d = data.d();
         let chunks = data.n() / self.chunk;
         let [gi, bi] = self.targets;
         let mut sums = [vec![0.0f64; params[gi].len()], vec![0.0f64; params[bi].len()]];
+        let mut rows = vec![0.0; self.chunk * d];
         for c in 0..chunks {
-            for r in 0..self.chunk {
-                let row = data.row(c * self.chunk + r);
-                self.rows[r * d..(r + 1) * d]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(o, &v)| *o = T::from_f64(v));
-            }
+            let indices: Vec<usize> = (c * self.chunk..(c + 1) * self.chunk).collect();
+            data.read(&indices, &mut rows)?;
+            self.rows.iter_mut().zip(&rows).for_each(|(o, &v)| *o = T::from_f64(v));
             let mut rng = Stream::Estimator.keyed(seed, &[c as u64]);
             for (dist, row, buf) in &mut self.noise {
                 dist.fill(buf, *row, &mut rng);

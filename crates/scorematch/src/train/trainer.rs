@@ -22,6 +22,10 @@
 //! 1 and its sum does nothing, so it computes exactly what it computed before ranks existed.
 //! Every way out of the loop is agreed by all ranks (see [`crate::comm`]), so none is left
 //! waiting in a collective.
+//!
+//! **Rows by index.** A trainer reads its batch through [`Rows`] at each step: from memory
+//! (a [`crate::data::Dataset`]), or from a `.npy` file ([`crate::data::FileRows`]), so that a
+//! rank reads the rows of its part of the batch and never holds the data set.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -35,7 +39,7 @@ use super::{
     TrainConfig, TrainReport,
 };
 use crate::comm::{Communicator, SingleProcess, failures, part};
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
@@ -68,8 +72,8 @@ pub struct Trainer<'a, T: Element> {
     /// What a step sums over the ranks: the stop flag, the failure flags (one per rank),
     /// then the weighted loss and gradients ([`Trainer::step`]).
     reduced: Vec<f64>,
-    train: &'a Dataset,
-    validation: Option<(HeldoutLoss<T>, &'a Dataset)>,
+    train: &'a dyn Rows,
+    validation: Option<(HeldoutLoss<T>, &'a dyn Rows)>,
     config: TrainConfig,
     loss: CompiledLoss<T>,
     system: Option<SystemFit<T>>,
@@ -83,6 +87,8 @@ pub struct Trainer<'a, T: Element> {
     best: Option<(usize, f64)>,
     since_best: usize,
     batch: Vec<T>,
+    /// The batch's rows as read, before conversion to `T`.
+    rows_read: Vec<f64>,
     order: Vec<usize>,
     order_epoch: Option<usize>,
     steps_per_epoch: usize,
@@ -101,8 +107,8 @@ impl<'a, T: Element> Trainer<'a, T> {
     pub fn new(
         model: &dyn Model,
         objective: &Objective,
-        train: &'a Dataset,
-        validation: Option<&'a Dataset>,
+        train: &'a dyn Rows,
+        validation: Option<&'a dyn Rows>,
         config: &TrainConfig,
         params: Vec<Vec<T>>,
     ) -> Result<Self> {
@@ -116,8 +122,8 @@ impl<'a, T: Element> Trainer<'a, T> {
         comm: &'a dyn Communicator,
         model: &dyn Model,
         objective: &Objective,
-        train: &'a Dataset,
-        validation: Option<&'a Dataset>,
+        train: &'a dyn Rows,
+        validation: Option<&'a dyn Rows>,
         config: &TrainConfig,
         params: Vec<Vec<T>>,
     ) -> Result<Self> {
@@ -171,6 +177,7 @@ impl<'a, T: Element> Trainer<'a, T> {
             best: None,
             since_best: 0,
             batch: vec![T::zero(); rows.len() * train.d()],
+            rows_read: vec![0.0; rows.len() * train.d()],
             rows,
             order: (0..train.n()).collect(),
             order_epoch: None,
@@ -314,15 +321,9 @@ impl<'a, T: Element> Trainer<'a, T> {
             self.order.shuffle(&mut Stream::Batches.keyed(self.config.seed, &[epoch as u64]));
             self.order_epoch = Some(epoch);
         }
-        let d = self.train.d();
         let mine = pos * b + self.rows.start..pos * b + self.rows.end;
-        for (r, &i) in self.order[mine].iter().enumerate() {
-            let row = self.train.row(i);
-            self.batch[r * d..(r + 1) * d]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(o, &v)| *o = T::from_f64(v));
-        }
+        self.train.read(&self.order[mine], &mut self.rows_read)?;
+        self.batch.iter_mut().zip(&self.rows_read).for_each(|(o, &v)| *o = T::from_f64(v));
         let first = self.rows.start;
         self.loss.draw_noise_keyed(Stream::Noise, self.config.seed, step as u64, first);
         let value = self.loss.evaluate(&self.params, &self.batch)?;
@@ -373,7 +374,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         self.refit()?;
         let Some((loss, data)) = self.validation.as_mut() else { return Ok(()) };
         let seed = Stream::Validation.seed(self.config.seed);
-        let v = loss.mean_in(self.comm, &self.params, data, seed)?;
+        let v = loss.mean_in(self.comm, &self.params, *data, seed)?;
         metrics.val_loss = Some(v);
         if v.is_finite() && self.best.is_none_or(|(_, bv)| v < bv) {
             self.best = Some((step, v));

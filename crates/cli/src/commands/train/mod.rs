@@ -31,6 +31,7 @@
 mod folder;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -38,7 +39,7 @@ use clap::Args;
 
 use scorematch::comm::{self, Communicator};
 use scorematch::config::RunRows;
-use scorematch::data::{Dataset, FEW_DISTINCT};
+use scorematch::data::{FEW_DISTINCT, Rows, default_columns};
 use scorematch::handle::ModelHandle;
 use scorematch::model::ModelConfig;
 use scorematch::objective::Objective;
@@ -142,9 +143,9 @@ struct Plan {
     train: TrainConfig,
     /// The rows, raw and in model coordinates, and the maps between them.
     rows: RunRows,
-    /// Columns of the data that look discrete and are not dequantised, with their distinct
-    /// counts.
-    raw_columns_discrete: Vec<(String, usize)>,
+    /// What the user should know about the data before training: columns that look
+    /// discrete and are not dequantised; how a distributed run reads its rows.
+    data_notes: Vec<String>,
 }
 
 impl Plan {
@@ -154,7 +155,7 @@ impl Plan {
             config: self.config.clone(),
             objective: self.objective.clone(),
             n_train: self.rows.train.n(),
-            n_validation: self.rows.validation.as_ref().map_or(0, Dataset::n),
+            n_validation: self.rows.n_validation(),
         }
     }
 }
@@ -182,15 +183,15 @@ pub fn run(args: &TrainArgs, verbosity: Verbosity) -> Result<()> {
     let verbosity = rank_verbosity(comm, verbosity);
     let result = (|| {
         common::notes(verbosity, &notes);
-        let plan = prepare(config).and_then(|plan| {
+        let plan = prepare(config, comm).and_then(|plan| {
             plan.train.check_ranks(comm.size())?;
             Ok(plan)
         });
         let plan = agreed(comm, plan)?;
-        common::notes(verbosity, &discrete_notes(&plan.raw_columns_discrete));
+        common::notes(verbosity, &plan.data_notes);
         let mut rng = Stream::Init.rng(plan.config.seed);
         let model = ModelHandle::init(plan.model.clone(), plan.config.dtype, &mut rng)
-            .init_from_data(&plan.rows.train, &mut rng)?
+            .init_from_data(plan.rows.train.as_ref(), &mut rng)?
             .with_transform(plan.rows.transform.clone())
             .with_standardizer(plan.rows.standardizer.clone())
             .with_columns(plan.rows.train_raw.column_names().map(<[String]>::to_vec));
@@ -223,6 +224,13 @@ fn rank_verbosity(comm: &dyn Communicator, verbosity: Verbosity) -> Verbosity {
 /// error of the lowest failing rank, naming it ([`comm::agree`]). A collective call: every
 /// rank makes it at the same point.
 fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
+    // An error the ranks already agreed on in a collective of the library: every rank holds
+    // it, from the same call, so none takes part in another agreement.
+    if let Err(e) = &local
+        && e.chain().any(|c| matches!(c.downcast_ref(), Some(scorematch::Error::Rank { .. })))
+    {
+        return local;
+    }
     let status = local.as_ref().map(|_| ()).map_err(|e| {
         let message = error::report(e, "train").1;
         scorematch::Error::InvalidArgument(message.trim_start_matches("error: ").to_string())
@@ -243,6 +251,10 @@ fn on_rank(comm: &dyn Communicator, result: Result<()>) -> Result<()> {
         other => other,
     }
 }
+
+/// The figures draw at most this many values of the training rows (a distributed run's
+/// rank 0 reads them from the data file).
+const FIGURE_VALUES: usize = 10_000_000;
 
 /// Columns that take a few distinct values each, as `(name, count)`, with more than this
 /// many noted in one line.
@@ -281,16 +293,16 @@ fn discrete_notes(discrete: &[(String, usize)]) -> Vec<String> {
 /// raw coordinates with the data's column names.
 fn save_splits(plan: &Plan, folder: &RunFolder) -> Result<()> {
     for (path, rows) in split_files(plan, folder) {
-        save_table(&path, rows)?;
+        save_table(&path, &rows.head(usize::MAX)?)?;
     }
     Ok(())
 }
 
 /// The files `--save-splits` writes and their rows.
-fn split_files<'a>(plan: &'a Plan, folder: &RunFolder) -> Vec<(PathBuf, &'a Dataset)> {
+fn split_files<'a>(plan: &'a Plan, folder: &RunFolder) -> Vec<(PathBuf, &'a Arc<dyn Rows>)> {
     let [train, validation] = SPLIT_FILES;
     let mut files = vec![(folder.path(train), &plan.rows.train_raw)];
-    if !plan.rows.validation_raw.is_empty() {
+    if plan.rows.validation_raw.n() > 0 {
         files.push((folder.path(validation), &plan.rows.validation_raw));
     }
     files
@@ -340,7 +352,7 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
     let comm = comm.as_ref();
     let verbosity = rank_verbosity(comm, verbosity);
     let result = (|| {
-        let plan = agreed(comm, prepare(config))?;
+        let plan = agreed(comm, prepare(config, comm))?;
         check_same_data(&plan, &saved, record.n_train, record.n_validation)?;
         let total = plan.train.total_steps(plan.rows.train.n())?;
         if state.step >= total {
@@ -366,12 +378,19 @@ fn resume(args: &TrainArgs, dir: &Path, verbosity: Verbosity) -> Result<()> {
 /// Refuses to resume on data other than the run's: the same row counts, the same transform
 /// and the same standardisation (means and scales of the training rows, equal bit for bit).
 fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize) -> Result<()> {
-    let n_val_now = plan.rows.validation.as_ref().map_or(0, Dataset::n);
+    let n_val_now = plan.rows.n_validation();
     if plan.rows.train.n() != n_train || n_val_now != n_val || !plan.rows.same_maps(saved) {
+        // Sums over the ranks round differently on another number of ranks.
+        let ranks = if plan.config.distributed && plan.config.file_rows_source().is_ok() {
+            " (a run that reads its rows from a .npy file standardises them by sums over its \
+             ranks: resume it on as many ranks as it started with)"
+        } else {
+            ""
+        };
         return Err(usage(format!(
             "the data '{}' is not what the run was trained on ({} training and {} validation \
              rows now, {n_train} and {n_val} then, or different values); resume needs the same \
-             data",
+             data{ranks}",
             plan.config.data.source,
             plan.rows.train.n(),
             n_val_now
@@ -380,22 +399,53 @@ fn check_same_data(plan: &Plan, saved: &SavedModel, n_train: usize, n_val: usize
     Ok(())
 }
 
-/// Loads and splits the data, builds the model, objective and optimisation settings.
-fn prepare(config: RunConfig) -> Result<Plan> {
+/// Loads and splits the data, builds the model, objective and optimisation settings. A
+/// distributed run on a `.npy` file reads its rows from the file as its batches need them
+/// (`RunConfig::prepare_file_rows`); otherwise every process loads the whole data.
+/// Collective on the ranks of `comm`.
+fn prepare(config: RunConfig, comm: &dyn Communicator) -> Result<Plan> {
+    match config.file_rows_source() {
+        Ok(_) if config.distributed => {
+            let rows = config
+                .prepare_file_rows(comm)
+                .context("cannot read and standardise the training rows")?;
+            config.figures.check_columns(&default_columns(rows.train.d()))?;
+            let note = "each rank reads the rows of its part of each batch from the .npy file \
+                        as it needs them; the standardisation is fitted from sums over the \
+                        ranks";
+            plan_from(config, rows, vec![note.to_string()])
+        }
+        Err(why) if config.distributed && comm.size() > 1 => {
+            let note = format!("every rank loads the whole data ({why})");
+            let mut plan = prepare_in_memory(config)?;
+            plan.data_notes.push(note);
+            Ok(plan)
+        }
+        _ => prepare_in_memory(config),
+    }
+}
+
+/// [`prepare`] with the whole data loaded in memory.
+fn prepare_in_memory(config: RunConfig) -> Result<Plan> {
     let data = load_run_data(&config)?;
     config.figures.check_columns(data.columns())?;
     let rows =
         config.prepare_rows(&data).context("cannot split and standardise the training data")?;
     let dequantized = |j: usize| rows.transform.as_ref().is_some_and(|t| t.dequantize[j] > 0.0);
-    let raw_columns_discrete = data
+    let discrete: Vec<(String, usize)> = data
         .discrete_columns(FEW_DISTINCT)
         .into_iter()
         .filter(|(name, _)| !data.columns().iter().position(|c| c == name).is_some_and(dequantized))
         .collect();
-    let model = config.model_config(data.d())?;
+    plan_from(config, rows, discrete_notes(&discrete))
+}
+
+/// The plan of a run of `config` on `rows`.
+fn plan_from(config: RunConfig, rows: RunRows, data_notes: Vec<String>) -> Result<Plan> {
+    let model = config.model_config(rows.train.d())?;
     let objective = config.objective();
     let train = config.train_config(rows.train.n())?;
-    Ok(Plan { config, model, objective, train, rows, raw_columns_discrete })
+    Ok(Plan { config, model, objective, train, rows, data_notes })
 }
 
 /// Trains at the configured precision on the ranks of `comm`, rank 0 saving the run as it
@@ -412,8 +462,8 @@ fn train_model(
     let mut trainer = model.trainer(
         comm,
         &plan.objective,
-        &plan.rows.train,
-        plan.rows.validation.as_ref(),
+        plan.rows.train.as_ref(),
+        plan.rows.validation.as_deref(),
         &plan.train,
         resume.as_ref(),
     )?;
@@ -536,7 +586,7 @@ fn train_model(
         let figures = training_figures(
             folder.dir(),
             &view,
-            &plan.rows.train_raw,
+            &plan.rows.train_raw.head(FIGURE_VALUES / plan.rows.train_raw.d())?,
             &plan.config.sampler_config(),
             &report.history,
             plan.objective.name(),
