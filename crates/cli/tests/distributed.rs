@@ -51,6 +51,11 @@ fn params(run: &Path) -> Vec<f64> {
     SavedModel::load(run.join("last.safetensors")).expect("last.safetensors loads").params.concat()
 }
 
+/// The largest difference between `a` and `b` relative to max(|a|, |b|, 1e-3).
+fn max_relative_gap(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-3)).fold(0.0, f64::max)
+}
+
 #[test]
 fn two_ranks_repeat_bit_for_bit_and_match_one_process_up_to_summation_order() {
     let (Some(a), Some(b)) = (mpirun(2), mpirun(2)) else { return };
@@ -65,11 +70,7 @@ fn two_ranks_repeat_bit_for_bit_and_match_one_process_up_to_summation_order() {
         assert!(read("two-a") == read("two-b"), "{file}: two runs on 2 ranks differ");
     }
     let (two, one) = (params(&out("two-a")), params(&out("one")));
-    let gap = two
-        .iter()
-        .zip(&one)
-        .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-3))
-        .fold(0.0, f64::max);
+    let gap = max_relative_gap(&two, &one);
     eprintln!("2 ranks vs 1 process after 500 steps (f64): max relative difference {gap:e}");
     assert!(gap <= TOLERANCE, "2 ranks vs 1 process: {gap:e} > {TOLERANCE:e}");
     assert!(two != one || gap == 0.0);
@@ -90,11 +91,7 @@ fn two_ranks_reading_their_rows_from_a_npy_file_match_one_process_holding_them()
     let single = Command::new(env!("CARGO_BIN_EXE_scorematch"));
     run(single, dir.path(), &[&args[..], &["--no-plots", "--out", "one"]].concat()).ok();
     let (two, one) = (params(&dir.path().join("two")), params(&dir.path().join("one")));
-    let gap = two
-        .iter()
-        .zip(&one)
-        .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-3))
-        .fold(0.0, f64::max);
+    let gap = max_relative_gap(&two, &one);
     eprintln!("2 ranks reading the file vs 1 process holding it: max relative difference {gap:e}");
     assert!(gap <= TOLERANCE, "{gap:e} > {TOLERANCE:e}");
 }
