@@ -17,11 +17,16 @@
 //! −(x̃ − x)/σ²; unit-sphere projections are rescaled to norm √D so that E\[vvᵀ\] = I and
 //! sliced SM is unbiased for exact SM with no 1/D factor.
 //!
-//! Jv is a Jacobian-vector product of the score: forward-over-reverse (one jvp of a
-//! gradient) for an energy, one jvp for a score network — never D reverse passes. M
-//! projections per sample replicate the batch M times so all M·B directional derivatives
-//! are one batched sweep. Exact SM's trace is a forward Laplacian over chunks of the D
-//! basis directions instead, its memory bounded by the chunk (`exact.rs`).
+//! Jv is a Jacobian-vector product of the score: one jvp for a score network — never D
+//! reverse passes. For an energy, sliced SM needs no reverse pass in x at all: vᵀJv =
+//! −vᵀ∇²f v and vᵀs = −∇f·v are the second- and first-order terms of f's forward jet along
+//! v (the forward Laplacian with the one direction v), which shares the primal sweep and
+//! costs about three forward passes where forward-over-reverse (a jvp of the gradient) costs
+//! about four; sliced SM-VR's ½‖s‖² needs the whole gradient, so it keeps
+//! forward-over-reverse, whose jvp gives vᵀJv on the way. M projections per sample
+//! replicate the batch M times so all M·B directional derivatives are one batched sweep.
+//! Exact SM's trace is a forward Laplacian over chunks of the D basis directions, its
+//! memory bounded by the chunk (`exact.rs`).
 
 mod closed_form;
 mod exact;
@@ -31,7 +36,7 @@ pub use closed_form::SystemGraph;
 pub use exact::{DirectionChunks, Directions};
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
-use scorematch_graph::{DType, Graph, Tensor, jvp};
+use scorematch_graph::{DType, Graph, Tensor, jvp, laplacian};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
@@ -373,6 +378,13 @@ impl Objective {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
+                if let (Objective::Ssm { .. }, Field::Energy(f)) = (self, field(&xr, None)?) {
+                    // vᵀJv = −vᵀ∇²f v, vᵀs = −∇f·v: f's forward jet along v (module docs).
+                    let along = v.reshape(&[1, v.shape()[0], v.shape()[1]]);
+                    let jet = laplacian(&[f], std::slice::from_ref(&xr), &[along])?.remove(0);
+                    let vs = jet.tangents.reshape(&[v.shape()[0]]);
+                    return Ok((-jet.laplacian + 0.5 * vs.square()).mean_all());
+                }
                 let (vjv, s) = directional_and_score(field, &xr, v)?;
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
