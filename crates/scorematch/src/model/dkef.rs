@@ -37,7 +37,7 @@ use super::{
     Activation, ClosedForm, Field, Init, Mlp, Model, ParamSpec, check_batch, check_params,
 };
 use crate::data::Dataset;
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{ConfigError, Result};
 
 /// Standard deviation of the base density q₀ = N(0, σ₀²I).
 pub const DKEF_BASE_STD: f64 = 2.0;
@@ -123,8 +123,23 @@ impl Dkef {
         (w - w.logsumexp(&[0]).broadcast_to(w.shape())).exp()
     }
 
-    /// k(x_b, z_l) for every row and inducing point, (B, M).
-    fn gram_rows(&self, params: &[Tensor], x: &Tensor) -> Tensor {
+    fn log_q0(x: &Tensor) -> Tensor {
+        x.square().sum(&[-1]) * (-0.5 / (DKEF_BASE_STD * DKEF_BASE_STD))
+    }
+}
+
+impl ClosedForm for Dkef {
+    fn basis_size(&self) -> usize {
+        self.inducing_points
+    }
+
+    /// k(x_r, zₗ) for every row and inducing point, (rows, M): per kernel j,
+    /// ‖φⱼ(x_r) − φⱼ(zₗ)‖² = ‖φⱼ(x_r)‖² + ‖φⱼ(zₗ)‖² − 2φⱼ(x_r)·φⱼ(zₗ), the cross term one
+    /// (rows × width)·(width × M) product; the network runs once on the rows and once on
+    /// the M inducing points.
+    fn basis(&self, params: &[Tensor], x: &Tensor) -> Result<Tensor> {
+        check_params(&self.param_specs(), params)?;
+        check_batch(self.dim, x)?;
         let z = &params[self.layout().z];
         let w = self.kernel_weights(params);
         let (b, m) = (x.shape()[0], self.inducing_points);
@@ -141,45 +156,7 @@ impl Dkef {
                 None => kj,
             });
         }
-        k.unwrap_or_else(|| x.graph().constant(0.0, &[b, m], x.dtype()))
-    }
-
-    fn log_q0(x: &Tensor) -> Tensor {
-        x.square().sum(&[-1]) * (-0.5 / (DKEF_BASE_STD * DKEF_BASE_STD))
-    }
-}
-
-impl ClosedForm for Dkef {
-    fn basis_size(&self) -> usize {
-        self.inducing_points
-    }
-
-    fn paired_basis(&self, params: &[Tensor], x: &Tensor, per_basis: usize) -> Result<Tensor> {
-        check_params(&self.param_specs(), params)?;
-        check_batch(self.dim, x)?;
-        let (r, m, h) = (x.shape()[0], self.inducing_points, self.width);
-        if per_basis == 0 || !r.is_multiple_of(m * per_basis) {
-            return Err(Error::Shape(format!(
-                "paired basis needs a multiple of M·{per_basis} = {} rows, got {r}",
-                m * per_basis
-            )));
-        }
-        let c = r / (m * per_basis);
-        let z = &params[self.layout().z];
-        let w = self.kernel_weights(params);
-        let mut k: Option<Tensor> = None;
-        for j in 0..self.kernels {
-            let fx = self.features(params, j, x).reshape(&[c, m, per_basis, h]);
-            let fz = self.features(params, j, z).reshape(&[1, m, 1, h]).broadcast_to(fx.shape());
-            let sq = (fx - fz).square().sum(&[-1]).reshape(&[r]);
-            let kj = (sq * self.neg_half_precision(params, j)).exp()
-                * w.narrow(0, j, j + 1).broadcast_to(&[r]);
-            k = Some(match k {
-                Some(acc) => acc + kj,
-                None => kj,
-            });
-        }
-        Ok(k.unwrap_or_else(|| x.graph().constant(0.0, &[r], x.dtype())))
+        Ok(k.unwrap_or_else(|| x.graph().constant(0.0, &[b, m], x.dtype())))
     }
 
     fn base_log_density(&self, x: &Tensor) -> Tensor {
@@ -193,15 +170,13 @@ impl ClosedForm for Dkef {
         linear: &Tensor,
         x: &Tensor,
     ) -> Result<Field> {
-        check_params(&self.param_specs(), params)?;
-        check_batch(self.dim, x)?;
         let m = self.inducing_points;
         let lambda = (&params[self.layout().log_lambda] * std::f64::consts::LN_10).exp();
         let eye: Vec<f64> = (0..m * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
         let eye = x.graph().literal(&eye, &[m, m], x.dtype())?;
         let a = gram + eye * lambda.reshape(&[1, 1]).broadcast_to(&[m, m]);
         let alpha = a.solve(&(-linear.reshape(&[m, 1])));
-        let log_p = self.gram_rows(params, x).matmul(&alpha).reshape(&[x.shape()[0]]);
+        let log_p = self.basis(params, x)?.matmul(&alpha).reshape(&[x.shape()[0]]);
         Ok(Field::Energy(-(log_p + Self::log_q0(x))))
     }
 
