@@ -108,21 +108,8 @@ pub const OFFICIAL: Protocol = Protocol {
     sigmas: &[],
 };
 
-/// The full experiment, cut to what two shared CPU cores finish in about forty minutes
-/// for five seeds: exact SM's closed-form α costs D Hessian-vector products of the kernel
-/// at each of M × 100 (row, inducing point) pairs per step, about 1.2 s at M = 50 there
-/// (5 s at M = 200). So 50 inducing points (official 200), at most 200 first-stage steps
-/// (official 3000) validated every 25 with a patience of 100 steps (official: every step,
-/// 200), 200 λ steps (official 1000); log Z from 10⁶ draws as the official code.
-pub const FULL: Protocol = Protocol {
-    inducing_points: 50,
-    max_steps: 200,
-    eval_every: 25,
-    patience_steps: 100,
-    lambda_steps: 200,
-    is_samples: 1_000_000,
-    sigmas: &[0.05, 0.1, 0.2],
-};
+/// The full experiment: the official sizes ([`OFFICIAL`]), with DSM's σ grid.
+pub const FULL: Protocol = Protocol { sigmas: &[0.1, 0.2, 0.4], ..OFFICIAL };
 /// `--quick`: a smoke test.
 pub const QUICK: Protocol = Protocol {
     inducing_points: 16,
