@@ -181,12 +181,14 @@ pub fn run(config: &ReproduceConfig, hook: &mut dyn FnMut(&Tick)) -> Result<Repo
         "Peak memory: the compiled step's buffers plus parameters, gradients and Adam's \
          moments (nothing else is allocated per step)."
             .into(),
-        format!(
-            "Exact SM is the trace of the D × D Hessian per row, by the forward Laplacian in \
-             chunks of input directions (the default chunk: as many as fit in {} of tangents, \
-             memory::esm_chunk): its time grows with D, its memory with the chunk.",
-            Bytes(memory::ESM_CHUNK_BYTES)
-        ),
+        "Exact SM: the kernels' trace tr ∇ₓ²kₗ and their gradients K (D × M per row) for the \
+         closed-form α, and the loss's trace, by the forward Laplacian over all D input \
+         directions in one program (α's statistics need every direction before the solve, so \
+         the loss is not chunked): its time and memory grow with D (D × 100 × 200 tangent \
+         entries per kernel value). Sliced SM-VR's and DSM's α need K as well (G = mean KᵀK: \
+         the D directions, without second derivatives), so their cost grows with D too; sliced \
+         SM alone takes one direction per row (G = mean uuᵀ, u = Kᵀv)."
+            .into(),
     ];
     if config.seeds > 1 {
         notes.push("--seeds does not apply: a timing is already a median over blocks.".into());
