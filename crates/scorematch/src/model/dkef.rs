@@ -138,7 +138,7 @@ impl ClosedForm for Dkef {
     /// k(x_r, zₗ) for every row and inducing point, (rows, M). Kernel j is
     /// exp(−‖gⱼ(x_r) − gⱼ(zₗ)‖² + log wⱼ) with the scaled features gⱼ = φⱼ/√(2·10^{cⱼ})
     /// (`Dkef::feature_scale`), and its exponent is one product of augmented features,
-    /// [gⱼ(x_r), ‖gⱼ(x_r)‖², 1]·[2gⱼ(zₗ), −1, log wⱼ − ‖gⱼ(zₗ)‖²]ᵀ, (rows × (width + 2))·
+    /// [‖gⱼ(x_r)‖², 1, gⱼ(x_r)]·[−1, log wⱼ − ‖gⱼ(zₗ)‖², 2gⱼ(zₗ)]ᵀ, (rows × (width + 2))·
     /// ((width + 2) × M). Why this form: every elementwise op on a (rows, M) value costs
     /// a pass over a (c, rows, M) tangent in the closed-form α's forward Laplacian, and
     /// each of them multiplies the tangent by a broadcast partial; here the kernel's

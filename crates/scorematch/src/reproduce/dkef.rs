@@ -31,9 +31,10 @@
 //!
 //! [`FULL`] is the official protocol ([`OFFICIAL`]) with DSM's σ grid: since the
 //! closed-form α is computed from the basis at once (`objective/closed_form.rs`) rather
-//! than from the batch replicated M·D times, a first-stage step with its validation costs
-//! about 20–65 ms at M = 200 on one core, and five seeds at the official sizes fit in
-//! about an hour of one core. The report's notes list both.
+//! than from the batch replicated M·D times, a training step costs 4–21 ms at M = 200 on
+//! one core (it was 75–1500 ms), 20–65 ms with its validation (the refit over the training
+//! rows dominates), and five seeds at the official sizes ran in 25 minutes of one core
+//! (`docs/results.md`). The report's notes list both.
 //!
 //! Sliced SM and sliced SM-VR use one Rademacher projection per row (the official
 //! `radermacher`); DSM's σ is chosen from [`Protocol::sigmas`] by the validation exact-SM
