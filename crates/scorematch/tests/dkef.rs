@@ -136,9 +136,9 @@ fn host_basis(model: &Dkef, params: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
     let z = get("z");
     let rows = x.len() / d;
     let mut k = vec![0.0; rows * m];
-    for j in 0..model.kernels {
+    for (j, o) in omega.iter().enumerate() {
         let scale = 10f64.powf(get(&format!("kernels.{j}.log_scale"))[0]);
-        let w = omega[j].exp() / norm;
+        let w = o.exp() / norm;
         for r in 0..rows {
             let fx = phi(j, &x[r * d..(r + 1) * d]);
             for l in 0..m {
