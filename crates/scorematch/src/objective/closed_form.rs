@@ -16,8 +16,8 @@
 //!
 //! **All M basis functions at once.** The model gives its basis as one (rows × M) tensor,
 //! kₗ(x_r) for every row and basis function ([`ClosedForm::basis`]: for dkef, the feature
-//! network run once on the rows and once on the inducing points, the kernel matrix a
-//! (rows × width)·(width × M) product and elementwise maps). Its derivatives in x come from
+//! network run once on the rows and once on the inducing points, each kernel's exponent one
+//! (rows × (width + 2))·((width + 2) × M) product, then exp). Its derivatives in x come from
 //! one forward sweep of the forward Laplacian ([`scorematch_graph::laplacian`]), with
 //! directions of shape (c, rows, D) so that every row gets its own c directions at once
 //! (rows do not interact in the basis):
@@ -98,7 +98,8 @@ impl Objective {
         };
         // The row's projection as its single direction, (1, rows, D).
         let along_v = || noise[0].reshape(&[1, r, d]);
-        // From K (D, rows, M): G = Σ_{d,r} K Kᵀ and Kᵀt for a target t (rows, D).
+        // From K (D, rows, M): Gₗₗ′ = Σ_{d,r} K_{drl}·K_{drl′} and (Kᵀt)ₗ = Σ_{d,r} K_{drl}·t_{rd}
+        // for a target t (rows, D).
         let full = |k: &Tensor, target: &Tensor| {
             let flat = k.reshape(&[d * r, m]);
             let t = target.mt().reshape(&[d * r, 1]);
