@@ -1,6 +1,7 @@
-//! The deep kernel exponential family (issue 9 item 1): its score and Hessian-vector
-//! products against finite differences, the closed-form α against a direct minimisation of
-//! the loss, every objective training it, and a 2-D fit that lowers a held-out loss.
+//! The deep kernel exponential family (issue 9 item 1): its basis against the kernel
+//! formula, its score and Hessian-vector products against finite differences, the
+//! closed-form α against a direct minimisation of the loss, every objective training it,
+//! and a 2-D fit that lowers a held-out loss.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -102,6 +103,86 @@ fn score_and_hessian_vector_products_match_finite_differences() {
     }
     assert_eq!(checked, b * d);
     assert!(score.iter().any(|v| v.abs() > 1e-3), "a trivial score would check nothing");
+}
+
+/// The basis k(x_r, zₗ) = Σⱼ wⱼ exp(−‖φⱼ(x_r) − φⱼ(zₗ)‖²/(2·10^{cⱼ})) computed on the host
+/// from the parameters by name: φⱼ(x) = L₂(sp(L₁(sp(L₀x)))) + Sⱼx, w = softmax(ω).
+fn host_basis(model: &Dkef, params: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+    let specs = model.param_specs();
+    let get = |name: &str| -> &[f64] {
+        let i = specs.iter().position(|s| s.name == name).unwrap();
+        &params[i]
+    };
+    let (d, h, m) = (model.dim, model.width, model.inducing_points);
+    let linear = |w: &[f64], b: Option<&[f64]>, v: &[f64], n_in: usize| -> Vec<f64> {
+        (0..w.len() / n_in)
+            .map(|o| {
+                let dot: f64 = (0..n_in).map(|i| w[o * n_in + i] * v[i]).sum();
+                dot + b.map_or(0.0, |b| b[o])
+            })
+            .collect()
+    };
+    let softplus = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|t| t.exp().ln_1p()).collect() };
+    let phi = |j: usize, v: &[f64]| -> Vec<f64> {
+        let p = |name: &str| get(&format!("kernels.{j}.phi.{name}"));
+        let a = softplus(linear(p("layers.0.weight"), Some(p("layers.0.bias")), v, d));
+        let a = softplus(linear(p("layers.1.weight"), Some(p("layers.1.bias")), &a, h));
+        let out = linear(p("layers.2.weight"), Some(p("layers.2.bias")), &a, h);
+        let skip = linear(p("skip.weight"), None, v, d);
+        out.iter().zip(&skip).map(|(a, b)| a + b).collect()
+    };
+    let omega = get("kernel_weights");
+    let norm: f64 = omega.iter().map(|o| o.exp()).sum();
+    let z = get("z");
+    let rows = x.len() / d;
+    let mut k = vec![0.0; rows * m];
+    for (j, o) in omega.iter().enumerate() {
+        let scale = 10f64.powf(get(&format!("kernels.{j}.log_scale"))[0]);
+        let w = o.exp() / norm;
+        for r in 0..rows {
+            let fx = phi(j, &x[r * d..(r + 1) * d]);
+            for l in 0..m {
+                let fz = phi(j, &z[l * d..(l + 1) * d]);
+                let sq: f64 = fx.iter().zip(&fz).map(|(a, b)| (a - b) * (a - b)).sum();
+                k[r * m + l] += w * (-sq / (2.0 * scale)).exp();
+            }
+        }
+    }
+    k
+}
+
+/// The basis the closed form is built on is the DKEF's kernel: `ClosedForm::basis` (its
+/// exponent one product of augmented features) against the formula on the host, with
+/// kernel scales and weights moved off their initial values.
+#[test]
+fn the_basis_is_the_mixture_of_gaussian_kernels_on_the_features() {
+    let (d, n) = (3, 5);
+    let model = Dkef { dim: d, inducing_points: 4, kernels: 3, width: 5 };
+    let data = gaussian_rows(20, d, 11);
+    let mut params = params_with_system(&model, &data, 12);
+    let specs = model.param_specs();
+    let at = |name: &str| specs.iter().position(|s| s.name == name).unwrap();
+    params[at("kernel_weights")] = vec![0.3, -0.5, 0.1];
+    for (j, c) in [0.2, -0.3, 0.6].into_iter().enumerate() {
+        params[at(&format!("kernels.{j}.log_scale"))] = vec![c];
+    }
+    let x = gaussian_rows(n, d, 13).data().to_vec();
+    let g = Graph::new();
+    let inputs: Vec<Tensor> =
+        specs.iter().map(|s| g.input(&s.name, &s.shape, DType::F64)).collect();
+    let xt = g.input("x", &[n, d], DType::F64);
+    let k = model.basis(&inputs, &xt).unwrap();
+    assert_eq!(k.shape(), [n, 4]);
+    let mut all = inputs.clone();
+    all.push(xt);
+    let mut program = compile::<f64>(&all, &[k], &CompileOptions::default()).unwrap();
+    let feeds: Vec<&[f64]> = params.iter().map(Vec::as_slice).chain([x.as_slice()]).collect();
+    program.run(&feeds).unwrap();
+    let want = host_basis(&model, &params, &x);
+    for (i, (got, want)) in program.output(0).iter().zip(&want).enumerate() {
+        assert!((got - want).abs() < 1e-12 * (1.0 + want.abs()), "k[{i}] = {got}, formula {want}");
+    }
+    assert!(want.iter().any(|&v| v > 1e-3 && v < 0.999), "a trivial basis would check nothing");
 }
 
 /// G and b of `objective` on `x` with noise `noise`, compiled from the objective's graph.

@@ -37,7 +37,7 @@ use super::{
     Activation, ClosedForm, Field, Init, Mlp, Model, ParamSpec, check_batch, check_params,
 };
 use crate::data::Rows;
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{ConfigError, Result};
 
 /// Standard deviation of the base density q₀ = N(0, σ₀²I).
 pub const DKEF_BASE_STD: f64 = 2.0;
@@ -111,37 +111,18 @@ impl Dkef {
         net + x.matmul(&params[first + 6].mt())
     }
 
-    /// −1/(2·10^{cⱼ}) as a scalar tensor.
-    fn neg_half_precision(&self, params: &[Tensor], j: usize) -> Tensor {
+    /// 1/√(2·10^{cⱼ}) as a scalar tensor: φⱼ scaled by it turns kernel j's exponent
+    /// −‖φⱼ(x) − φⱼ(z)‖²/(2·10^{cⱼ}) into −‖gⱼ(x) − gⱼ(z)‖².
+    fn feature_scale(&self, params: &[Tensor], j: usize) -> Tensor {
         let c = &params[j * self.layout().per_kernel + 7];
-        -0.5 * (c * -std::f64::consts::LN_10).exp().reshape(&[])
+        ((c * (-0.5 * std::f64::consts::LN_10)).exp() * std::f64::consts::FRAC_1_SQRT_2)
+            .reshape(&[])
     }
 
-    /// Softmax weights of the kernels, shape (K,).
-    fn kernel_weights(&self, params: &[Tensor]) -> Tensor {
+    /// log softmax of the kernel weights, shape (K,).
+    fn log_kernel_weights(&self, params: &[Tensor]) -> Tensor {
         let w = &params[self.layout().weights];
-        (w - w.logsumexp(&[0]).broadcast_to(w.shape())).exp()
-    }
-
-    /// k(x_b, z_l) for every row and inducing point, (B, M).
-    fn gram_rows(&self, params: &[Tensor], x: &Tensor) -> Tensor {
-        let z = &params[self.layout().z];
-        let w = self.kernel_weights(params);
-        let (b, m) = (x.shape()[0], self.inducing_points);
-        let mut k: Option<Tensor> = None;
-        for j in 0..self.kernels {
-            let (fx, fz) = (self.features(params, j, x), self.features(params, j, z));
-            let sq = fx.square().sum(&[-1]).reshape(&[b, 1]).broadcast_to(&[b, m])
-                + fz.square().sum(&[-1]).reshape(&[1, m]).broadcast_to(&[b, m])
-                - 2.0 * fx.matmul(&fz.mt());
-            let kj = (sq * self.neg_half_precision(params, j)).exp()
-                * w.narrow(0, j, j + 1).reshape(&[1, 1]).broadcast_to(&[b, m]);
-            k = Some(match k {
-                Some(acc) => acc + kj,
-                None => kj,
-            });
-        }
-        k.unwrap_or_else(|| x.graph().constant(0.0, &[b, m], x.dtype()))
+        w - w.logsumexp(&[0]).broadcast_to(w.shape())
     }
 
     fn log_q0(x: &Tensor) -> Tensor {
@@ -154,32 +135,48 @@ impl ClosedForm for Dkef {
         self.inducing_points
     }
 
-    fn paired_basis(&self, params: &[Tensor], x: &Tensor, per_basis: usize) -> Result<Tensor> {
+    /// k(x_r, zₗ) for every row and inducing point, (rows, M). Kernel j is
+    /// exp(−‖gⱼ(x_r) − gⱼ(zₗ)‖² + log wⱼ) with the scaled features gⱼ = φⱼ/√(2·10^{cⱼ})
+    /// (`Dkef::feature_scale`), and its exponent is one product of augmented features,
+    /// [‖gⱼ(x_r)‖², 1, gⱼ(x_r)]·[−1, log wⱼ − ‖gⱼ(zₗ)‖², 2gⱼ(zₗ)]ᵀ, (rows × (width + 2))·
+    /// ((width + 2) × M). Why this form: every elementwise op on a (rows, M) value costs
+    /// a pass over a (c, rows, M) tangent in the closed-form α's forward Laplacian, and
+    /// each of them multiplies the tangent by a broadcast partial; here the kernel's
+    /// scale, weight and squared norms ride in the product, and exp is the only
+    /// elementwise op on (rows, M) values before the sum over kernels. The network runs
+    /// once on the rows and once on the M inducing points.
+    fn basis(&self, params: &[Tensor], x: &Tensor) -> Result<Tensor> {
         check_params(&self.param_specs(), params)?;
         check_batch(self.dim, x)?;
-        let (r, m, h) = (x.shape()[0], self.inducing_points, self.width);
-        if per_basis == 0 || !r.is_multiple_of(m * per_basis) {
-            return Err(Error::Shape(format!(
-                "paired basis needs a multiple of M·{per_basis} = {} rows, got {r}",
-                m * per_basis
-            )));
-        }
-        let c = r / (m * per_basis);
         let z = &params[self.layout().z];
-        let w = self.kernel_weights(params);
+        let log_w = self.log_kernel_weights(params);
+        let (b, m, h) = (x.shape()[0], self.inducing_points, self.width);
+        let (g, dtype) = (x.graph(), x.dtype());
         let mut k: Option<Tensor> = None;
         for j in 0..self.kernels {
-            let fx = self.features(params, j, x).reshape(&[c, m, per_basis, h]);
-            let fz = self.features(params, j, z).reshape(&[1, m, 1, h]).broadcast_to(fx.shape());
-            let sq = (fx - fz).square().sum(&[-1]).reshape(&[r]);
-            let kj = (sq * self.neg_half_precision(params, j)).exp()
-                * w.narrow(0, j, j + 1).broadcast_to(&[r]);
+            let scale = self.feature_scale(params, j);
+            let gx = self.features(params, j, x) * scale.broadcast_to(&[b, h]);
+            let gz = self.features(params, j, z) * scale.broadcast_to(&[m, h]);
+            let xa = Tensor::concat(
+                &[gx.square().sum(&[-1]).reshape(&[b, 1]), g.constant(1.0, &[b, 1], dtype), gx],
+                1,
+            );
+            let log_wj = log_w.narrow(0, j, j + 1).reshape(&[1, 1]).broadcast_to(&[m, 1]);
+            let za = Tensor::concat(
+                &[
+                    g.constant(-1.0, &[m, 1], dtype),
+                    log_wj - gz.square().sum(&[-1]).reshape(&[m, 1]),
+                    2.0 * gz,
+                ],
+                1,
+            );
+            let kj = xa.matmul(&za.mt()).exp();
             k = Some(match k {
                 Some(acc) => acc + kj,
                 None => kj,
             });
         }
-        Ok(k.unwrap_or_else(|| x.graph().constant(0.0, &[r], x.dtype())))
+        Ok(k.unwrap_or_else(|| g.constant(0.0, &[b, m], dtype)))
     }
 
     fn base_log_density(&self, x: &Tensor) -> Tensor {
@@ -193,15 +190,13 @@ impl ClosedForm for Dkef {
         linear: &Tensor,
         x: &Tensor,
     ) -> Result<Field> {
-        check_params(&self.param_specs(), params)?;
-        check_batch(self.dim, x)?;
         let m = self.inducing_points;
         let lambda = (&params[self.layout().log_lambda] * std::f64::consts::LN_10).exp();
         let eye: Vec<f64> = (0..m * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
         let eye = x.graph().literal(&eye, &[m, m], x.dtype())?;
         let a = gram + eye * lambda.reshape(&[1, 1]).broadcast_to(&[m, m]);
         let alpha = a.solve(&(-linear.reshape(&[m, 1])));
-        let log_p = self.gram_rows(params, x).matmul(&alpha).reshape(&[x.shape()[0]]);
+        let log_p = self.basis(params, x)?.matmul(&alpha).reshape(&[x.shape()[0]]);
         Ok(Field::Energy(-(log_p + Self::log_q0(x))))
     }
 

@@ -256,10 +256,10 @@ pub trait ClosedForm {
     /// M, the number of basis functions.
     fn basis_size(&self) -> usize;
 
-    /// The basis paired with rows: for `x` of c·M·`per_basis` rows, row r gives
-    /// k_l(x_r) with l = ⌊r / per_basis⌋ mod M (the layout of a batch of `per_basis` rows
-    /// replicated M times, then c times), shape (rows,).
-    fn paired_basis(&self, params: &[Tensor], x: &Tensor, per_basis: usize) -> Result<Tensor>;
+    /// The basis at rows `x` (rows, D): kₗ(x_r) for every row r and basis function l,
+    /// shape (rows, M). Rows must not interact (row r's values depend on x_r alone), so
+    /// that derivatives in x along per-row directions are each row's own.
+    fn basis(&self, params: &[Tensor], x: &Tensor) -> Result<Tensor>;
 
     /// log q₀ per row, (rows,).
     fn base_log_density(&self, x: &Tensor) -> Tensor;

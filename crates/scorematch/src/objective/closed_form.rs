@@ -14,16 +14,32 @@
 //! (DSM's σ⁴ is the official code's scaling, ½‖σ²s + σz‖², which sets the scale λ is
 //! measured against.) With the ridge ½λ‖α‖², the minimiser is α = −(G + λI)⁻¹b.
 //!
-//! The per-basis terms come from the objectives' own machinery: the batch replicated M
-//! times, row block l paired with kₗ ([`ClosedForm::paired_basis`]), is a "field" whose
-//! score rows are the columns of K and whose trace / directional terms are the kₗ terms
-//! of b — computed exactly as the loss computes them for any model.
+//! **All M basis functions at once.** The model gives its basis as one (rows × M) tensor,
+//! kₗ(x_r) for every row and basis function ([`ClosedForm::basis`]: for dkef, the feature
+//! network run once on the rows and once on the inducing points, each kernel's exponent one
+//! (rows × (width + 2))·((width + 2) × M) product, then exp). Its derivatives in x come from
+//! one forward sweep of the forward Laplacian ([`scorematch_graph::laplacian`]), with
+//! directions of shape (c, rows, D) so that every row gets its own c directions at once
+//! (rows do not interact in the basis):
+//!
+//! - `esm`, `ssm-vr`, `dsm`: the D basis directions e_d in every row; the tangents
+//!   (D, rows, M) are K for every row (∂kₗ/∂x_d), the Laplacian (rows, M) is tr ∇ₓ²kₗ
+//!   (used by `esm`; for the others it is never compiled: nothing reads it);
+//! - `ssm`, and `ssm-vr`'s vᵀ∇ₓ²kₗ v: the row's own projection v as the single direction
+//!   (1, rows, D); its tangent is u = Kᵀv and its Laplacian vᵀ∇ₓ²kₗ v.
+//!
+//! G is then a contraction of K with itself over (d, r), (D·rows × M)ᵀ(D·rows × M), and
+//! Kᵀs₀ a product with the target stacked the same way. The feature network sees the rows
+//! once with c tangents each; the earlier route replicated the batch M times (row block l
+//! paired with kₗ), then D times more for exact SM's trace: B·M·D rows through the
+//! network and the kernels (220 000 at M = 200, D = 11, B = 100) where this takes
+//! B·D tangent rows through the network and B·M·D entries of elementwise kernel work.
 
-use scorematch_graph::{DType, Tensor, grad, jvp};
+use scorematch_graph::{DType, Jet, Tensor, grad, laplacian};
 
-use super::{FieldFn, NoiseInput, Objective, directional_and_score, replicate};
+use super::{NoiseInput, Objective, replicate};
 use crate::error::{ConfigError, Error, Result};
-use crate::model::{ClosedForm, Field, Model};
+use crate::model::{ClosedForm, Model, identity};
 
 /// The closed-form statistics of an objective on its own graph: G and b as means over a
 /// chunk of rows, for accumulating over the training set.
@@ -52,16 +68,13 @@ impl Objective {
         x: &Tensor,
         noise: &[Tensor],
     ) -> Result<(Tensor, Tensor)> {
-        let m = cf.basis_size();
-        let (rows, v, dsm) = match self {
-            Objective::Esm { .. } => (x.clone(), None, None),
+        // The rows the statistics are means over, and the objective's factor (σ⁴ for dsm).
+        let (rows, scale) = match self {
+            Objective::Esm { .. } => (x.clone(), 1.0),
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
-                (replicate(x, *n_projections), Some(&noise[0]), None)
+                (replicate(x, *n_projections), 1.0)
             }
-            Objective::Dsm { sigma } => {
-                let z = &noise[0];
-                (x + z * *sigma, None, Some((*sigma, z / *sigma)))
-            }
+            Objective::Dsm { sigma } => (x + &noise[0] * *sigma, sigma.powi(4)),
             Objective::MsDsm { .. } | Objective::Mle => {
                 return Err(Error::InvalidArgument(format!(
                     "{} has no closed form for a kernel exponential family: use esm, ssm, \
@@ -70,47 +83,47 @@ impl Objective {
                 )));
             }
         };
-        let (r0, d) = (rows.shape()[0], rows.shape()[1]);
+        let (r, d, m) = (rows.shape()[0], rows.shape()[1], cf.basis_size());
         let s0 =
             grad(&cf.base_log_density(&rows).sum_all(), std::slice::from_ref(&rows))?.remove(0);
-        let xb = replicate(&rows, m);
-        let basis = |input: &Tensor, _: Option<&Tensor>| -> Result<Field> {
-            Ok(Field::Energy(-cf.paired_basis(params, input, r0)?))
+        let k = cf.basis(params, &rows)?;
+        let jet = |directions: Tensor| -> Result<Jet> {
+            Ok(laplacian(std::slice::from_ref(&k), std::slice::from_ref(&rows), &[directions])?
+                .remove(0))
         };
-        let basis: &FieldFn = &basis;
-        let (second, k) = match v {
-            Some(v) => {
-                let (vjv, k) = directional_and_score(basis, &xb, &replicate(v, m))?;
-                (Some(vjv), k)
-            }
-            None if dsm.is_none() => {
-                let (trace, k) = trace_and_score(basis, &xb)?;
-                (Some(trace), k)
-            }
-            None => (None, basis(&xb, None)?.score(&xb)?),
+        // The D basis directions in every row, (D, rows, D).
+        let units = || -> Result<Tensor> {
+            let e = rows.graph().literal(&identity(d), &[d, 1, d], rows.dtype())?;
+            Ok(e.broadcast_to(&[d, r, d]))
         };
-        let n = r0 as f64;
-        let second = second.map(|t| t.reshape(&[m, r0]).sum(&[-1]));
-        let flat = k.reshape(&[m, r0 * d]);
-        let (gram, linear) = match (self, v) {
-            (Objective::Ssm { .. }, Some(v)) => {
-                let u = (k.reshape(&[m, r0, d]) * v.reshape(&[1, r0, d])).sum(&[-1]);
-                let vs0 = (v * &s0).sum(&[-1]).reshape(&[r0, 1]);
-                (u.matmul(&u.mt()), u.matmul(&vs0).reshape(&[m]))
+        // The row's projection as its single direction, (1, rows, D).
+        let along_v = || noise[0].reshape(&[1, r, d]);
+        // From K (D, rows, M): Gₗₗ′ = Σ_{d,r} K_{drl}·K_{drl′} and (Kᵀt)ₗ = Σ_{d,r} K_{drl}·t_{rd}
+        // for a target t (rows, D).
+        let full = |k: &Tensor, target: &Tensor| {
+            let flat = k.reshape(&[d * r, m]);
+            let t = target.mt().reshape(&[d * r, 1]);
+            (flat.mt().matmul(&flat), flat.mt().matmul(&t).reshape(&[m]))
+        };
+        let (gram, linear) = match self {
+            Objective::Ssm { .. } => {
+                let j = jet(along_v())?;
+                let u = j.tangents.reshape(&[r, m]);
+                let vs0 = (&noise[0] * &s0).sum(&[-1]).reshape(&[r, 1]);
+                (u.mt().matmul(&u), u.mt().matmul(&vs0).reshape(&[m]) + j.laplacian.sum(&[0]))
             }
+            Objective::SsmVr { .. } => {
+                let (g, kts0) = full(&jet(units()?)?.tangents, &s0);
+                (g, kts0 + jet(along_v())?.laplacian.sum(&[0]))
+            }
+            Objective::Dsm { sigma } => full(&jet(units()?)?.tangents, &(&s0 + &noise[0] / *sigma)),
             _ => {
-                let target = match &dsm {
-                    Some((_, zs)) => &s0 + zs,
-                    None => s0.clone(),
-                };
-                (flat.matmul(&flat.mt()), flat.matmul(&target.reshape(&[r0 * d, 1])).reshape(&[m]))
+                let j = jet(units()?)?;
+                let (g, kts0) = full(&j.tangents, &s0);
+                (g, kts0 + j.laplacian.sum(&[0]))
             }
         };
-        let linear = match second {
-            Some(t) => linear + t,
-            None => linear,
-        };
-        let w = dsm.map_or(1.0, |(sigma, _)| sigma.powi(4)) / n;
+        let w = scale / r as f64;
         Ok((gram * w, linear * w))
     }
 
@@ -167,18 +180,4 @@ impl Objective {
         let (gram, linear) = self.alpha_system(cf, &params, &x, &tensors)?;
         Ok(SystemGraph { params, x, noise, gram, linear })
     }
-}
-
-/// tr ∇ₓs(x) and s(x) per row of `x` (B, D): the batch replicated D times, all D·B
-/// directional derivatives along the basis vectors in one jvp of the score.
-fn trace_and_score(field: &FieldFn, x: &Tensor) -> Result<(Tensor, Tensor)> {
-    let (b, d) = (x.shape()[0], x.shape()[1]);
-    let xr = replicate(x, d);
-    let s = field(&xr, None)?.score(&xr)?;
-    let basis: Vec<f64> =
-        (0..d * b * d).map(|i| if (i / (b * d)) == i % d { 1.0 } else { 0.0 }).collect();
-    let e = x.graph().literal(&basis, &[d * b, d], x.dtype())?;
-    let je = jvp(&[s.clone()], &[xr.clone()], &[e.clone()])?.remove(0);
-    let trace = (e * je).sum(&[-1]).reshape(&[d, b]).sum(&[0]);
-    Ok((trace, s.narrow(0, 0, b)))
 }

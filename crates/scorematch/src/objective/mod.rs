@@ -80,7 +80,8 @@ pub enum Objective {
     Esm {
         /// Directions per chunk (≥ 1; clamped to D): peak memory grows with it, speed too
         /// until products are large. `None`: [`crate::memory::esm_chunk`], from the bytes a
-        /// direction needs.
+        /// direction needs; all D for the training loss of a model with a closed-form part
+        /// (its α needs all D directions in every chunk's program).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chunk: Option<usize>,
     },
@@ -268,7 +269,15 @@ impl Objective {
         let directions = match *self {
             Objective::Esm { chunk } => {
                 let d = model.dim();
-                let c = chunk.unwrap_or_else(|| memory::esm_chunk(model, batch, dtype)).clamp(1, d);
+                // A training loss with a closed-form part builds α's system over all D
+                // directions in every chunk's program (`closed_form.rs`): chunking its loss
+                // would only repeat that work, so by default it takes one chunk.
+                let whole = training && model.closed_form().is_some();
+                let c = chunk
+                    .unwrap_or_else(
+                        || if whole { d } else { memory::esm_chunk(model, batch, dtype) },
+                    )
+                    .clamp(1, d);
                 Some(g.input("directions", &[c, d], dtype))
             }
             _ => None,
