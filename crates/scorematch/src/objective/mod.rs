@@ -387,14 +387,25 @@ impl Objective {
             Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
-                if let (Objective::Ssm { .. }, Field::Energy(f)) = (self, field(&xr, None)?) {
+                let value = field(&xr, None)?;
+                if let (Objective::Ssm { .. }, Field::Energy(f)) = (self, &value) {
                     // vᵀJv = −vᵀ∇²f v, vᵀs = −∇f·v: f's forward jet along v (module docs).
                     let along = v.reshape(&[1, v.shape()[0], v.shape()[1]]);
-                    let jet = laplacian(&[f], std::slice::from_ref(&xr), &[along])?.remove(0);
+                    let jet =
+                        laplacian(std::slice::from_ref(f), std::slice::from_ref(&xr), &[along])?
+                            .remove(0);
                     let vs = jet.tangents.reshape(&[v.shape()[0]]);
                     return Ok((-jet.laplacian + 0.5 * vs.square()).mean_all());
                 }
-                let (vjv, s) = directional_and_score(field, &xr, v)?;
+                // vᵀJv by one jvp of the score along v (forward-over-reverse for an energy).
+                let s = value.score(&xr)?;
+                let jv = jvp(
+                    std::slice::from_ref(&s),
+                    std::slice::from_ref(&xr),
+                    std::slice::from_ref(v),
+                )?
+                .remove(0);
+                let vjv = (v * jv).sum(&[-1]);
                 let second = match self {
                     Objective::Ssm { .. } => (v * &s).sum(&[-1]).square(),
                     _ => s.square().sum(&[-1]),
@@ -426,13 +437,6 @@ impl Objective {
             }
         }
     }
-}
-
-/// vᵀ∇ₓs(x)v and s(x) per row of `x` (R, D) along the rows of `v` (R, D): one jvp.
-fn directional_and_score(field: &FieldFn, x: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
-    let s = field(x, None)?.score(x)?;
-    let jv = jvp(&[s.clone()], &[x.clone()], &[v.clone()])?.remove(0);
-    Ok(((v * jv).sum(&[-1]), s))
 }
 
 /// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.
