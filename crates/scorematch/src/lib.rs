@@ -28,8 +28,10 @@
 //! | `ms-dsm` (NCSN) | σ²·½‖s(x + σz, σ) + z/σ‖², σ from a geometric ladder | first order | noise-conditional score nets |
 //! | `mle` | −log p(x) | first order | flows, Gaussians |
 //!
-//! For an energy, Jv is a Hessian-vector product computed forward-over-reverse (one `jvp`
-//! of a `grad`); for a score network, one `jvp`. M projections per row are one batched
+//! For an energy, sliced SM's vᵀJv and vᵀs are the second- and first-order terms of the
+//! energy's forward jet along v (the forward Laplacian with one direction: no reverse pass
+//! in x); sliced SM-VR, which needs the whole score, takes Jv forward-over-reverse (one `jvp`
+//! of a `grad`); for a score network, Jv is one `jvp`. M projections per row are one batched
 //! sweep over a replicated batch, never D reverse passes. Exact SM's trace is a forward
 //! Laplacian ([`scorematch_graph::laplacian`]): the D basis directions' tangents and summed
 //! second derivatives pushed forward with the values, in chunks of `objective.esm_chunk`
