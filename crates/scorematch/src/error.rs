@@ -61,7 +61,7 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
-    /// A rank of a distributed run failed ([`crate::comm::Communicator::agree`]): every rank
+    /// A rank of a distributed run failed ([`crate::comm::agree`]): every rank
     /// stops with this error, naming the lowest failing rank and its cause.
     #[error("rank {rank} failed: {message}")]
     Rank {

@@ -62,7 +62,7 @@
 //! | [`data`] | [`Dataset`](data::Dataset), the built-in 2-D densities, Gaussian mixtures, CSV and `.npy`, [`Standardizer`](data::Standardizer) |
 //! | [`handle`] | [`ModelHandle`](handle::ModelHandle): a checkpoint's model whose methods (energy, score, per-row log-density, sampling, loss, evaluation, training) pick f32/f64 inside and map raw ↔ model coordinates |
 //! | [`saved`] | [`SavedModel`](saved::SavedModel): parameters under PyTorch names plus configuration and standardisation |
-//! | [`bench`] | one training step timed as the PyTorch/JAX anchors time it: ms/step, FLOPs, share of the GEMM peak, bytes (`scorematch bench`) |
+//! | [`bench`](mod@bench) | one training step timed as the PyTorch/JAX anchors time it: ms/step, FLOPs, share of the GEMM peak, bytes (`scorematch bench`) |
 //! | [`reproduce`] | the sliced score matching paper's experiments (NICE on digits, time and memory against D) as tables and figure data (`scorematch reproduce`) |
 //! | [`memory`] | the memory a model, a training run, a sampler or an evaluation needs, estimated before allocating and refused beyond what the machine has |
 //! | [`checkpoint`] | the safetensors layer: named tensors, metadata, atomic writes |

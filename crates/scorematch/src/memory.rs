@@ -165,7 +165,7 @@ const ESM_TANGENT_COPIES: u64 = 4;
 /// The default chunk of input directions of exact score matching (`objective.esm_chunk`
 /// unset) for `model` at batch `batch` in `dtype`: at most as many directions as fit in
 /// [`ESM_CHUNK_BYTES`], each taking B × (D + Σ layer widths) tangent entries per copy
-/// ([`ESM_TANGENT_COPIES`]), then evened out over the ⌈D/c⌉ chunks this takes so that the
+/// (`ESM_TANGENT_COPIES`), then evened out over the ⌈D/c⌉ chunks this takes so that the
 /// last chunk's zero padding stays below one direction per chunk (c = 170 on D = 256 would
 /// pad 84 directions of work; c = 128 pads none). One chunk of all D directions on small
 /// models; tens of directions at D = 784.

@@ -17,7 +17,7 @@ impl RunConfig {
     /// The run's rows from the whole data `raw` (raw coordinates): a [`DataTransform`]
     /// fitted on all of `raw` (`data.dequantize`, `data.logit`; see
     /// [`DataTransform::fit`]); the rows split into training and validation by
-    /// `data.val_fraction` (from the split [`Stream`](crate::rng::Stream)); both parts
+    /// `data.val_fraction` (from the split [`Stream`]); both parts
     /// dequantised (noise from the dequantisation stream, keyed 0 for the training rows and
     /// 1 for the validation rows, drawn once: every epoch sees the same noisy rows) and
     /// mapped by the transform; then mapped to model coordinates by a [`Standardizer`]
