@@ -113,19 +113,33 @@ impl NpyRows {
         &self.path
     }
 
-    fn decode(&self, bytes: &[u8], out: &mut [f64]) {
+    /// Reads file row `i` into `row` (d values) without allocating: the row's bytes land in
+    /// `row`'s own memory and are decoded in place (float32 from the last value down, so
+    /// that no value is overwritten before it is read).
+    fn read_row(&self, i: usize, row: &mut [f64]) -> Result<()> {
+        let (d, item) = (self.layout.d, self.layout.item);
+        let at = self.offset + (i * d * item) as u64;
+        let raw = &mut bytemuck::cast_slice_mut::<f64, u8>(row)[..d * item];
+        self.file
+            .read_exact_at(raw, at)
+            .map_err(|source| Error::Io { path: self.path.clone(), source })?;
         let big = self.layout.big_endian;
-        if self.layout.item == 8 {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                let b: [u8; 8] = b.try_into().unwrap_or_default();
-                *o = if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) };
+        if item == 8 {
+            for v in row.iter_mut() {
+                let b = v.to_ne_bytes();
+                *v = if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) };
             }
         } else {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                let b: [u8; 4] = b.try_into().unwrap_or_default();
-                *o = f64::from(if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) });
+            for k in (0..d).rev() {
+                let bytes: &[u8] = bytemuck::cast_slice(row);
+                let b = [bytes[4 * k], bytes[4 * k + 1], bytes[4 * k + 2], bytes[4 * k + 3]];
+                row[k] = f64::from(if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) });
             }
         }
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(non_finite(&self.path, row[j], i, j));
+        }
+        Ok(())
     }
 }
 
@@ -139,21 +153,13 @@ impl Rows for NpyRows {
     }
 
     fn read(&self, indices: &[usize], out: &mut [f64]) -> Result<()> {
-        let (n, d, item) = (self.layout.n, self.layout.d, self.layout.item);
+        let (n, d) = (self.layout.n, self.layout.d);
         check_out(indices, d, out)?;
-        let mut bytes = vec![0u8; d * item];
         for (&i, row) in indices.iter().zip(out.chunks_exact_mut(d)) {
             if i >= n {
                 return Err(out_of_range(i, n));
             }
-            let at = self.offset + (i * d * item) as u64;
-            self.file
-                .read_exact_at(&mut bytes, at)
-                .map_err(|source| Error::Io { path: self.path.clone(), source })?;
-            self.decode(&bytes, row);
-            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-                return Err(non_finite(&self.path, row[j], i, j));
-            }
+            self.read_row(i, row)?;
         }
         Ok(())
     }
@@ -225,12 +231,12 @@ impl Rows for FileRows {
     }
 
     fn read(&self, indices: &[usize], out: &mut [f64]) -> Result<()> {
-        let n = self.index.len();
-        let at: Vec<usize> = indices
-            .iter()
-            .map(|&i| self.index.get(i).copied().ok_or_else(|| out_of_range(i, n)))
-            .collect::<Result<_>>()?;
-        self.file.read(&at, out)?;
+        let (n, d) = (self.index.len(), self.file.layout.d);
+        check_out(indices, d, out)?;
+        for (&i, row) in indices.iter().zip(out.chunks_exact_mut(d)) {
+            let at = self.index.get(i).copied().ok_or_else(|| out_of_range(i, n))?;
+            self.file.read_row(at, row)?;
+        }
         self.maps.apply(out)
     }
 }

@@ -103,6 +103,9 @@ pub struct HeldoutLoss<T: Element> {
     full: CompiledLoss<T>,
     rest: Option<CompiledLoss<T>>,
     rows: usize,
+    /// A batch's row indices and rows as read (reused: evaluating allocates nothing).
+    indices: Vec<usize>,
+    read: Vec<f64>,
     buffer: Vec<T>,
 }
 
@@ -125,7 +128,8 @@ impl<T: Element> HeldoutLoss<T> {
             0 => None,
             r => Some(CompiledLoss::new(model, objective, r, false, threads)?),
         };
-        Ok(Self { full, rest, rows, buffer: vec![T::zero(); b * model.dim()] })
+        let buffer = vec![T::zero(); b * model.dim()];
+        Ok(Self { full, rest, rows, indices: Vec::with_capacity(b), read: Vec::new(), buffer })
     }
 
     /// The number of rows this loss averages over.
@@ -179,11 +183,12 @@ impl<T: Element> HeldoutLoss<T> {
         let batches = self.rows.div_ceil(b);
         let mut total = 0.0;
         for k in part(batches, comm.rank(), comm.size()) {
-            let indices: Vec<usize> = (k * b..((k + 1) * b).min(self.rows)).collect();
-            let mut rows = vec![0.0; indices.len() * d];
-            data.read(&indices, &mut rows)?;
+            self.indices.clear();
+            self.indices.extend(k * b..((k + 1) * b).min(self.rows));
+            self.read.resize(self.indices.len() * d, 0.0);
+            data.read(&self.indices, &mut self.read)?;
             self.buffer.clear();
-            self.buffer.extend(rows.iter().map(|&v| T::from_f64(v)));
+            self.buffer.extend(self.read.iter().map(|&v| T::from_f64(v)));
             let loss = match &mut self.rest {
                 Some(rest) if k == batches - 1 => rest,
                 _ => &mut self.full,

@@ -74,9 +74,10 @@ impl<T: Element> SystemFit<T> {
         let chunks = data.n() / self.chunk;
         let [gi, bi] = self.targets;
         let mut sums = [vec![0.0f64; params[gi].len()], vec![0.0f64; params[bi].len()]];
-        let mut rows = vec![0.0; self.chunk * d];
+        let (mut rows, mut indices) = (vec![0.0; self.chunk * d], Vec::with_capacity(self.chunk));
         for c in 0..chunks {
-            let indices: Vec<usize> = (c * self.chunk..(c + 1) * self.chunk).collect();
+            indices.clear();
+            indices.extend(c * self.chunk..(c + 1) * self.chunk);
             data.read(&indices, &mut rows)?;
             self.rows.iter_mut().zip(&rows).for_each(|(o, &v)| *o = T::from_f64(v));
             let mut rng = Stream::Estimator.keyed(seed, &[c as u64]);
