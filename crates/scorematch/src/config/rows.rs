@@ -105,26 +105,25 @@ impl RunConfig {
             d.val_fraction,
             Stream::Split.seed(self.seed),
         )?;
-        let rows = |index: Vec<usize>, maps: RowMaps| -> Result<Arc<dyn Rows>> {
-            Ok(Arc::new(FileRows::new(file.clone(), Arc::new(index), maps)?))
-        };
+        // Each part's row indices are held once, shared by its raw and mapped views.
+        let train_raw = FileRows::new(file.clone(), Arc::new(train), RowMaps::default())?;
+        let validation_raw = FileRows::new(file, Arc::new(validation), RowMaps::default())?;
         let transformed = RowMaps { transform: transform.clone(), standardizer: None };
-        let train_transformed = rows(train.clone(), transformed)?;
         let standardizer = if d.standardize {
-            Some(Standardizer::fit_in(comm, train_transformed.as_ref())?)
+            Some(Standardizer::fit_in(comm, &train_raw.with_maps(transformed)?)?)
         } else {
             None
         };
         let maps = RowMaps { transform: transform.clone(), standardizer: standardizer.clone() };
-        let validation_model = if validation.is_empty() {
+        let validation_model: Option<Arc<dyn Rows>> = if validation_raw.n() == 0 {
             None
         } else {
-            Some(rows(validation.clone(), maps.clone())?)
+            Some(Arc::new(validation_raw.with_maps(maps.clone())?))
         };
         Ok(RunRows {
-            train_raw: rows(train.clone(), RowMaps::default())?,
-            validation_raw: rows(validation, RowMaps::default())?,
-            train: rows(train, maps)?,
+            train: Arc::new(train_raw.with_maps(maps)?),
+            train_raw: Arc::new(train_raw),
+            validation_raw: Arc::new(validation_raw),
             validation: validation_model,
             transform,
             standardizer,

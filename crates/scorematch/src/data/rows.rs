@@ -113,6 +113,27 @@ impl NpyRows {
         &self.path
     }
 
+    /// Reads the file rows `at(i)` for the `indices` into `out` (row-major), one row at a time.
+    fn read_each(
+        &self,
+        indices: &[usize],
+        out: &mut [f64],
+        at: impl Fn(usize) -> Result<usize>,
+    ) -> Result<()> {
+        let d = self.layout.d;
+        if out.len() != indices.len() * d {
+            return Err(Error::Shape(format!(
+                "reading rows: the buffer has {} values but {} rows × {d} columns were requested",
+                out.len(),
+                indices.len()
+            )));
+        }
+        for (&i, row) in indices.iter().zip(out.chunks_exact_mut(d)) {
+            self.read_row(at(i)?, row)?;
+        }
+        Ok(())
+    }
+
     /// Reads file row `i` into `row` (d values) without allocating: the row's bytes land in
     /// `row`'s own memory and are decoded in place (float32 from the last value down, so
     /// that no value is overwritten before it is read).
@@ -153,15 +174,8 @@ impl Rows for NpyRows {
     }
 
     fn read(&self, indices: &[usize], out: &mut [f64]) -> Result<()> {
-        let (n, d) = (self.layout.n, self.layout.d);
-        check_out(indices, d, out)?;
-        for (&i, row) in indices.iter().zip(out.chunks_exact_mut(d)) {
-            if i >= n {
-                return Err(out_of_range(i, n));
-            }
-            self.read_row(i, row)?;
-        }
-        Ok(())
+        let n = self.layout.n;
+        self.read_each(indices, out, |i| if i < n { Ok(i) } else { Err(out_of_range(i, n)) })
     }
 }
 
@@ -205,6 +219,12 @@ impl FileRows {
         if let Some(&i) = index.iter().find(|&&i| i >= file.layout.n) {
             return Err(out_of_range(i, file.layout.n));
         }
+        Self { file, index, maps: RowMaps::default() }.with_maps(maps)
+    }
+
+    /// The same rows (sharing their indices) mapped by `maps` instead. Errors when the maps
+    /// dequantise.
+    pub fn with_maps(&self, maps: RowMaps) -> Result<Self> {
         if maps.transform.as_ref().is_some_and(DataTransform::dequantizes) {
             return Err(Error::InvalidArgument(
                 "rows read from a file one at a time cannot be dequantised (the noise is \
@@ -212,12 +232,7 @@ impl FileRows {
                     .into(),
             ));
         }
-        Ok(Self { file, index, maps })
-    }
-
-    /// The same rows mapped by `maps` instead.
-    pub fn with_maps(&self, maps: RowMaps) -> Result<Self> {
-        Self::new(self.file.clone(), self.index.clone(), maps)
+        Ok(Self { file: self.file.clone(), index: self.index.clone(), maps })
     }
 }
 
@@ -231,25 +246,12 @@ impl Rows for FileRows {
     }
 
     fn read(&self, indices: &[usize], out: &mut [f64]) -> Result<()> {
-        let (n, d) = (self.index.len(), self.file.layout.d);
-        check_out(indices, d, out)?;
-        for (&i, row) in indices.iter().zip(out.chunks_exact_mut(d)) {
-            let at = self.index.get(i).copied().ok_or_else(|| out_of_range(i, n))?;
-            self.file.read_row(at, row)?;
-        }
+        let n = self.index.len();
+        self.file.read_each(indices, out, |i| {
+            self.index.get(i).copied().ok_or_else(|| out_of_range(i, n))
+        })?;
         self.maps.apply(out)
     }
-}
-
-fn check_out(indices: &[usize], d: usize, out: &[f64]) -> Result<()> {
-    if out.len() != indices.len() * d {
-        return Err(Error::Shape(format!(
-            "reading rows: the buffer has {} values but {} rows × {d} columns were requested",
-            out.len(),
-            indices.len()
-        )));
-    }
-    Ok(())
 }
 
 fn out_of_range(i: usize, n: usize) -> Error {
