@@ -185,7 +185,9 @@ fn the_basis_is_the_mixture_of_gaussian_kernels_on_the_features() {
     assert!(want.iter().any(|&v| v > 1e-3 && v < 0.999), "a trivial basis would check nothing");
 }
 
-/// G and b of `objective` on `x` with noise `noise`, compiled from the objective's graph.
+/// G and b of `objective` on `x` with noise `noise`, compiled from the objective's graph
+/// as the refit takes them: the terms over the input directions in chunks of two (the
+/// last zero-padded when D is odd), summed, plus the other terms.
 fn system(
     model: &Dkef,
     objective: &Objective,
@@ -193,21 +195,44 @@ fn system(
     x: &[f64],
     noise: &[Vec<f64>],
 ) -> (Vec<f64>, Vec<f64>) {
-    let rows = x.len() / model.dim;
-    let sg = objective.build_system(model, rows, DType::F64).unwrap();
+    let (rows, m) = (x.len() / model.dim, model.inducing_points);
+    let sg = objective.build_system(model, rows, 2, DType::F64).unwrap();
     let mut inputs = sg.params.clone();
     inputs.push(sg.x.clone());
     inputs.extend(sg.noise.iter().map(|n| n.tensor.clone()));
-    let mut program =
-        compile::<f64>(&inputs, &[sg.gram, sg.linear], &CompileOptions::default()).unwrap();
     let feeds: Vec<&[f64]> = params
         .iter()
         .map(Vec::as_slice)
         .chain([x])
         .chain(noise.iter().map(Vec::as_slice))
         .collect();
-    program.run(&feeds).unwrap();
-    (program.output(0).to_vec(), program.output(1).to_vec())
+    let (mut g, mut b) = (vec![0.0; m * m], vec![0.0; m]);
+    let mut add = |program: &scorematch_exec::Program<f64>| {
+        g.iter_mut().zip(program.output(0)).for_each(|(s, v)| *s += v);
+        b.iter_mut().zip(program.output(1)).for_each(|(s, v)| *s += v);
+    };
+    let options = CompileOptions::default();
+    if let Some((gr, br)) = &sg.rest {
+        let mut program = compile::<f64>(&inputs, &[gr.clone(), br.clone()], &options).unwrap();
+        program.run(&feeds).unwrap();
+        add(&program);
+    }
+    assert_eq!(sg.along.is_some(), objective.system_over_directions());
+    if let (Some((ga, ba)), Some(e)) = (&sg.along, &sg.directions) {
+        inputs.push(e.tensor.clone());
+        let mut program = compile::<f64>(&inputs, &[ga.clone(), ba.clone()], &options).unwrap();
+        let chunks = e.chunks();
+        assert_eq!(chunks.parts(), model.dim.div_ceil(2));
+        let mut dirs = vec![0.0; chunks.chunk * chunks.dim];
+        for part in 0..chunks.parts() {
+            chunks.fill(part, &mut dirs);
+            let mut fed = feeds.clone();
+            fed.push(&dirs);
+            program.run(&fed).unwrap();
+            add(&program);
+        }
+    }
+    (g, b)
 }
 
 /// Solves a·y = r by Gaussian elimination (no pivoting; `a` is positive definite here).
@@ -235,7 +260,7 @@ fn solve(mut a: Vec<f64>, mut r: Vec<f64>) -> Vec<f64> {
 /// differences (exact for a quadratic up to rounding), then one Newton step from 0.
 #[test]
 fn closed_form_alpha_minimises_every_objective() {
-    let (d, n) = (2, 6);
+    let (d, n) = (3, 6);
     let model = small(d);
     let data = gaussian_rows(30, d, 5);
     let base = params_with_system(&model, &data, 6);
@@ -467,4 +492,45 @@ fn a_training_batch_of_one_row_is_refused() {
     let grads = grad(&loss, &params).unwrap();
     let lambda = model.param_specs().iter().position(|s| s.name == "log_lambda").unwrap();
     assert!(!matches!(grads[lambda].op(), scorematch_graph::Op::Constant { .. }));
+}
+
+#[test]
+fn the_step_in_chunks_of_directions_equals_the_step_in_one_program() {
+    let model = small(5);
+    let data = gaussian_rows(40, 5, 21);
+    let params = params_with_system(&model, &data, 22);
+    let x = gaussian_rows(8, 5, 23).data().to_vec();
+    let objectives = [
+        Objective::Esm { chunk: None },
+        Objective::SsmVr { projection: Projection::Gaussian, n_projections: 2 },
+        Objective::Dsm { sigma: 0.2 },
+    ];
+    for objective in &objectives {
+        // Five directions fit one chunk by default: the one-program step.
+        let mut whole = CompiledLoss::<f64>::new(&model, objective, 8, true, 1).unwrap();
+        assert_eq!(whole.parts(), 1, "{}", objective.name());
+        for chunk in [1, 2] {
+            let mut chunked = CompiledLoss::<f64>::fitted(&model, objective, 8, chunk, 1).unwrap();
+            assert_eq!(chunked.parts(), 5usize.div_ceil(chunk));
+            whole.draw_noise(&mut StdRng::seed_from_u64(24));
+            chunked.draw_noise(&mut StdRng::seed_from_u64(24));
+            let (a, b) =
+                (whole.evaluate(&params, &x).unwrap(), chunked.evaluate(&params, &x).unwrap());
+            let name = format!("{} in chunks of {chunk}", objective.name());
+            assert!((a - b).abs() < 1e-10 * (1.0 + a.abs()), "{name}: loss {a} vs {b}");
+            let mut nonzero = 0;
+            for i in 0..params.len() {
+                let (ga, gb) = (whole.grad(i).unwrap(), chunked.grad(i).unwrap());
+                for (u, v) in ga.iter().zip(gb) {
+                    assert!((u - v).abs() < 1e-9 * (1.0 + u.abs()), "{name}: ∂/∂θ[{i}] {u} vs {v}");
+                }
+                nonzero += usize::from(ga.iter().any(|v| *v != 0.0));
+            }
+            // θ's feature networks, inducing points, kernel scales and weights, and λ.
+            assert!(nonzero >= params.len() - 2, "{name}: only {nonzero} gradients are nonzero");
+        }
+    }
+    // A chunk set below D takes the chunked step in training.
+    let esm = Objective::Esm { chunk: Some(2) };
+    assert_eq!(CompiledLoss::<f64>::new(&model, &esm, 8, true, 1).unwrap().parts(), 3);
 }

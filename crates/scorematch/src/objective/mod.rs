@@ -32,7 +32,7 @@ mod closed_form;
 mod exact;
 mod noise;
 
-pub use closed_form::SystemGraph;
+pub use closed_form::{FittedGraphs, SystemGraph};
 pub use exact::{DirectionChunks, Directions};
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
@@ -78,10 +78,9 @@ impl ObjectiveKind {
 pub enum Objective {
     /// Exact score matching, over the D input directions in chunks of `chunk`.
     Esm {
-        /// Directions per chunk (≥ 1; clamped to D): peak memory grows with it, speed too
-        /// until products are large. `None`: [`crate::memory::esm_chunk`], from the bytes a
-        /// direction needs; all D for the training loss of a model with a closed-form part
-        /// (its α needs all D directions in every chunk's program).
+        /// Directions per chunk (≥ 1; clamped to D), of the trace and of a closed-form
+        /// model's statistics: peak memory grows with it, speed too until products are
+        /// large. `None`: [`crate::memory::esm_chunk`], from the bytes a direction needs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chunk: Option<usize>,
     },
@@ -267,17 +266,14 @@ impl Objective {
         let (g, params, x, noise) = self.inputs(model, batch, dtype);
         let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
         let directions = match *self {
-            Objective::Esm { chunk } => {
+            Objective::Esm { .. } => {
                 let d = model.dim();
                 // A training loss with a closed-form part builds α's system over all D
-                // directions in every chunk's program (`closed_form.rs`): chunking its loss
-                // would only repeat that work, so by default it takes one chunk.
+                // directions in this one program (chunked, it is built by
+                // `Objective::build_fitted` instead): chunking only its loss would repeat
+                // that work.
                 let whole = training && model.closed_form().is_some();
-                let c = chunk
-                    .unwrap_or_else(
-                        || if whole { d } else { memory::esm_chunk(model, batch, dtype) },
-                    )
-                    .clamp(1, d);
+                let c = if whole { d } else { self.direction_chunk(model, batch, dtype) };
                 Some(g.input("directions", &[c, d], dtype))
             }
             _ => None,
@@ -286,6 +282,17 @@ impl Objective {
         let loss = self.loss_as(model, &params, &x, &tensors, e, training)?;
         let directions = directions.map(|tensor| Directions { tensor });
         Ok(LossGraph { graph: g, params, x, noise, directions, loss })
+    }
+
+    /// Input directions per chunk, in [1, D], for exact SM's trace and for a closed-form
+    /// model's statistics over directions: `esm_chunk` when set (exact SM), else
+    /// [`memory::esm_chunk`] for `model` at `batch` rows in `dtype`.
+    pub fn direction_chunk(&self, model: &dyn Model, batch: usize, dtype: DType) -> usize {
+        let set = match *self {
+            Objective::Esm { chunk } => chunk,
+            _ => None,
+        };
+        set.unwrap_or_else(|| memory::esm_chunk(model, batch, dtype)).clamp(1, model.dim())
     }
 
     /// A fresh graph with the inputs of a loss on `rows` rows: the model's parameters, the

@@ -42,9 +42,8 @@ pub const STEPS: (usize, usize) = (10, 5);
 /// The most memory one cell may take: a cell whose step needs more (estimated before it is
 /// compiled, [`step_bytes`]) is reported with its need instead of being run, as the
 /// paper's exact SM ran out of its 12 GB GPU. 8 GiB, a third of the 23 GB machine the
-/// results were made on: the DKEF's exact SM holds D × 100 × 200 tangent entries per
-/// kernel value for its closed-form α (all D directions at once, `objective/closed_form.rs`),
-/// about 5 GiB at D = 1024.
+/// results were made on; with α's statistics in chunks of directions
+/// (`objective/closed_form.rs`) no cell comes near it.
 pub const MEMORY_BUDGET: u64 = 8 << 30;
 
 /// The model of every cell: the official runs' deep kernel exponential family (200
@@ -70,11 +69,16 @@ pub fn objectives() -> Vec<(&'static str, Objective)> {
 /// The bytes of the training step of `model` by `objective` at batch [`BATCH`] in f32,
 /// extrapolated linearly from the programs compiled at batches 2 and 4 (every buffer is
 /// batch-sized or parameter-sized, see [`crate::memory`]; a DKEF batch splits in halves,
-/// so the probes are even), so that estimating never allocates a step too large for the
-/// machine.
+/// so the probes are even) with the chunk of directions the step at [`BATCH`] takes, so
+/// that estimating never allocates a step too large for the machine.
 pub fn step_bytes(model: &dyn Model, objective: &Objective, threads: usize) -> Result<u64> {
+    let chunk = CompiledLoss::<f32>::fitted_chunk(model, objective, BATCH);
     let at = |b: usize| -> Result<u64> {
-        Ok(CompiledLoss::<f32>::new(model, objective, b, true, threads)?.bytes() as u64)
+        let loss = match chunk {
+            Some(c) => CompiledLoss::<f32>::fitted(model, objective, b, c, threads)?,
+            None => CompiledLoss::<f32>::new(model, objective, b, true, threads)?,
+        };
+        Ok(loss.bytes() as u64)
     };
     let (two, four) = (at(2)?, at(4)?);
     let per_row = four.saturating_sub(two) / 2;
@@ -185,12 +189,15 @@ pub fn run(config: &ReproduceConfig, hook: &mut dyn FnMut(&Tick)) -> Result<Repo
          moments (nothing else is allocated per step)."
             .into(),
         "Exact SM: the kernels' trace tr ∇ₓ²kₗ and their gradients K (D × M per row) for the \
-         closed-form α, and the loss's trace, by the forward Laplacian over all D input \
-         directions in one program (α's statistics need every direction before the solve, so \
-         the loss is not chunked): its time and memory grow with D (D × 100 × 200 tangent \
-         entries per kernel value). Sliced SM-VR's and DSM's α need K as well (G = mean KᵀK: \
-         the D directions, without second derivatives), so their cost grows with D too; sliced \
-         SM alone takes one direction per row (G = mean uuᵀ, u = Kᵀv)."
+         closed-form α, and the loss's trace, by the forward Laplacian over the D input \
+         directions. Sliced SM-VR's and DSM's α need K as well (G = mean KᵀK: the D \
+         directions, without second derivatives); sliced SM alone takes one direction per row \
+         (G = mean uuᵀ, u = Kᵀv). So the time of exact SM, SM-VR and DSM grows with D; their \
+         memory does not grow past one chunk of directions: α's statistics are summed over \
+         chunks (a pass for G and b, the loss with its adjoints in G and b, a pass for their \
+         pullback into θ), each chunk c directions × 100 rows × 200 inducing points of \
+         tangents, c from a 64 MiB budget per chunk; one program takes all D when they fit \
+         one chunk."
             .into(),
     ];
     if config.seeds > 1 {

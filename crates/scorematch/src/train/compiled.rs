@@ -37,7 +37,8 @@ use rayon::ThreadPool;
 use scorematch_exec::{CompileOptions, Program, compile, thread_pool};
 use scorematch_graph::{Element, Tensor, grad};
 
-use super::parts::{LossPart, add_scaled, run_and_sum};
+use super::fitted::FittedStep;
+use super::parts::{LossPart, add_scaled, run_and_sum, shorten};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
@@ -162,11 +163,6 @@ impl<T: Element> Unit<T> {
     }
 }
 
-/// A feed, seen for as long as a shorter borrow (to chain it with one).
-fn shorten<'b, 'a: 'b, T>(feed: &'a [T]) -> &'b [T] {
-    feed
-}
-
 /// Rows `first_row..first_row + rows` of the batch, compiled on their own.
 struct Slice<T: Element> {
     unit: Unit<T>,
@@ -224,6 +220,9 @@ enum Run<T: Element> {
     /// One single-threaded program per slice of the batch, run side by side on `pool`;
     /// `grads` holds the sums of the last evaluation's gradients.
     Sliced { slices: Vec<Slice<T>>, pool: Arc<ThreadPool>, grads: Vec<Vec<T>> },
+    /// A closed-form model's training step with α's statistics in chunks of directions
+    /// (`fitted.rs`).
+    Fitted(Box<FittedStep<T>>),
 }
 
 /// How many slices to split a batch of `batch` rows into, whose whole evaluation costs
@@ -284,6 +283,9 @@ impl<T: Element> CompiledLoss<T> {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
         let threads = threads.max(1);
+        if let Some(chunk) = Self::fitted_chunk(model, objective, batch).filter(|_| want.training) {
+            return Self::fitted(model, objective, batch, chunk, threads);
+        }
         let whole = build::<T>(model, objective, batch, want, 1)?;
         let flops = whole.unit.flops();
         // A closed-form part (dkef's α) is fitted over the training batch: rows coupled.
@@ -296,15 +298,53 @@ impl<T: Element> CompiledLoss<T> {
         } else {
             Run::Whole(Box::new(whole.unit))
         };
-        let noise = whole
-            .noise
+        Ok(Self::with_noise(run, whole.noise, whole.n_params, batch, model.dim(), with_grad))
+    }
+
+    /// A loss running `run`, with buffers for noise tensors of the given distributions
+    /// and shapes.
+    fn with_noise(
+        run: Run<T>,
+        noise: Vec<(NoiseDist, Vec<usize>)>,
+        n_params: usize,
+        batch: usize,
+        dim: usize,
+        with_grad: bool,
+    ) -> Self {
+        let noise = noise
             .into_iter()
             .map(|(dist, shape)| {
                 let numel = shape.iter().product();
                 (dist, shape[shape.len() - 1], vec![T::zero(); numel])
             })
             .collect();
-        Ok(Self { run, noise, n_params: whole.n_params, batch, dim: model.dim(), with_grad })
+        Self { run, noise, n_params, batch, dim, with_grad }
+    }
+
+    /// The chunk of input directions in which a training step of `model` by `objective` on
+    /// `batch` rows takes α's statistics (`fitted.rs`): `Some(c)` for a closed-form model
+    /// whose statistics are over directions when c ([`Objective::direction_chunk`]) is below
+    /// D; `None` when the step is one program.
+    pub fn fitted_chunk(model: &dyn Model, objective: &Objective, batch: usize) -> Option<usize> {
+        let over = model.closed_form().is_some() && objective.system_over_directions();
+        let chunk = objective.direction_chunk(model, batch, T::DTYPE);
+        (over && chunk < model.dim()).then_some(chunk)
+    }
+
+    /// The training step of a closed-form model with α's statistics in chunks of `chunk`
+    /// input directions (`fitted.rs`), as training takes it when one chunk cannot hold
+    /// all D; public so that tests can compare it with the one-program step.
+    pub fn fitted(
+        model: &dyn Model,
+        objective: &Objective,
+        batch: usize,
+        chunk: usize,
+        threads: usize,
+    ) -> Result<Self> {
+        let (step, noise) = FittedStep::new(model, objective, batch, chunk, threads)?;
+        let n_params = model.param_specs().len();
+        let run = Run::Fitted(Box::new(step));
+        Ok(Self::with_noise(run, noise, n_params, batch, model.dim(), true))
     }
 
     /// `slices` single-threaded programs over consecutive rows of the batch, the first
@@ -352,7 +392,7 @@ impl<T: Element> CompiledLoss<T> {
     /// How many slices of the batch run side by side (1: the whole batch in one program).
     pub fn slices(&self) -> usize {
         match &self.run {
-            Run::Whole(_) => 1,
+            Run::Whole(_) | Run::Fitted(_) => 1,
             Run::Sliced { slices, .. } => slices.len(),
         }
     }
@@ -362,6 +402,7 @@ impl<T: Element> CompiledLoss<T> {
         match &self.run {
             Run::Whole(unit) => unit.chunks(),
             Run::Sliced { slices, .. } => slices[0].unit.chunks(),
+            Run::Fitted(step) => step.chunks(),
         }
     }
 
@@ -370,6 +411,7 @@ impl<T: Element> CompiledLoss<T> {
         match &self.run {
             Run::Whole(unit) => unit.flops(),
             Run::Sliced { slices, .. } => slices.iter().map(|s| s.unit.flops()).sum(),
+            Run::Fitted(step) => step.flops(),
         }
     }
 
@@ -380,6 +422,7 @@ impl<T: Element> CompiledLoss<T> {
         let noise: usize = self.noise.iter().map(|n| n.2.len()).sum();
         let programs = match &self.run {
             Run::Whole(unit) => unit.bytes(),
+            Run::Fitted(step) => step.bytes(),
             Run::Sliced { slices, grads, .. } => {
                 let own: usize = slices.iter().map(|s| elems(&s.noise)).sum();
                 let programs: usize = slices.iter().map(|s| s.unit.bytes()).sum();
@@ -434,6 +477,11 @@ impl<T: Element> CompiledLoss<T> {
                 let run = |s: &mut Slice<T>| s.run(params, x, noise, batch, dim);
                 run_and_sum(slices, Some(pool), run, grads)
             }
+            Run::Fitted(step) => {
+                let noise = noise.iter().map(|n| n.2.as_slice());
+                step.run(params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
+                Ok(step.loss_value)
+            }
         }
     }
 
@@ -454,6 +502,7 @@ impl<T: Element> CompiledLoss<T> {
         (self.with_grad && i < self.n_params).then(|| match &self.run {
             Run::Whole(unit) => unit.grad(i),
             Run::Sliced { grads, .. } => grads[i].as_slice(),
+            Run::Fitted(step) => step.grad(i),
         })
     }
 

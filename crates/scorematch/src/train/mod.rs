@@ -10,6 +10,7 @@
 //! a run exactly as if it had never stopped.
 
 mod compiled;
+mod fitted;
 mod parts;
 mod record;
 mod system;

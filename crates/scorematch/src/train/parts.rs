@@ -73,3 +73,8 @@ pub(crate) fn add_scaled<T: Element>(sum: &mut [T], g: &[T], w: T, first: bool) 
         sum.iter_mut().zip(g).for_each(|(s, &g)| *s = *s + w * g);
     }
 }
+
+/// A feed, seen for as long as a shorter borrow (to chain it with one).
+pub(crate) fn shorten<'b, 'a: 'b, T>(feed: &'a [T]) -> &'b [T] {
+    feed
+}

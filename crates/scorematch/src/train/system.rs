@@ -7,20 +7,29 @@
 //! `save_alpha_matrices` does — so that validation measures the model that would be kept,
 //! and the kept parameters carry statistics that match their θ and λ. A checkpoint written
 //! mid-run between validations carries the statistics of the last refit.
+//!
+//! The statistics are means over chunks of rows and, where they are sums over the input
+//! directions, over chunks of directions too ([`Objective::build_system`]): one program for
+//! the terms over a chunk of directions, run once per chunk, and one for the rest, so the
+//! memory is one chunk's whatever D.
 
 use scorematch_exec::{CompileOptions, Program, compile};
 use scorematch_graph::{Element, Tensor};
 
+use super::parts::shorten;
 use crate::data::Rows;
 use crate::error::Result;
 use crate::model::Model;
 use crate::model::compiled::run_fed;
-use crate::objective::{NoiseDist, Objective};
+use crate::objective::{DirectionChunks, NoiseDist, Objective};
 use crate::rng::Stream;
 
-/// The program of [`Objective::build_system`] for chunks of rows, and where it writes.
+/// The programs of [`Objective::build_system`] for chunks of rows, and where they write.
 pub(crate) struct SystemFit<T: Element> {
-    program: Program<T>,
+    /// The terms over a chunk of directions, the chunks and one chunk's input buffer.
+    along: Option<(Program<T>, DirectionChunks, Vec<T>)>,
+    /// The terms not over directions.
+    rest: Option<Program<T>>,
     noise: Vec<(NoiseDist, usize, Vec<T>)>,
     chunk: usize,
     rows: Vec<T>,
@@ -37,12 +46,25 @@ impl<T: Element> SystemFit<T> {
         threads: usize,
     ) -> Result<Option<Self>> {
         let Some(cf) = model.closed_form() else { return Ok(None) };
-        let sg = objective.build_system(model, chunk, T::DTYPE)?;
+        let directions = objective.direction_chunk(model, chunk, T::DTYPE);
+        let sg = objective.build_system(model, chunk, directions, T::DTYPE)?;
         let mut inputs: Vec<Tensor> = sg.params.clone();
         inputs.push(sg.x.clone());
         inputs.extend(sg.noise.iter().map(|n| n.tensor.clone()));
         let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
-        let program = compile::<T>(&inputs, &[sg.gram, sg.linear], &options)?;
+        let rest = match &sg.rest {
+            Some((g, b)) => Some(compile::<T>(&inputs, &[g.clone(), b.clone()], &options)?),
+            None => None,
+        };
+        let along = match (&sg.along, &sg.directions) {
+            (Some((g, b)), Some(e)) => {
+                inputs.push(e.tensor.clone());
+                let program = compile::<T>(&inputs, &[g.clone(), b.clone()], &options)?;
+                let chunks = e.chunks();
+                Some((program, chunks, vec![T::zero(); chunks.chunk * chunks.dim]))
+            }
+            _ => None,
+        };
         let noise = sg
             .noise
             .iter()
@@ -52,7 +74,8 @@ impl<T: Element> SystemFit<T> {
             })
             .collect();
         Ok(Some(Self {
-            program,
+            along,
+            rest,
             noise,
             chunk,
             rows: vec![T::zero(); chunk * model.dim()],
@@ -75,6 +98,11 @@ impl<T: Element> SystemFit<T> {
         let [gi, bi] = self.targets;
         let mut sums = [vec![0.0f64; params[gi].len()], vec![0.0f64; params[bi].len()]];
         let (mut rows, mut indices) = (vec![0.0; self.chunk * d], Vec::with_capacity(self.chunk));
+        let add = |sums: &mut [Vec<f64>; 2], program: &Program<T>| {
+            for (k, sum) in sums.iter_mut().enumerate() {
+                sum.iter_mut().zip(program.output(k)).for_each(|(s, &v)| *s += Element::to_f64(v));
+            }
+        };
         for c in 0..chunks {
             indices.clear();
             indices.extend(c * self.chunk..(c + 1) * self.chunk);
@@ -89,11 +117,16 @@ impl<T: Element> SystemFit<T> {
                 .map(Vec::as_slice)
                 .chain([self.rows.as_slice()])
                 .chain(self.noise.iter().map(|n| n.2.as_slice()));
-            run_fed(&mut self.program, feeds)?;
-            for (k, sum) in sums.iter_mut().enumerate() {
-                sum.iter_mut()
-                    .zip(self.program.output(k))
-                    .for_each(|(s, &v)| *s += Element::to_f64(v));
+            if let Some(program) = self.rest.as_mut() {
+                run_fed(program, feeds.clone())?;
+                add(&mut sums, program);
+            }
+            if let Some((program, directions, buf)) = self.along.as_mut() {
+                for part in 0..directions.parts() {
+                    directions.fill(part, buf);
+                    run_fed(program, feeds.clone().map(shorten).chain([buf.as_slice()]))?;
+                    add(&mut sums, program);
+                }
             }
         }
         for (k, sum) in sums.iter().enumerate() {
