@@ -131,6 +131,7 @@
 //!   [`MAX_RANK`] axes.
 
 mod compile;
+mod denormals;
 mod error;
 mod fuse;
 mod instr;

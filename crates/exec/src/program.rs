@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::ThreadPool;
 use scorematch_graph::Element;
 
+use crate::denormals::{FlushGuard, flush_on_this_thread};
 use crate::error::ExecError;
 use crate::instr::{Ctx, Instr, Kernel};
 
@@ -104,6 +105,7 @@ pub fn thread_pool(threads: usize) -> Result<Option<Arc<ThreadPool>>, ExecError>
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(move |i| format!("scorematch-exec-{threads}-{i}"))
+        .start_handler(|_| flush_on_this_thread())
         .build()
         .map_err(|e| ExecError::ThreadPool { threads, message: e.to_string() })?;
     let pool = Arc::new(pool);
@@ -173,6 +175,7 @@ impl<T: Element> Program<T> {
         let ctx = Ctx { threads: self.threads };
         let (instrs, bufs, scratch) = (&self.instrs, &mut self.bufs, &mut self.scratch);
         let mut exec = move || {
+            let _flush = FlushGuard::new();
             for ins in instrs {
                 ins.execute(bufs, inputs, scratch, ctx);
             }

@@ -47,6 +47,7 @@ def test_defaults_are_the_librarys():
     assert p["objective"].default == run["objective"]["kind"] == "ssm-vr"
     assert p["n_projections"].default == run["objective"]["n_projections"] == 1
     assert p["noise_sigma"].default is None  # the library's objective.sigma
+    assert p["esm_chunk"].default is None and "esm_chunk" not in run["objective"]
     assert p["steps"].default == run["train"]["steps"] == 2000
     assert p["batch_size"].default == run["train"]["batch_size"] == 256
     assert p["learning_rate"].default == run["train"]["lr"] == 3e-3
@@ -130,6 +131,7 @@ def test_fit_input_errors(X, message):
         (dict(objective="ms-dsm"), "^objective"),
         (dict(n_projections=0), "^n_projections = 0"),
         (dict(objective="dsm", noise_sigma=-1.0), "^noise_sigma = -1"),
+        (dict(objective="esm", esm_chunk=0), "^esm_chunk = 0"),
         (dict(dtype="float16"), "^dtype"),
         (dict(threads=0), "^threads"),
         (dict(random_state="x"), "^random_state"),
@@ -138,6 +140,16 @@ def test_fit_input_errors(X, message):
 def test_argument_errors_name_the_argument(params, message):
     with pytest.raises(ValueError, match=message):
         ScoreMatchingDensity(**{**SMALL, **params}).fit(gaussian())
+
+
+def test_esm_chunk_changes_the_memory_not_the_fit():
+    # Exact SM over 3 input directions in one chunk or in chunks of one: the same losses up
+    # to the order of floating-point sums.
+    X = gaussian(d=3)
+    fits = [ScoreMatchingDensity(**SMALL, objective="esm", esm_chunk=c, dtype="float64",
+                                 random_state=2).fit(X) for c in (None, 1)]
+    np.testing.assert_allclose(fits[0].loss_curve_, fits[1].loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(fits[0].energy(X), fits[1].energy(X), rtol=1e-7, atol=1e-9)
 
 
 def test_dimension_mismatch_and_sampler_errors():

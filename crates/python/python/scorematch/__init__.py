@@ -68,6 +68,7 @@ _FIELDS = {
     "objective": "objective.kind",
     "n_projections": "objective.n_projections",
     "noise_sigma": "objective.sigma",
+    "esm_chunk": "objective.esm_chunk",
     "steps": "train.steps",
     "batch_size": "train.batch_size",
     "learning_rate": "train.lr",
@@ -182,7 +183,9 @@ class ScoreMatchingDensity(_Density, _Base):
     ``model`` (``mlp-energy``, ``mlp-score``, ``ncsn-score``, ``nice``, ``gaussian``),
     ``hidden`` widths, ``activation``, ``objective`` (``esm``, ``ssm``, ``ssm-vr``,
     ``dsm``, ``ms-dsm``, ``mle``), ``n_projections`` of the sliced objectives,
-    ``noise_sigma`` (DSM's σ; None: the library's), ``steps``, ``batch_size``,
+    ``noise_sigma`` (DSM's σ; None: the library's), ``esm_chunk`` (input directions per
+    chunk of exact SM, which bounds its memory; None: as many as fit in 64 MiB),
+    ``steps``, ``batch_size``,
     ``learning_rate`` (Adam), ``standardize`` (per column, the map saved with the model),
     ``dtype`` (``float32`` or ``float64``), ``threads``, ``random_state`` (the run seed;
     None: the library's default seed, so fits repeat), ``verbose`` (progress bar).
@@ -200,6 +203,7 @@ class ScoreMatchingDensity(_Density, _Base):
         objective=_default("objective.kind"),
         n_projections=_default("objective.n_projections"),
         noise_sigma=None,
+        esm_chunk=None,
         steps=_default("train.steps"),
         batch_size=_default("train.batch_size"),
         learning_rate=_default("train.lr"),
@@ -215,6 +219,7 @@ class ScoreMatchingDensity(_Density, _Base):
         self.objective = objective
         self.n_projections = n_projections
         self.noise_sigma = noise_sigma
+        self.esm_chunk = esm_chunk
         self.steps = steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -233,6 +238,7 @@ class ScoreMatchingDensity(_Density, _Base):
             "objective.kind": self.objective,
             "objective.n_projections": self.n_projections,
             "objective.sigma": self.noise_sigma,
+            "objective.esm_chunk": self.esm_chunk,
             "train.steps": self.steps,
             "train.batch_size": self.batch_size,
             "train.lr": self.learning_rate,

@@ -250,8 +250,8 @@ pub struct ObjectiveSection {
     /// Noise levels of ms-dsm (geometric ladder).
     #[cfg_attr(feature = "clap", arg(long, value_name = "L"))]
     pub levels: usize,
-    /// Input directions per chunk of esm (its memory grows with it); unset: as many as
-    /// fit in 64 MiB of tangents.
+    /// Input directions per chunk of esm, and of dkef's closed-form statistics under esm
+    /// (memory grows with it); unset: as many as fit in 64 MiB of tangents.
     #[cfg_attr(feature = "clap", arg(long, value_name = "C"))]
     pub esm_chunk: Option<usize>,
     /// Objective of the validation loss (early stopping, keep-best), with the settings

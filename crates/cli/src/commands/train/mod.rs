@@ -242,14 +242,26 @@ fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
 }
 
 /// The outcome of this rank: rank 0's as it is; another rank's with its exit status but no
-/// message (rank 0 reports for all).
+/// message (rank 0 reports for all). An error the ranks agreed on ([`comm::agree`]: every
+/// rank holds it, at the same point) is said by rank 0 before any rank exits — the others
+/// wait in a sum until it has — because `mpirun` ends the whole job as soon as one rank
+/// exits with an error, which could cut rank 0 off before it speaks.
 fn on_rank(comm: &dyn Communicator, result: Result<()>) -> Result<()> {
-    match result {
-        Err(e) if comm.rank() > 0 => {
-            Err(Exit { code: error::report(&e, "train").0, message: String::new() }.into())
+    let Err(e) = result else { return result };
+    let agreed = comm.size() > 1
+        && e.chain().any(|c| matches!(c.downcast_ref(), Some(scorematch::Error::Rank { .. })));
+    let (code, message) = error::report(&e, "train");
+    if agreed {
+        if comm.rank() == 0 {
+            crate::output::err_line(&message);
         }
-        other => other,
+        comm.sum_f64(&mut [0.0]);
+        return Err(Exit { code, message: String::new() }.into());
     }
+    if comm.rank() > 0 {
+        return Err(Exit { code, message: String::new() }.into());
+    }
+    Err(e)
 }
 
 /// The figures draw at most this many values of the training rows (a distributed run's
