@@ -37,7 +37,7 @@
 //!
 //! **In chunks of directions.** Those B·M·D entries are the step's memory: 1.7 GB for
 //! sliced SM-VR and 4.9 GB for exact SM at D = 1024 when every direction is in one
-//! program. But the terms over the D directions (G = Σ_{d,r} K K ᵀ and its b, the trace)
+//! program. But the terms over the D directions (G = Σ_{d,r} KKᵀ and its b, the trace)
 //! are sums over chunks of directions, G = Σₖ Gₖ, so a training step
 //! ([`Objective::build_fitted`], run by `train/fitted.rs`) takes them in three passes over
 //! chunks of c directions, each pass one compiled program fed one chunk at a time:
@@ -273,6 +273,15 @@ impl Objective {
             .collect()
     }
 
+    /// `model`'s closed-form part, after checking that this objective applies to `model`;
+    /// errors when it has none.
+    fn closed_form_of<'m>(&self, model: &'m dyn Model) -> Result<&'m dyn ClosedForm> {
+        self.validate(model)?;
+        model.closed_form().ok_or_else(|| {
+            Error::InvalidArgument("the model has no part solved in closed form".into())
+        })
+    }
+
     /// The rows α is fitted on, ⌊B/2⌋, for a training batch of `b` rows; errors below 2.
     fn fit_rows(b: usize) -> Result<usize> {
         if b < 2 {
@@ -319,10 +328,7 @@ impl Objective {
         chunk: usize,
         dtype: DType,
     ) -> Result<FittedGraphs> {
-        self.validate(model)?;
-        let cf = model.closed_form().ok_or_else(|| {
-            Error::InvalidArgument("the model has no part solved in closed form".into())
-        })?;
+        let cf = self.closed_form_of(model)?;
         if !self.system_over_directions() {
             return Err(Error::InvalidArgument(format!(
                 "{}'s closed-form statistics are not sums over input directions",
@@ -379,10 +385,7 @@ impl Objective {
         chunk: usize,
         dtype: DType,
     ) -> Result<SystemGraph> {
-        self.validate(model)?;
-        let cf = model.closed_form().ok_or_else(|| {
-            Error::InvalidArgument("the model has no part solved in closed form".into())
-        })?;
+        let cf = self.closed_form_of(model)?;
         let (g, params, x, noise) = self.inputs(model, rows, dtype);
         let tensors: Vec<Tensor> = noise.iter().map(|n| n.tensor.clone()).collect();
         let basis = self.system_basis(cf, &params, &x, &tensors)?;

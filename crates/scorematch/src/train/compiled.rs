@@ -4,7 +4,8 @@
 //! A loss may come in parts whose sum is the loss: exact score matching's chunks of input
 //! directions (`objective/exact.rs`). Its program is then run once per chunk with that
 //! chunk's directions, and the loss and gradients summed in chunk order (deterministic), so
-//! the memory is one chunk's.
+//! the memory is one chunk's. A closed-form model's training step whose α statistics need
+//! every input direction takes three programs over such chunks instead (`fitted.rs`).
 //!
 //! ## Threads: slices of the batch
 //!

@@ -227,7 +227,7 @@ fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
     // An error the ranks already agreed on in a collective of the library: every rank holds
     // it, from the same call, so none takes part in another agreement.
     if let Err(e) = &local
-        && e.chain().any(|c| matches!(c.downcast_ref(), Some(scorematch::Error::Rank { .. })))
+        && is_agreed(e)
     {
         return local;
     }
@@ -241,6 +241,12 @@ fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
     }
 }
 
+/// Whether `e` is an error the ranks agreed on in a collective ([`comm::agree`]): every rank
+/// holds it, from the same call.
+fn is_agreed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref(), Some(scorematch::Error::Rank { .. })))
+}
+
 /// The outcome of this rank: rank 0's as it is; another rank's with its exit status but no
 /// message (rank 0 reports for all). An error the ranks agreed on ([`comm::agree`]: every
 /// rank holds it, at the same point) is said by rank 0 before any rank exits — the others
@@ -248,10 +254,8 @@ fn agreed<T>(comm: &dyn Communicator, local: Result<T>) -> Result<T> {
 /// exits with an error, which could cut rank 0 off before it speaks.
 fn on_rank(comm: &dyn Communicator, result: Result<()>) -> Result<()> {
     let Err(e) = result else { return result };
-    let agreed = comm.size() > 1
-        && e.chain().any(|c| matches!(c.downcast_ref(), Some(scorematch::Error::Rank { .. })));
     let (code, message) = error::report(&e, "train");
-    if agreed {
+    if comm.size() > 1 && is_agreed(&e) {
         if comm.rank() == 0 {
             crate::output::err_line(&message);
         }
