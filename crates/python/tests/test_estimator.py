@@ -47,7 +47,7 @@ def test_defaults_are_the_librarys():
     assert p["objective"].default == run["objective"]["kind"] == "ssm-vr"
     assert p["n_projections"].default == run["objective"]["n_projections"] == 1
     assert p["noise_sigma"].default is None  # the library's objective.sigma
-    assert p["esm_chunk"].default is None and "esm_chunk" not in run["objective"]
+    assert p["esm_chunk"].default is None and run["objective"].get("esm_chunk") is None
     assert p["steps"].default == run["train"]["steps"] == 2000
     assert p["batch_size"].default == run["train"]["batch_size"] == 256
     assert p["learning_rate"].default == run["train"]["lr"] == 3e-3
