@@ -1,13 +1,14 @@
 //! Subnormal numbers flushed to zero while programs run.
 //!
 //! A subnormal operand (|x| < 2⁻¹²⁶ in f32) sends many x86 cores' vector units into a
-//! microcode assist that costs about a hundred cycles per instruction. Score-matching
-//! models produce them in bulk: a Gaussian kernel exp(−‖φ(x) − φ(z)‖²/2s²) of distant
-//! points, a saturated sigmoid, and every derivative and product downstream. Measured on
-//! an Intel Xeon (AVX-512) here, the deep kernel exponential family's training step at
-//! D = 400 ran several times slower with subnormals than with them flushed (AMD cores
-//! handle them at nearly full speed, which hid it). XLA on CPU runs with the same flags
-//! (flush-to-zero and denormals-are-zero), as does PyTorch after
+//! slow microcode assist (its cost per instruction was not counted here: this machine's
+//! perf exposes no assist events). Score-matching models produce subnormals in bulk: a
+//! Gaussian kernel exp(−‖φ(x) − φ(z)‖²/2s²) of distant points, a saturated sigmoid, and
+//! every derivative and product downstream. Measured on an Intel Xeon (AVX-512) here, the
+//! deep kernel exponential family's sliced SM training step at D = 400 ran 2.5× slower
+//! with subnormals than with them flushed (24 against 60 steps/s, the same final loss);
+//! earlier runs on AMD machines did not show the slowdown (not measured there). XLA on CPU
+//! runs with the same flags (flush-to-zero and denormals-are-zero), as does PyTorch after
 //! `torch.set_flush_denormal(True)`.
 //!
 //! The flags live in each thread's MXCSR register, so a program sets them for the span of
