@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use scorematch_graph::shape::numel;
 use scorematch_graph::{Element, Node, NodeId, Op, Tensor, ancestors, passes};
 
+use crate::accumulate;
 use crate::error::ExecError;
 use crate::fuse::{self, Fusion, Unit};
 use crate::instr::{Instr, Kernel, Slot};
@@ -146,12 +147,25 @@ impl<T: Element> Lowering<T> {
         }
         let absorbed = absorbable(&nodes, &needed, outs);
         let out_ids: Vec<usize> = outs.iter().map(|o| o.id().index()).collect();
-        let fusion = fuse::analyze(&nodes, &needed, &out_ids, fuse);
+        let sums = accumulate::analyze(&nodes, &needed, &out_ids);
+        let apart: Vec<bool> = (0..nodes.len()).map(|i| sums.is_sum_add(&nodes, i)).collect();
+        let fusion = fuse::analyze(&nodes, &needed, &out_ids, fuse, &apart);
         low.stats.aliases += fusion.seen_through;
         let mut val: Vec<Option<Slot>> = vec![None; nodes.len()];
+        // The buffer each sum (by its root) accumulates in, once its first product ran.
+        let mut sum_buf: Vec<Option<usize>> = vec![None; nodes.len()];
         for unit in &fusion.order {
             match *unit {
-                Unit::Node(i) => low.node(&nodes, i, absorbed[i], &absorbed, position, &mut val),
+                Unit::Node(i) if apart[i] => {
+                    // An add of a sum runs nothing; the root's value is the sum's buffer.
+                    if sums.sum_of[i] == Some(i) {
+                        val[i] = sum_buf[i].map(Slot::Buf);
+                    }
+                }
+                Unit::Node(i) => {
+                    let into = sums.sum_of[i].map(|r| &mut sum_buf[r]);
+                    low.node(&nodes, i, absorbed[i], &absorbed, position, &mut val, into);
+                }
                 Unit::Group(k) => low.group(&nodes, &fusion, k, &mut val),
             }
         }
@@ -180,7 +194,10 @@ impl<T: Element> Lowering<T> {
         Ok(low)
     }
 
-    /// Lowers one node that is not elementwise.
+    /// Lowers one node that is not elementwise. `into` is set for a product of a sum
+    /// accumulated in place: the sum's buffer once an earlier product wrote it (this one
+    /// then adds into it), else empty (this one writes it and records it there).
+    #[allow(clippy::too_many_arguments)]
     fn node(
         &mut self,
         nodes: &[Node],
@@ -189,6 +206,7 @@ impl<T: Element> Lowering<T> {
         absorbed: &[bool],
         position: &HashMap<usize, usize>,
         val: &mut [Option<Slot>],
+        into: Option<&mut Option<usize>>,
     ) {
         let node = &nodes[i];
         let len = numel(&node.shape);
@@ -222,10 +240,17 @@ impl<T: Element> Lowering<T> {
                         self.stats.aliases += 1;
                         val[i] = Some(srcs[0]);
                     }
-                    Lowered::Emit(kernel) => {
+                    Lowered::Emit(mut kernel) => {
                         let flops = flops(&kernel, &shapes);
                         let src_lens = shapes.iter().map(|s| numel(s)).collect();
-                        let v = self.new_value(len);
+                        let v = match (into, &mut kernel) {
+                            (Some(Some(sum)), Kernel::Dot(p)) => {
+                                p.accumulate = true;
+                                *sum
+                            }
+                            (Some(first), _) => *first.insert(self.new_value(len)),
+                            (None, _) => self.new_value(len),
+                        };
                         self.instrs.push(Instr {
                             kernel,
                             srcs,

@@ -61,10 +61,19 @@ pub(crate) struct Fusion {
 }
 
 /// Runs the analysis over the `needed` nodes; `outputs` are the program's output nodes.
-/// With `fuse` off every elementwise node is a group of its own.
-pub(crate) fn analyze(nodes: &[Node], needed: &[bool], outputs: &[usize], fuse: bool) -> Fusion {
+/// With `fuse` off every elementwise node is a group of its own. Nodes marked `apart`
+/// (the `add`s of sums accumulated in place) are scheduled as nodes of their own, never
+/// fused.
+pub(crate) fn analyze(
+    nodes: &[Node],
+    needed: &[bool],
+    outputs: &[usize],
+    fuse: bool,
+    apart: &[bool],
+) -> Fusion {
     let n = nodes.len();
-    let ew: Vec<bool> = (0..n).map(|i| needed[i] && nodes[i].op.is_elementwise()).collect();
+    let ew: Vec<bool> =
+        (0..n).map(|i| needed[i] && nodes[i].op.is_elementwise() && !apart[i]).collect();
     // The operands a member reads from memory (immediates excluded), seen through views.
     let reads = |i: usize| {
         nodes[i]

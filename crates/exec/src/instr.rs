@@ -117,6 +117,38 @@ fn view<'a, T>(bufs: &'a [Vec<T>], inputs: &[&'a [T]], slot: Slot, len: usize) -
 }
 
 impl Instr {
+    /// The instruction's parameters in words, for profiles: a product's batch, shape and
+    /// which operands are read transposed; else the element count written.
+    pub(crate) fn detail(&self) -> String {
+        match &self.kernel {
+            Kernel::Dot(p) => {
+                let t = |yes: bool| if yes { "ᵀ" } else { "" };
+                format!(
+                    "{}{}×[{}×{}]{}·[{}×{}]{}",
+                    if p.accumulate { "+= " } else { "" },
+                    p.batch,
+                    p.m,
+                    p.k,
+                    t(p.a_t),
+                    p.k,
+                    p.n,
+                    t(p.b_t)
+                )
+            }
+            Kernel::Fused(f) if f.ops.len() > 1 => {
+                format!("{} elements: {}", self.dst_len, f.op_names())
+            }
+            _ => format!("{} elements", self.dst_len),
+        }
+    }
+
+    /// Whether the instruction adds into its destination's current value (a product
+    /// accumulated into a sum): the destination is then also read, and already holds a
+    /// buffer when the instruction runs.
+    pub(crate) fn accumulates(&self) -> bool {
+        matches!(self.kernel, Kernel::Dot(DotPlan { accumulate: true, .. }))
+    }
+
     /// Runs the instruction: reads its operands, writes `dst` (and `more`). `scratch` holds
     /// a fused kernel's registers.
     pub(crate) fn execute<T: Element>(

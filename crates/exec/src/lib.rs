@@ -130,6 +130,7 @@
 //!   today only layout ops and reductions whose collapsed iteration space exceeds
 //!   [`MAX_RANK`] axes.
 
+mod accumulate;
 mod compile;
 mod denormals;
 mod error;
@@ -145,4 +146,4 @@ pub use error::ExecError;
 pub use kernels::PAR_MIN_ELEMS;
 pub use kernels::layout::MAX_RANK;
 pub use kernels::matmul::{PAR_MIN_DIM, PAR_MIN_MNK};
-pub use program::{InputSpec, Program, ProgramStats, thread_pool};
+pub use program::{InputSpec, InstrProfile, Program, ProgramStats, thread_pool};

@@ -107,7 +107,7 @@ pub(crate) fn lower(op: &Op, ins: &[&[usize]], out: &[usize], transposed: &[bool
             let (m, k) = if a_t { (a[r - 1], a[r - 2]) } else { (a[r - 2], a[r - 1]) };
             let n = out[r - 1];
             let batch = out[..r - 2].iter().product();
-            Lowered::Emit(Kernel::Dot(DotPlan { batch, m, k, n, a_t, b_t }))
+            Lowered::Emit(Kernel::Dot(DotPlan { batch, m, k, n, a_t, b_t, accumulate: false }))
         }
         // A linear solve is small next to the products around it (n³/3 per system): the
         // reference kernel serves until profiling asks for a fast one.

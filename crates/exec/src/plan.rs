@@ -3,7 +3,8 @@
 //! Lowering gives every produced value its own virtual id (a reshape or another no-op on
 //! memory shares its operand's id). Here each virtual value gets a physical buffer:
 //!
-//! 1. Liveness: a value's last use is the last instruction reading it. Outputs and
+//! 1. Liveness: a value's last use is the last instruction reading it (a product adding
+//!    into a sum reads the sum's value: `accumulate.rs`). Outputs and
 //!    constants are pinned (never freed: outputs stay readable after `run`, constants are
 //!    filled once at compile time).
 //! 2. Assignment, in schedule order: each of an instruction's destinations takes the smallest free
@@ -40,6 +41,9 @@ pub(crate) fn assign(
                 last_use[v] = Some(i);
             }
         }
+        if ins.accumulates() {
+            last_use[ins.dst] = Some(i);
+        }
     }
     const UNSET: usize = usize::MAX;
     let mut phys = vec![UNSET; n];
@@ -52,6 +56,9 @@ pub(crate) fn assign(
     for (i, ins) in instrs.iter().enumerate() {
         let dsts = || std::iter::once(ins.dst).chain(ins.more.iter().copied());
         for d in dsts() {
+            if ins.accumulates() && d == ins.dst {
+                continue; // the sum's buffer, assigned where its first product wrote it
+            }
             let len = lens[d];
             let best = free
                 .iter()

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use rayon::ThreadPool;
 use scorematch_graph::Element;
@@ -59,6 +60,28 @@ pub struct ProgramStats {
     pub flops: u64,
     /// Instruction count per kernel name, sorted by name.
     pub kernels: Vec<(&'static str, usize)>,
+}
+
+/// Runs `exec` on a program's `pool` (its threads then serve the kernels' parallel parts),
+/// or on the caller's thread for a one-thread program.
+fn on_pool(pool: &Option<Arc<ThreadPool>>, exec: impl FnOnce() + Send) {
+    match pool {
+        Some(pool) => pool.install(exec),
+        None => exec(),
+    }
+}
+
+/// One instruction's time in [`Program::profile`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstrProfile {
+    /// The kernel's name (as in [`ProgramStats::kernels`]).
+    pub kernel: &'static str,
+    /// Its parameters in words: a product's shape and transposes, an element count.
+    pub detail: String,
+    /// Floating-point operations per run.
+    pub flops: u64,
+    /// Mean time per run, in s.
+    pub seconds: f64,
 }
 
 /// What the compiler hands over to build a [`Program`]: instructions over physical
@@ -148,6 +171,59 @@ impl<T: Element> Program<T> {
     /// instruction list runs against the preallocated buffers, and inputs are read in
     /// place.
     pub fn run(&mut self, inputs: &[&[T]]) -> Result<(), ExecError> {
+        self.check_inputs(inputs)?;
+        let ctx = Ctx { threads: self.threads };
+        let (instrs, bufs, scratch) = (&self.instrs, &mut self.bufs, &mut self.scratch);
+        let exec = move || {
+            let _flush = FlushGuard::new();
+            for ins in instrs {
+                ins.execute(bufs, inputs, scratch, ctx);
+            }
+        };
+        on_pool(&self.pool, exec);
+        Ok(())
+    }
+
+    /// Runs the program `runs` times like [`Program::run`], timing every instruction: one
+    /// [`InstrProfile`] per instruction, in program order, with its mean time per run.
+    /// The clock read around each instruction costs tens of nanoseconds, so the times of
+    /// tiny kernels are upper bounds; the sum is close to `runs` plain runs.
+    pub fn profile(
+        &mut self,
+        inputs: &[&[T]],
+        runs: usize,
+    ) -> Result<Vec<InstrProfile>, ExecError> {
+        self.check_inputs(inputs)?;
+        let ctx = Ctx { threads: self.threads };
+        let mut seconds = vec![0.0f64; self.instrs.len()];
+        let (instrs, bufs, scratch) = (&self.instrs, &mut self.bufs, &mut self.scratch);
+        let times = &mut seconds;
+        let exec = move || {
+            let _flush = FlushGuard::new();
+            for _ in 0..runs {
+                for (ins, t) in instrs.iter().zip(times.iter_mut()) {
+                    let started = Instant::now();
+                    ins.execute(bufs, inputs, scratch, ctx);
+                    *t += started.elapsed().as_secs_f64();
+                }
+            }
+        };
+        on_pool(&self.pool, exec);
+        Ok(self
+            .instrs
+            .iter()
+            .zip(seconds)
+            .map(|(ins, seconds)| InstrProfile {
+                kernel: ins.kernel.name(),
+                detail: ins.detail(),
+                flops: ins.flops,
+                seconds: seconds / runs.max(1) as f64,
+            })
+            .collect())
+    }
+
+    /// Checks that `inputs` has one slice per program input, each of its element count.
+    fn check_inputs(&self, inputs: &[&[T]]) -> Result<(), ExecError> {
         if inputs.len() != self.inputs.len() {
             return Err(ExecError::InputCount {
                 expected: self.inputs.len(),
@@ -171,18 +247,6 @@ impl<T: Element> Program<T> {
                     got: data.len(),
                 });
             }
-        }
-        let ctx = Ctx { threads: self.threads };
-        let (instrs, bufs, scratch) = (&self.instrs, &mut self.bufs, &mut self.scratch);
-        let mut exec = move || {
-            let _flush = FlushGuard::new();
-            for ins in instrs {
-                ins.execute(bufs, inputs, scratch, ctx);
-            }
-        };
-        match &self.pool {
-            Some(pool) => pool.install(exec),
-            None => exec(),
         }
         Ok(())
     }

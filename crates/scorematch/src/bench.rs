@@ -20,6 +20,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
+pub use scorematch_exec::InstrProfile;
 use scorematch_exec::{CompileOptions, compile};
 use scorematch_graph::{DType, Graph};
 use serde::Serialize;
@@ -138,6 +139,12 @@ impl Cell {
         }
     }
 
+    /// Profiles the cell's step over `runs` runs ([`profile_step`]).
+    pub fn profile(&self, runs: usize) -> Result<Vec<InstrProfile>> {
+        self.validate()?;
+        profile_step(&self.model(), &self.objective(), self.batch, self.threads, runs)
+    }
+
     /// Times `steps` steps (rounded up to whole blocks of [`BLOCK`]) against the one-thread
     /// GEMM peak `peak_gflops`.
     pub fn measure(&self, steps: usize, peak_gflops: f64) -> Result<Measurement> {
@@ -189,19 +196,8 @@ pub fn time_step(
     threads: usize,
     steps: usize,
 ) -> Result<StepTiming> {
-    let started = Instant::now();
-    let mut loss = CompiledLoss::<f32>::new(model, objective, batch, true, threads)?;
-    let compile_s = started.elapsed().as_secs_f64();
-    let mut rng = StdRng::seed_from_u64(20_240_601);
-    let mut params: Vec<Vec<f32>> = model
-        .param_specs()
-        .iter()
-        .map(|s| s.initialize(&mut rng).into_iter().map(|v| v as f32).collect())
-        .collect();
-    let x: Vec<f32> = (0..batch * model.dim())
-        .map(|_| StandardNormal.sample(&mut rng))
-        .map(|v: f64| v as f32)
-        .collect();
+    let StepSetup { mut loss, mut params, x, compile_s } =
+        StepSetup::new(model, objective, batch, threads)?;
     let mut grads: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
     let mut adam = Adam::<f32>::default();
     let mut step_no = 0u64;
@@ -239,6 +235,51 @@ pub fn time_step(
         steps: blocks * BLOCK,
         loss: last,
     })
+}
+
+/// What a timed or profiled step runs on: the compiled loss, initial parameters and a
+/// batch x ~ N(0, I), all from a fixed seed.
+struct StepSetup {
+    loss: CompiledLoss<f32>,
+    params: Vec<Vec<f32>>,
+    x: Vec<f32>,
+    /// Time to build and compile the loss, in s.
+    compile_s: f64,
+}
+
+impl StepSetup {
+    fn new(model: &dyn Model, objective: &Objective, batch: usize, threads: usize) -> Result<Self> {
+        let started = Instant::now();
+        let loss = CompiledLoss::<f32>::new(model, objective, batch, true, threads)?;
+        let compile_s = started.elapsed().as_secs_f64();
+        let mut rng = StdRng::seed_from_u64(20_240_601);
+        let params = model
+            .param_specs()
+            .iter()
+            .map(|s| s.initialize(&mut rng).into_iter().map(|v| v as f32).collect())
+            .collect();
+        let x = (0..batch * model.dim())
+            .map(|_| StandardNormal.sample(&mut rng))
+            .map(|v: f64| v as f32)
+            .collect();
+        Ok(StepSetup { loss, params, x, compile_s })
+    }
+}
+
+/// Times every instruction of the program that runs the step's loss and gradient (the
+/// first slice's on several threads: each thread runs one such program) over `runs` runs
+/// after one warm-up evaluation ([`CompiledLoss::profile`]); the optimiser update is not
+/// part of it.
+pub fn profile_step(
+    model: &dyn Model,
+    objective: &Objective,
+    batch: usize,
+    threads: usize,
+    runs: usize,
+) -> Result<Vec<InstrProfile>> {
+    let StepSetup { mut loss, params, x, .. } = StepSetup::new(model, objective, batch, threads)?;
+    loss.draw_noise_keyed(Stream::Noise, 0, 1, 0);
+    loss.profile(&params, &x, runs)
 }
 
 /// GFLOP/s of a 512³ f32 product through a compiled program on `threads` threads: the best

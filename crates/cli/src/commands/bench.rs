@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use scorematch::bench::{Cell, GRID, Measurement, gemm_peak};
+use scorematch::bench::{Cell, GRID, InstrProfile, Measurement, gemm_peak};
 use scorematch::objective::ObjectiveKind;
 
 use super::common;
@@ -53,6 +53,10 @@ pub struct BenchArgs {
     /// Timed steps per cell (rounded up to whole blocks of 5).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub steps: usize,
+    /// Instead of timing, profile each cell's program over N runs: the time per kernel
+    /// kind and the slowest instructions (a product's shape, GFLOP/s).
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "plot"])]
+    pub profile: Option<usize>,
     /// Print the measurements as a JSON list on stdout.
     #[arg(long)]
     pub json: bool,
@@ -65,6 +69,12 @@ pub struct BenchArgs {
 /// Runs `scorematch bench`.
 pub fn run(args: &BenchArgs, verbosity: Verbosity) -> Result<()> {
     let cells = cells(args)?;
+    if let Some(runs) = args.profile {
+        for (name, cell) in cells {
+            output::out_line(&profile_report(&name, &cell, &cell.profile(runs.max(1))?))?;
+        }
+        return Ok(());
+    }
     let peak = gemm_peak(1)?;
     common::say(
         verbosity,
@@ -109,6 +119,60 @@ fn plot_against_dim(path: &std::path::Path, rows: &[Measurement]) -> Result<()> 
     let named: Vec<(&str, &[(f64, f64)])> =
         series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
     curves(path, &named, "time per step against D", "log₂ D", "log₁₀ ms/step")
+}
+
+/// Instructions listed by name in a profile, slowest first.
+const PROFILE_TOP: usize = 60;
+
+/// A cell's profile: the time per kernel kind, then the slowest instructions.
+fn profile_report(name: &str, cell: &Cell, profile: &[InstrProfile]) -> String {
+    let total: f64 = profile.iter().map(|p| p.seconds).sum();
+    let share = |s: f64| 100.0 * s / total;
+    let gflops = |flops: u64, s: f64| flops as f64 / s / 1e9;
+    let mut kinds: Vec<(&str, usize, f64, u64)> = Vec::new();
+    for p in profile {
+        match kinds.iter_mut().find(|k| k.0 == p.kernel) {
+            Some(k) => (k.1, k.2, k.3) = (k.1 + 1, k.2 + p.seconds, k.3 + p.flops),
+            None => kinds.push((p.kernel, 1, p.seconds, p.flops)),
+        }
+    }
+    kinds.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let runs_flops: u64 = profile.iter().map(|p| p.flops).sum();
+    let c = cell;
+    let mut out = format!(
+        "{name}({},{},{},{}) {} on {} thread(s): {} instructions, {:.1} MFLOP and {:.3} ms \
+         per run\n\n\
+         | kernel | count | % time | GFLOP/s |\n|---|---|---|---|\n",
+        c.dim,
+        c.hidden,
+        c.layers,
+        c.batch,
+        c.objective,
+        c.threads,
+        profile.len(),
+        runs_flops as f64 / 1e6,
+        total * 1e3
+    );
+    for (kernel, count, seconds, flops) in &kinds {
+        out += &format!(
+            "| {kernel} | {count} | {:.1} | {:.1} |\n",
+            share(*seconds),
+            gflops(*flops, *seconds)
+        );
+    }
+    let mut slowest: Vec<(usize, &InstrProfile)> = profile.iter().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
+    out += "\n| # | kernel | detail | % time | GFLOP/s |\n|---|---|---|---|---|\n";
+    for (i, p) in slowest.into_iter().take(PROFILE_TOP) {
+        out += &format!(
+            "| {i} | {} | {} | {:.1} | {:.1} |\n",
+            p.kernel,
+            p.detail,
+            share(p.seconds),
+            gflops(p.flops, p.seconds)
+        );
+    }
+    out
 }
 
 /// The table's header (Markdown).

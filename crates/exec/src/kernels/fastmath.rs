@@ -104,10 +104,17 @@ pub(crate) fn ln_1p(x: f32) -> f32 {
     if w.is_finite() && w > 0.0 { r + c } else { r }
 }
 
-/// softplus(x) = max(x, 0) + ln(1 + e^−|x|) (as the graph's reference kernel).
+/// softplus(x) = max(x, 0) + ln(1 + e^−|x|) (as the graph's reference kernel), over a
+/// slice in two passes: e = e^−|x| into `y`, then y = max(x, 0) + ln(1 + e). Each pass is
+/// a loop the compiler vectorises; the composed one-value function is not (the compiler
+/// leaves it scalar, with branches: ≈ 8× slower on the machines profiled). The same
+/// operations per value, so the same results.
 #[inline(always)]
-pub(crate) fn softplus(x: f32) -> f32 {
-    x.max(0.0) + ln_1p(exp(-x.abs()))
+fn softplus(x: &[f32], y: &mut [f32]) {
+    map(x, y, |v| exp(-v.abs()));
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = v.max(0.0) + ln_1p(*o);
+    }
 }
 
 /// σ(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) otherwise, e = e^−|x| (as the graph's
@@ -136,7 +143,7 @@ pub(crate) fn unary_f32(u: UnaryOp, x: &[f32], y: &mut [f32]) -> bool {
         UnaryOp::Exp => map(x, y, exp),
         UnaryOp::Log => map(x, y, ln),
         UnaryOp::Log1p => map(x, y, ln_1p),
-        UnaryOp::Softplus => map(x, y, softplus),
+        UnaryOp::Softplus => softplus(x, y),
         UnaryOp::Sigmoid => map(x, y, sigmoid),
         _ => return false,
     }
@@ -253,13 +260,20 @@ mod tests {
         1.0 / (1.0 + (-x).exp())
     }
 
+    /// softplus of one value, through the slice kernel.
+    fn softplus_one(x: f32) -> f32 {
+        let mut y = [0.0];
+        softplus(&[x], &mut y);
+        y[0]
+    }
+
     #[test]
     fn softplus_within_two_ulp() {
-        check("softplus", softplus, softplus_f64, f64::from(f32::MIN_POSITIVE));
-        assert_eq!(softplus(f32::INFINITY), f32::INFINITY);
-        assert_eq!(softplus(f32::NEG_INFINITY), 0.0);
-        assert_eq!(softplus(100.0), 100.0);
-        assert!(softplus(f32::NAN).is_nan());
+        check("softplus", softplus_one, softplus_f64, f64::from(f32::MIN_POSITIVE));
+        assert_eq!(softplus_one(f32::INFINITY), f32::INFINITY);
+        assert_eq!(softplus_one(f32::NEG_INFINITY), 0.0);
+        assert_eq!(softplus_one(100.0), 100.0);
+        assert!(softplus_one(f32::NAN).is_nan());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `dot` (batched matrix product) through faer.
+//! `dot` (batched matrix product) through faer, writing y = a·b or adding y += a·b.
 //!
 //! Each batch entry is one `faer::linalg::matmul::matmul` call on row-major views of the
 //! operand slices. An operand that is a last-two-axes transpose (`mt`) of a stored value
@@ -42,6 +42,9 @@ pub(crate) struct DotPlan {
     pub a_t: bool,
     /// The right operand's slice holds `[n, k]` per batch entry, to be read transposed.
     pub b_t: bool,
+    /// y += a·b instead of y = a·b: a product added into a sum's buffer
+    /// (`accumulate.rs`).
+    pub accumulate: bool,
 }
 
 impl DotPlan {
@@ -65,7 +68,9 @@ pub(crate) fn dot<T: Element>(p: &DotPlan, a: &[T], b: &[T], y: &mut [T], thread
         return;
     }
     if k == 0 {
-        y.fill(T::zero());
+        if !p.accumulate {
+            y.fill(T::zero());
+        }
         return;
     }
     macro_rules! via_faer {
@@ -129,7 +134,8 @@ where
         MatRef::from_row_major_slice(b, k, n)
     };
     let dst = MatMut::from_row_major_slice_mut(y, m, n);
-    matmul(dst, Accum::Replace, lhs, rhs, F::one(), par);
+    let accum = if p.accumulate { Accum::Add } else { Accum::Replace };
+    matmul(dst, accum, lhs, rhs, F::one(), par);
 }
 
 /// One product by the naive loop (element types faer does not know).
@@ -139,7 +145,8 @@ fn naive_one<T: Element>(p: &DotPlan, a: &[T], b: &[T], y: &mut [T], _par: Par) 
     let bt = |q: usize, j: usize| if p.b_t { b[j * k + q] } else { b[q * n + j] };
     for i in 0..m {
         for j in 0..n {
-            y[i * n + j] = (0..k).fold(T::zero(), |acc, q| acc + at(i, q) * bt(q, j));
+            let start = if p.accumulate { y[i * n + j] } else { T::zero() };
+            y[i * n + j] = (0..k).fold(start, |acc, q| acc + at(i, q) * bt(q, j));
         }
     }
 }

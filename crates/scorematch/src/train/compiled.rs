@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 use rayon::ThreadPool;
-use scorematch_exec::{CompileOptions, Program, compile, thread_pool};
+use scorematch_exec::{CompileOptions, InstrProfile, Program, compile, thread_pool};
 use scorematch_graph::{Element, Tensor, grad};
 
 use super::fitted::FittedStep;
@@ -158,6 +158,24 @@ impl<T: Element> Unit<T> {
         Ok(())
     }
 
+    /// Times every instruction over `runs` runs on `feeds` with the first chunk of
+    /// directions ([`Program::profile`]).
+    fn profile<'a>(
+        &mut self,
+        feeds: impl Iterator<Item = &'a [T]>,
+        runs: usize,
+    ) -> Result<Vec<InstrProfile>>
+    where
+        T: 'a,
+    {
+        if let Some((d, buf)) = self.directions.as_mut() {
+            d.fill(0, buf);
+        }
+        let dirs = self.directions.iter().map(|(_, buf)| buf.as_slice());
+        let feeds: Vec<&[T]> = feeds.map(shorten).chain(dirs).collect();
+        Ok(self.program.profile(&feeds, runs)?)
+    }
+
     /// The last evaluation's gradient in parameter `i`, summed over the chunks.
     fn grad(&self, i: usize) -> &[T] {
         self.grad_sums.get(i).map_or_else(|| self.program.output(1 + i), Vec::as_slice)
@@ -208,9 +226,14 @@ impl<T: Element> Slice<T> {
                 dst.copy_from_slice(&src[from.clone()]);
             }
         }
-        let x = &x[self.first_row * dim..(self.first_row + self.rows) * dim];
+        let x = self.rows_of(x, dim);
         let feeds = params.iter().map(Vec::as_slice).chain([x]);
         self.unit.run(feeds.chain(self.noise.iter().map(Vec::as_slice)))
+    }
+
+    /// This slice's rows of the batch `x` (rows of `dim` values).
+    fn rows_of<'x>(&self, x: &'x [T], dim: usize) -> &'x [T] {
+        &x[self.first_row * dim..(self.first_row + self.rows) * dim]
     }
 }
 
@@ -483,6 +506,38 @@ impl<T: Element> CompiledLoss<T> {
                 step.run(params.iter().map(Vec::as_slice).chain([x]).chain(noise))?;
                 Ok(step.loss_value)
             }
+        }
+    }
+
+    /// Evaluates on `x` once, then times every instruction of the program that runs the
+    /// step over `runs` more runs ([`Program::profile`]): the whole batch's program, or the
+    /// first slice's when the batch runs as slices side by side (each thread runs one such
+    /// program), with the first chunk of exact SM's directions. A closed-form model's
+    /// chunked step runs three programs and is not profiled.
+    pub fn profile(
+        &mut self,
+        params: &[Vec<T>],
+        x: &[T],
+        runs: usize,
+    ) -> Result<Vec<InstrProfile>> {
+        self.evaluate(params, x)?;
+        let params = params.iter().map(Vec::as_slice);
+        match &mut self.run {
+            Run::Whole(unit) => {
+                let noise = self.noise.iter().map(|n| n.2.as_slice());
+                unit.profile(params.chain([x]).chain(noise), runs)
+            }
+            Run::Sliced { slices, .. } => {
+                let first = &mut slices[0];
+                let x = first.rows_of(x, self.dim);
+                let noise: Vec<&[T]> = first.noise.iter().map(Vec::as_slice).collect();
+                first.unit.profile(params.chain([x]).chain(noise), runs)
+            }
+            Run::Fitted(_) => Err(Error::InvalidArgument(
+                "a closed-form model's step in chunks of directions runs three programs; \
+                 profile it with objective.esm_chunk at least the data dimension"
+                    .into(),
+            )),
         }
     }
 
