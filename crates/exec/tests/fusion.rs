@@ -9,15 +9,16 @@ use common::{Build, check, feeds, run_program};
 use scorematch_exec::{CompileOptions, PAR_MIN_ELEMS, compile};
 use scorematch_graph::{DType, Element, Graph, Tensor, grad, hvp};
 
-/// Element counts around the chunk (2048 elements) and threading boundaries.
+/// Element counts around the chunk (512 elements) and threading boundaries.
 fn sizes() -> Vec<Vec<usize>> {
     vec![
         vec![],
         vec![0],
         vec![1],
         vec![255],
-        vec![2047],
-        vec![2048],
+        vec![511],
+        vec![512],
+        vec![513],
         vec![2049],
         vec![3, 2049],
         vec![PAR_MIN_ELEMS / 8 + 3],

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 pub use scorematch_exec::InstrProfile;
-use scorematch_exec::{CompileOptions, compile};
+use scorematch_exec::{CompileOptions, compile, thread_pool};
 use scorematch_graph::{DType, Graph};
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ use crate::model::{Activation, MlpEnergy, Model};
 use crate::objective::{Objective, ObjectiveKind, Projection};
 use crate::optim::{Adam, Optimizer};
 use crate::rng::Stream;
-use crate::train::CompiledLoss;
+use crate::train::{CompiledLoss, on_pool};
 
 /// Steps per timed block.
 pub const BLOCK: usize = 5;
@@ -200,6 +200,7 @@ pub fn time_step(
         StepSetup::new(model, objective, batch, threads)?;
     let mut grads: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
     let mut adam = Adam::<f32>::default();
+    let pool = thread_pool(threads)?;
     let mut step_no = 0u64;
     let mut last = 0.0;
     let mut step = |params: &mut Vec<Vec<f32>>| -> Result<()> {
@@ -207,7 +208,7 @@ pub fn time_step(
         loss.draw_noise_keyed(Stream::Noise, 0, step_no, 0);
         last = loss.evaluate(params, &x)?;
         loss.copy_grads(&mut grads)?;
-        adam.step(params, &grads, 1e-4)
+        on_pool(pool.as_deref(), || adam.step(params, &grads, 1e-4))
     };
     let warm = Instant::now();
     let mut warmed = 0;

@@ -21,7 +21,7 @@ struct AdamCore<T> {
     exp_avg_sq: Vec<Vec<T>>,
 }
 
-impl<T: Float> AdamCore<T> {
+impl<T: Float + Send + Sync> AdamCore<T> {
     fn new(beta1: f64, beta2: f64, eps: f64, weight_decay: f64, decoupled: bool) -> Result<Self> {
         let core = AdamCore {
             beta1,
@@ -66,12 +66,12 @@ impl<T: Float> AdamCore<T> {
         let wd = cast::<T>(self.weight_decay);
         let decay = cast::<T>(1.0 - lr * self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
+        let decoupled = self.decoupled;
+        let update = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
             for (((pj, &gj), mj), vj) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 let mut gj = gj;
                 if use_wd {
-                    if self.decoupled {
+                    if decoupled {
                         *pj = *pj * decay;
                     } else {
                         gj = gj + wd * *pj;
@@ -89,6 +89,10 @@ impl<T: Float> AdamCore<T> {
                 let denom = vj.sqrt() / bc2_sqrt + eps;
                 *pj = *pj + neg_step_size * *mj / denom;
             }
+        };
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
+            super::elementwise4(p, g, m, v, update);
         }
         Ok(())
     }
@@ -124,7 +128,7 @@ macro_rules! adam_variant {
         #[derive(Debug, Clone)]
         pub struct $name<T>(AdamCore<T>);
 
-        impl<T: Float> $name<T> {
+        impl<T: Float + Send + Sync> $name<T> {
             /// Creates the optimiser with `β₁`, `β₂`, `ε` and weight decay `λ`
             /// (validated as in [`OptimizerKind::validate`]).
             pub fn new(beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<Self> {
@@ -132,7 +136,7 @@ macro_rules! adam_variant {
             }
         }
 
-        impl<T: Float> Default for $name<T> {
+        impl<T: Float + Send + Sync> Default for $name<T> {
             /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8.
             fn default() -> Self {
                 $name(AdamCore {
@@ -148,7 +152,7 @@ macro_rules! adam_variant {
             }
         }
 
-        impl<T: Float + Send> Optimizer<T> for $name<T> {
+        impl<T: Float + Send + Sync> Optimizer<T> for $name<T> {
             fn step(&mut self, params: &mut [Vec<T>], grads: &[Vec<T>], lr: f64) -> Result<()> {
                 self.0.step(params, grads, lr)
             }

@@ -57,6 +57,32 @@ pub trait Optimizer<T: Float>: Send {
     fn kind(&self) -> OptimizerKind;
 }
 
+/// Elements per piece when an update is split across threads.
+const PIECE: usize = 1 << 14;
+
+/// Runs `update` on the parameter `p`, its gradient `g` and two state buffers `a`, `b` of
+/// equal length, all at once or — inside a rayon pool of several threads (a run with
+/// `threads > 1` steps its optimiser on the executor's pool) and for a tensor of at least
+/// two pieces — on pieces of [`PIECE`] elements side by side. Every element's update is
+/// independent of the others, so both give the same bits; a one-thread run (outside any
+/// pool) never touches rayon.
+pub(crate) fn elementwise4<T, F>(p: &mut [T], g: &[T], a: &mut [T], b: &mut [T], update: F)
+where
+    T: Send + Sync,
+    F: Fn(&mut [T], &[T], &mut [T], &mut [T]) + Sync,
+{
+    let pooled = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
+    if !pooled || p.len() < 2 * PIECE {
+        return update(p, g, a, b);
+    }
+    use rayon::prelude::*;
+    p.par_chunks_mut(PIECE)
+        .zip(g.par_chunks(PIECE))
+        .zip(a.par_chunks_mut(PIECE))
+        .zip(b.par_chunks_mut(PIECE))
+        .for_each(|(((p, g), a), b)| update(p, g, a, b));
+}
+
 /// One named flat buffer of an optimiser's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateTensor {
@@ -257,7 +283,7 @@ impl OptimizerKind {
     }
 
     /// Builds the optimiser (after [`OptimizerKind::validate`]).
-    pub fn build<T: Float + Send + 'static>(&self) -> Result<Box<dyn Optimizer<T>>> {
+    pub fn build<T: Float + Send + Sync + 'static>(&self) -> Result<Box<dyn Optimizer<T>>> {
         self.validate()?;
         Ok(match *self {
             OptimizerKind::Sgd { momentum, dampening, nesterov, weight_decay } => {

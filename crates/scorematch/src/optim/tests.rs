@@ -238,3 +238,27 @@ fn schedules_at_boundaries() {
         Schedule::Constant
     );
 }
+
+#[test]
+fn adam_on_a_pool_of_two_threads_gives_the_same_bits() {
+    // A tensor of several pieces, so that the pooled update is split across the threads.
+    let n = 5 * PIECE + 17;
+    let p0: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
+    let grads: Vec<Vec<Vec<f32>>> = (0..3)
+        .map(|s| vec![(0..n).map(|i| ((i * (s + 2)) as f32 * 0.11).cos()).collect()])
+        .collect();
+    let steps = |pool: Option<&rayon::ThreadPool>| {
+        let mut opt = AdamW::<f32>::new(0.9, 0.999, 1e-8, 0.01).unwrap();
+        let mut params = vec![p0.clone()];
+        for g in &grads {
+            crate::train::on_pool(pool, || opt.step(&mut params, g, 1e-2)).unwrap();
+        }
+        (params, opt.state())
+    };
+    let pool = scorematch_exec::thread_pool(2).unwrap().unwrap();
+    let (alone, alone_state) = steps(None);
+    let (pooled, pooled_state) = steps(Some(&pool));
+    assert_eq!(alone, pooled);
+    assert_eq!(alone_state, pooled_state);
+    assert_ne!(alone[0], p0, "the steps moved the parameters");
+}

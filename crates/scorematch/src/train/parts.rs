@@ -21,7 +21,7 @@ use crate::error::Result;
 
 /// A piece of a loss computed on its own, with its loss and its gradient in each
 /// parameter; the whole loss is Σₚ wₚ·lossₚ and its gradient Σₚ wₚ·∇lossₚ.
-pub(crate) trait LossPart<T: Element>: Send {
+pub(crate) trait LossPart<T: Element>: Send + Sync {
     /// The part's loss, after a run.
     fn loss(&self) -> f64;
     /// The part's gradient in parameter `i`, after a run.
@@ -53,16 +53,39 @@ where
         Some(pool) => pool.install(|| parts.par_iter_mut().try_for_each(&run))?,
         None => parts.iter_mut().try_for_each(&run)?,
     }
-    let mut loss = 0.0;
-    for (k, part) in parts.iter().enumerate() {
-        let w = part.weight();
-        loss += w * part.loss();
-        let w = <T as Element>::from_f64(w);
-        for (i, sum) in grads.iter_mut().enumerate() {
-            add_scaled(sum, part.grad(i), w, k == 0);
+    let loss = parts.iter().map(|p| p.weight() * p.loss()).sum();
+    let weights: Vec<T> = parts.iter().map(|p| T::from_f64(p.weight())).collect();
+    // Each piece of a gradient adds the parts in their order: pieces side by side on the
+    // pool give the same bits as one pass.
+    let sum_piece = |i: usize, at: usize, sum: &mut [T]| {
+        for (k, (part, &w)) in parts.iter().zip(&weights).enumerate() {
+            add_scaled(sum, &part.grad(i)[at..at + sum.len()], w, k == 0);
         }
+    };
+    match pool {
+        Some(pool) => pool.install(|| {
+            grads.par_iter_mut().enumerate().for_each(|(i, sum)| {
+                sum.par_chunks_mut(SUM_PIECE)
+                    .enumerate()
+                    .for_each(|(c, piece)| sum_piece(i, c * SUM_PIECE, piece));
+            });
+        }),
+        None => grads.iter_mut().enumerate().for_each(|(i, sum)| sum_piece(i, 0, sum)),
     }
     Ok(loss)
+}
+
+/// Elements per piece of a gradient summed on its own thread.
+const SUM_PIECE: usize = 1 << 14;
+
+/// Runs `f` on `pool`, so that rayon work inside it (an optimiser's update in pieces)
+/// runs on the pool's threads, or on the calling thread when there is no pool (one
+/// thread).
+pub(crate) fn on_pool<R: Send>(pool: Option<&ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
 }
 
 /// `sum = w·g` for the first part, `sum += w·g` for the next ones.

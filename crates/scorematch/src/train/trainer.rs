@@ -28,15 +28,18 @@
 //! rank reads the rows of its part of the batch and never holds the data set.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
+use rayon::ThreadPool;
+use scorematch_exec::thread_pool;
 use scorematch_graph::Element;
 
 use super::system::SystemFit;
 use super::{
     BestValidation, ClosedFormFit, CompiledLoss, Control, HeldStep, StepMetrics, StopReason,
-    TrainConfig, TrainReport,
+    TrainConfig, TrainReport, on_pool,
 };
 use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Rows;
@@ -80,6 +83,9 @@ pub struct Trainer<'a, T: Element> {
     refitted_at: Option<usize>,
     trainable: Vec<bool>,
     optimizer: Box<dyn Optimizer<T>>,
+    /// The executor's pool for `config.threads` (none for one thread): the optimiser
+    /// updates large tensors in pieces on it.
+    pool: Option<Arc<ThreadPool>>,
     params: Vec<Vec<T>>,
     grads: Vec<Vec<T>>,
     last_good: Vec<Vec<T>>,
@@ -170,6 +176,7 @@ impl<'a, T: Element> Trainer<'a, T> {
             refitted_at: None,
             trainable,
             optimizer: config.optimizer.build::<T>()?,
+            pool: thread_pool(config.threads)?,
             grads: params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
             last_good: params.clone(),
             params,
@@ -274,7 +281,8 @@ impl<'a, T: Element> Trainer<'a, T> {
         }
         let lr = self.config.schedule.lr_at(step as u64 - 1, self.config.lr);
         copy_into(&mut self.last_good, &self.params);
-        self.optimizer.step(&mut self.params, &self.grads, lr)?;
+        let (optimizer, params, grads) = (&mut self.optimizer, &mut self.params, &self.grads);
+        on_pool(self.pool.as_deref(), || optimizer.step(params, grads, lr))?;
         // Frozen parameters keep their values whatever the optimiser does with a zero
         // gradient (weight decay would move them).
         for ((p, old), _) in
