@@ -588,6 +588,7 @@ fn bench_times_one_small_cell_as_json() {
         "gflops",
         "peak_fraction",
         "peak_bytes",
+        "must_live_bytes",
         "compile_s",
     ] {
         assert!(!cell[key].is_null(), "missing {key}: {cell}");

@@ -365,6 +365,7 @@ fn assemble<T: Element>(
     stats.instructions = low.instrs.len();
     stats.buffers = p.sizes.len();
     stats.bytes = p.sizes.iter().sum::<usize>() * elem;
+    stats.live_peak_bytes = p.live_peak * elem;
     stats.values = low.lens.len();
     stats.unshared_bytes = low.lens.iter().sum::<usize>() * elem;
     stats.reference_kernels =

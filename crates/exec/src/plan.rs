@@ -23,6 +23,9 @@ pub(crate) struct BufferPlan {
     pub phys: Vec<usize>,
     /// Element count of each physical buffer.
     pub sizes: Vec<usize>,
+    /// The most elements of values live at once in this schedule (constants included):
+    /// what any buffer plan for it needs at least.
+    pub live_peak: usize,
 }
 
 /// Assigns physical buffers to the `lens.len()` virtual values. `constants` are values
@@ -53,6 +56,9 @@ pub(crate) fn assign(
         phys[c] = sizes.len();
         sizes.push(lens[c]);
     }
+    let mut released = vec![false; n];
+    let mut live: usize = constants.iter().map(|&c| lens[c]).sum();
+    let mut live_peak = live;
     for (i, ins) in instrs.iter().enumerate() {
         let dsts = || std::iter::once(ins.dst).chain(ins.more.iter().copied());
         for d in dsts() {
@@ -77,7 +83,10 @@ pub(crate) fn assign(
             };
             sizes[b] = sizes[b].max(len);
             phys[d] = b;
+            live += len;
         }
+        // Operands and results are live together while the instruction runs.
+        live_peak = live_peak.max(live);
         // Release what dies here: operands read for the last time, and results nobody
         // reads (only possible for values that are not outputs). Every destination was
         // assigned first, so none aliases an operand or another destination.
@@ -86,12 +95,16 @@ pub(crate) fn assign(
             Slot::Input(_) => None,
         });
         for v in dying.chain(dsts()) {
-            if !pinned[v] && last_use[v].is_none_or(|u| u == i) && !free.contains(&phys[v]) {
-                free.push(phys[v]);
+            if !pinned[v] && last_use[v].is_none_or(|u| u == i) && !released[v] {
+                released[v] = true;
+                live -= lens[v];
+                if !free.contains(&phys[v]) {
+                    free.push(phys[v]);
+                }
             }
         }
     }
-    BufferPlan { phys, sizes }
+    BufferPlan { phys, sizes, live_peak }
 }
 
 /// Rewrites every buffer slot of `instrs` from virtual to physical ids.

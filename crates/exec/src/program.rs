@@ -37,6 +37,11 @@ pub struct ProgramStats {
     pub buffers: usize,
     /// Bytes of all buffers.
     pub bytes: usize,
+    /// The most bytes of values live at once in the program's schedule (constants and
+    /// outputs included, the caller's inputs not): what any buffer plan for this schedule
+    /// needs at least. [`ProgramStats::bytes`] over it is the plan's overhead, from
+    /// buffers reused by smaller values.
+    pub live_peak_bytes: usize,
     /// Values produced by instructions or constants (before buffer reuse).
     pub values: usize,
     /// Bytes one buffer per value would take (what reuse saves is the difference to

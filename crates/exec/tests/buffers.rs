@@ -73,6 +73,7 @@ fn deep_chain_reuses_buffers_correctly() {
     let s = p.stats();
     assert!(s.buffers * 4 < s.values, "little reuse: {s:?}");
     assert!(s.bytes * 4 < s.unshared_bytes, "little reuse: {s:?}");
+    assert!(0 < s.live_peak_bytes && s.live_peak_bytes <= s.bytes, "live peak: {s:?}");
 }
 
 #[test]
@@ -147,4 +148,18 @@ fn reused_buffers_never_clobber_live_aliases() {
     let want = evaluate(std::slice::from_ref(&y), &[(&x, &data[0])]).unwrap();
     let (_, got) = run_program::<f64>(&[x], &[y], &data, &CompileOptions::default());
     assert_close("alias", &got[0], &want[0].data, 1e-12);
+}
+
+#[test]
+fn the_live_peak_counts_operands_and_results_together() {
+    // Unfused, a chain of three elementwise kernels holds at most two values at once: an
+    // operand and its result.
+    let n = 1000;
+    let g = Graph::new();
+    let x = g.input("x", &[n], DType::F64);
+    let y = x.tanh().exp().sin();
+    let unfused = CompileOptions { fuse: false, ..CompileOptions::default() };
+    let s = compile::<f64>(&[x], &[y], &unfused).unwrap().stats();
+    assert_eq!(s.live_peak_bytes, 2 * n * 8, "{s:?}");
+    assert_eq!(s.bytes, 2 * n * 8, "{s:?}");
 }

@@ -85,6 +85,9 @@ pub struct Measurement {
     pub peak_fraction: f64,
     /// The program's buffers, the parameters, gradients and Adam's moments, in bytes.
     pub peak_bytes: u64,
+    /// The bytes that must be live at once in the step's schedule (the programs' live
+    /// peaks instead of their buffers); `peak_bytes` over it is the buffer plan's overhead.
+    pub must_live_bytes: u64,
     /// Time to build and compile the step's program, in s.
     pub compile_s: f64,
     /// Steps timed.
@@ -159,6 +162,7 @@ impl Cell {
             gflops,
             peak_fraction: gflops / (peak_gflops * self.threads as f64),
             peak_bytes: t.peak_bytes,
+            must_live_bytes: t.must_live_bytes,
             compile_s: t.compile_s,
             steps: t.steps,
             loss: t.loss,
@@ -176,6 +180,10 @@ pub struct StepTiming {
     /// The program's buffers, the parameters, gradients and Adam's moments, in bytes: the
     /// step's peak memory (no other buffer is allocated per step).
     pub peak_bytes: u64,
+    /// [`StepTiming::peak_bytes`] with the programs' buffers replaced by the most bytes
+    /// their values hold at once ([`CompiledLoss::live_bytes`]): what must be live at
+    /// once in this schedule, whatever the buffer plan.
+    pub must_live_bytes: u64,
     /// Time to build and compile the step's program, in s.
     pub compile_s: f64,
     /// Steps timed.
@@ -232,6 +240,7 @@ pub fn time_step(
         ms_per_step: median(&mut block_ms),
         flops_per_step: loss.flops(),
         peak_bytes: loss.bytes() as u64 + state_bytes,
+        must_live_bytes: loss.live_bytes() as u64 + state_bytes,
         compile_s,
         steps: blocks * BLOCK,
         loss: last,
@@ -337,6 +346,8 @@ mod tests {
         assert_eq!(m.steps, BLOCK);
         assert!(m.ms_per_step > 0.0 && m.loss.is_finite() && m.flops_per_step > 0);
         assert!(m.peak_bytes > 4 * 4 * (2 * 8 + 8 + 8 * 8 + 8 + 8 + 1));
+        assert!(m.must_live_bytes > 4 * 4 * (2 * 8 + 8 + 8 * 8 + 8 + 8 + 1));
+        assert!(m.must_live_bytes <= m.peak_bytes, "{m:?}");
         let bad = Cell { objective: ObjectiveKind::Mle, ..cell };
         assert!(bad.validate().is_err());
         assert!(Cell { batch: 0, ..cell }.validate().is_err());

@@ -176,13 +176,13 @@ fn profile_report(name: &str, cell: &Cell, profile: &[InstrProfile]) -> String {
 }
 
 /// The table's header (Markdown).
-const HEADER: &str = "| config (D,H,L,B) | objective | threads | ms/step | steps/s | MFLOP/step | GFLOP/s | % peak | MiB | compile s |\n|---|---|---|---|---|---|---|---|---|---|";
+const HEADER: &str = "| config (D,H,L,B) | objective | threads | ms/step | steps/s | MFLOP/step | GFLOP/s | % peak | MiB | MiB ÷ live | compile s |\n|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// One measurement as a table row.
 fn row(name: &str, m: &Measurement) -> String {
     let c = &m.cell;
     format!(
-        "| {name}({},{},{},{}) | {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} |",
+        "| {name}({},{},{},{}) | {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {:.2} |",
         c.dim,
         c.hidden,
         c.layers,
@@ -195,6 +195,7 @@ fn row(name: &str, m: &Measurement) -> String {
         m.gflops,
         100.0 * m.peak_fraction,
         m.peak_bytes as f64 / (1024.0 * 1024.0),
+        m.peak_bytes as f64 / m.must_live_bytes.max(1) as f64,
         m.compile_s
     )
 }

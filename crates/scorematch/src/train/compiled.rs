@@ -39,7 +39,7 @@ use scorematch_exec::{CompileOptions, InstrProfile, Program, compile, thread_poo
 use scorematch_graph::{Element, Tensor, grad};
 
 use super::fitted::FittedStep;
-use super::parts::{LossPart, add_scaled, run_and_sum, shorten};
+use super::parts::{LossPart, ProgramBytes, add_scaled, run_and_sum, shorten};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
@@ -130,10 +130,10 @@ impl<T: Element> Unit<T> {
     }
 
     /// Bytes of the program's buffers, the directions buffer and the gradient sums.
-    fn bytes(&self) -> usize {
+    fn bytes(&self, program: ProgramBytes) -> usize {
         let own = self.directions.as_ref().map_or(0, |(_, b)| b.len())
             + self.grad_sums.iter().map(Vec::len).sum::<usize>();
-        self.program.stats().bytes + own * size_of::<T>()
+        program(&self.program.stats()) + own * size_of::<T>()
     }
 
     /// Runs on `feeds` (parameters, batch, noise), once per chunk of directions.
@@ -442,14 +442,28 @@ impl<T: Element> CompiledLoss<T> {
     /// Bytes of the compiled program(s)' buffers, with the noise buffers and, for a split
     /// batch, the sums of the slices' gradients.
     pub fn bytes(&self) -> usize {
+        self.bytes_with(|s| s.bytes)
+    }
+
+    /// [`CompiledLoss::bytes`] with each program's buffers replaced by the most bytes its
+    /// values hold at once ([`ProgramStats::live_peak_bytes`](scorematch_exec::ProgramStats)):
+    /// what the same programs need at least, whatever the buffer plan. Programs that run
+    /// one after the other (slices, a closed-form step's three passes) keep their buffers
+    /// between runs, so their peaks add up.
+    pub fn live_bytes(&self) -> usize {
+        self.bytes_with(|s| s.live_peak_bytes)
+    }
+
+    /// The bytes of everything the loss holds, counting `program`'s bytes per program.
+    fn bytes_with(&self, program: ProgramBytes) -> usize {
         let elems = |v: &[Vec<T>]| v.iter().map(Vec::len).sum::<usize>();
         let noise: usize = self.noise.iter().map(|n| n.2.len()).sum();
         let programs = match &self.run {
-            Run::Whole(unit) => unit.bytes(),
-            Run::Fitted(step) => step.bytes(),
+            Run::Whole(unit) => unit.bytes(program),
+            Run::Fitted(step) => step.bytes(program),
             Run::Sliced { slices, grads, .. } => {
                 let own: usize = slices.iter().map(|s| elems(&s.noise)).sum();
-                let programs: usize = slices.iter().map(|s| s.unit.bytes()).sum();
+                let programs: usize = slices.iter().map(|s| s.unit.bytes(program)).sum();
                 programs + (own + elems(grads)) * size_of::<T>()
             }
         };

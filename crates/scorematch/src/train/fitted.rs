@@ -12,7 +12,7 @@
 use scorematch_exec::{CompileOptions, Program, compile};
 use scorematch_graph::{Element, Tensor, grad};
 
-use super::parts::{add_scaled, shorten};
+use super::parts::{ProgramBytes, add_scaled, shorten};
 use crate::error::Result;
 use crate::model::Model;
 use crate::model::compiled::run_fed;
@@ -112,7 +112,7 @@ impl<T: Element> FittedStep<T> {
     }
 
     /// Bytes of the three programs' buffers and of the sums and inputs kept between them.
-    pub(super) fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self, program: ProgramBytes) -> usize {
         let programs = [&self.statistics, &self.loss, &self.pullback];
         let own = self.directions.len()
             + self
@@ -122,7 +122,7 @@ impl<T: Element> FittedStep<T> {
                 .chain(&self.grads)
                 .map(Vec::len)
                 .sum::<usize>();
-        programs.iter().map(|p| p.stats().bytes).sum::<usize>() + own * size_of::<T>()
+        programs.iter().map(|p| program(&p.stats())).sum::<usize>() + own * size_of::<T>()
     }
 
     /// The last step's gradient in parameter `i`.

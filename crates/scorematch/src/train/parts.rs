@@ -15,6 +15,7 @@
 
 use rayon::ThreadPool;
 use rayon::prelude::*;
+use scorematch_exec::ProgramStats;
 use scorematch_graph::Element;
 
 use crate::error::Result;
@@ -77,6 +78,11 @@ where
 
 /// Elements per piece of a gradient summed on its own thread.
 const SUM_PIECE: usize = 1 << 14;
+
+/// Which bytes of a compiled program to count: its buffers
+/// ([`ProgramStats::bytes`]) or the most its values hold at once
+/// ([`ProgramStats::live_peak_bytes`]).
+pub(crate) type ProgramBytes = fn(&ProgramStats) -> usize;
 
 /// Runs `f` on `pool`, so that rayon work inside it (an optimiser's update in pieces)
 /// runs on the pool's threads, or on the calling thread when there is no pool (one
