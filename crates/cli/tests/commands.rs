@@ -601,3 +601,17 @@ fn bench_times_one_small_cell_as_json() {
     r.expect_code(2);
     assert!(r.stderr.contains("G1, G2, G3, G4"), "{}", r.stderr);
 }
+
+#[test]
+fn bench_profiles_the_instructions_of_one_cell() {
+    let dir = tempdir();
+    let args = ["bench", "--config", "2,8,1,16", "--objective", "ssm-vr", "--profile", "2"];
+    let r = run_in(dir.path(), &args);
+    r.ok();
+    assert!(r.stdout.contains("ssm-vr on 1 thread(s)"), "{}", r.stdout);
+    // The kinds' table and the slowest instructions, products with their shapes.
+    assert!(r.stdout.contains("| dot |"), "{}", r.stdout);
+    assert!(r.stdout.contains("]·["), "{}", r.stdout);
+    let r = run_in(dir.path(), &["bench", "--profile", "2", "--json"]);
+    r.expect_code(2);
+}
