@@ -138,17 +138,12 @@ fn profile_report(name: &str, cell: &Cell, profile: &[InstrProfile]) -> String {
     }
     kinds.sort_by(|a, b| b.2.total_cmp(&a.2));
     let runs_flops: u64 = profile.iter().map(|p| p.flops).sum();
-    let c = cell;
     let mut out = format!(
-        "{name}({},{},{},{}) {} on {} thread(s): {} instructions, {:.1} MFLOP and {:.3} ms \
-         per run\n\n\
+        "{} {} on {} thread(s): {} instructions, {:.1} MFLOP and {:.3} ms per run\n\n\
          | kernel | count | % time | GFLOP/s |\n|---|---|---|---|\n",
-        c.dim,
-        c.hidden,
-        c.layers,
-        c.batch,
-        c.objective,
-        c.threads,
+        config_name(name, cell),
+        cell.objective,
+        cell.threads,
         profile.len(),
         runs_flops as f64 / 1e6,
         total * 1e3
@@ -178,15 +173,17 @@ fn profile_report(name: &str, cell: &Cell, profile: &[InstrProfile]) -> String {
 /// The table's header (Markdown).
 const HEADER: &str = "| config (D,H,L,B) | objective | threads | ms/step | steps/s | MFLOP/step | GFLOP/s | % peak | MiB | MiB ÷ live | compile s |\n|---|---|---|---|---|---|---|---|---|---|---|";
 
+/// A cell's grid name and configuration: `G3(64,512,3,128)`, or `(D,H,L,B)` off the grid.
+fn config_name(name: &str, c: &Cell) -> String {
+    format!("{name}({},{},{},{})", c.dim, c.hidden, c.layers, c.batch)
+}
+
 /// One measurement as a table row.
 fn row(name: &str, m: &Measurement) -> String {
     let c = &m.cell;
     format!(
-        "| {name}({},{},{},{}) | {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {:.2} |",
-        c.dim,
-        c.hidden,
-        c.layers,
-        c.batch,
+        "| {} | {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {:.2} |",
+        config_name(name, c),
         c.objective,
         c.threads,
         m.ms_per_step,

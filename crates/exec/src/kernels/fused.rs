@@ -222,33 +222,31 @@ fn run_range<T: Element>(
     }
 }
 
-/// [`chunks`] compiled with AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn chunks_avx512<T: Element>(
-    p: &FusedPlan,
-    src: Inputs<'_, '_, T>,
-    outs: &mut [&mut [T]],
-    start: usize,
-    end: usize,
-    regs: &mut [T],
-) {
-    chunks(p, src, outs, start, end, regs);
+/// A build of [`chunks`] with some x86-64 target features enabled.
+macro_rules! chunks_with {
+    ($name:ident, $features:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name<T: Element>(
+            p: &FusedPlan,
+            src: Inputs<'_, '_, T>,
+            outs: &mut [&mut [T]],
+            start: usize,
+            end: usize,
+            regs: &mut [T],
+        ) {
+            chunks(p, src, outs, start, end, regs);
+        }
+    };
 }
 
-/// [`chunks`] compiled with AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn chunks_avx2<T: Element>(
-    p: &FusedPlan,
-    src: Inputs<'_, '_, T>,
-    outs: &mut [&mut [T]],
-    start: usize,
-    end: usize,
-    regs: &mut [T],
-) {
-    chunks(p, src, outs, start, end, regs);
-}
+chunks_with!(
+    chunks_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl",
+    "[`chunks`] compiled with AVX-512."
+);
+chunks_with!(chunks_avx2, "avx2", "[`chunks`] compiled with AVX2.");
 
 /// The chunk loop: every op over one chunk, chunk after chunk.
 #[inline(always)]
