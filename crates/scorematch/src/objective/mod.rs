@@ -446,6 +446,16 @@ impl Objective {
     }
 }
 
+/// A compiled loss's inputs in feeding order — the parameters, the batch, the random
+/// inputs — to which a chunked loss appends its chunk of directions (and a closed-form
+/// step its statistics or adjoints).
+pub(crate) fn program_inputs(params: &[Tensor], x: &Tensor, noise: &[NoiseInput]) -> Vec<Tensor> {
+    let mut inputs = params.to_vec();
+    inputs.push(x.clone());
+    inputs.extend(noise.iter().map(|n| n.tensor.clone()));
+    inputs
+}
+
 /// The batch stacked `m` times: (m·B, D), copy k in rows k·B..(k+1)·B.
 fn replicate(x: &Tensor, m: usize) -> Tensor {
     let (b, d) = (x.shape()[0], x.shape()[1]);

@@ -36,14 +36,14 @@ use std::sync::Arc;
 use rand::Rng;
 use rayon::ThreadPool;
 use scorematch_exec::{CompileOptions, InstrProfile, Program, compile, thread_pool};
-use scorematch_graph::{Element, Tensor, grad};
+use scorematch_graph::{Element, grad};
 
 use super::fitted::FittedStep;
 use super::parts::{LossPart, ProgramBytes, add_scaled, run_and_sum, shorten};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compiled::{check_batch_len, run_fed};
-use crate::objective::{DirectionChunks, NoiseDist, Objective};
+use crate::objective::{DirectionChunks, NoiseDist, Objective, program_inputs};
 use crate::rng::Stream;
 
 /// Least work (FLOPs per evaluation) of one slice for the batch to be split across
@@ -81,9 +81,7 @@ fn build<T: Element>(
     } else {
         objective.build(model, batch, T::DTYPE)?
     };
-    let mut inputs: Vec<Tensor> = lg.params.clone();
-    inputs.push(lg.x.clone());
-    inputs.extend(lg.noise.iter().map(|n| n.tensor.clone()));
+    let mut inputs = program_inputs(&lg.params, &lg.x, &lg.noise);
     inputs.extend(lg.directions.iter().map(|d| d.tensor.clone()));
     let mut outputs = vec![lg.loss.clone()];
     if with_grad {

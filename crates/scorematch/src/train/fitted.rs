@@ -16,7 +16,7 @@ use super::parts::{ProgramBytes, add_scaled, shorten};
 use crate::error::Result;
 use crate::model::Model;
 use crate::model::compiled::run_fed;
-use crate::objective::{DirectionChunks, NoiseDist, Objective};
+use crate::objective::{DirectionChunks, NoiseDist, Objective, program_inputs};
 
 /// The three compiled passes and their buffers.
 pub(super) struct FittedStep<T: Element> {
@@ -56,9 +56,7 @@ impl<T: Element> FittedStep<T> {
         threads: usize,
     ) -> Result<Compiled<T>> {
         let fg = objective.build_fitted(model, batch, chunk, T::DTYPE)?;
-        let mut common: Vec<Tensor> = fg.params.clone();
-        common.push(fg.x.clone());
-        common.extend(fg.noise.iter().map(|n| n.tensor.clone()));
+        let mut common = program_inputs(&fg.params, &fg.x, &fg.noise);
         common.push(fg.directions.tensor.clone());
         let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
         let with = |extra: &(Tensor, Tensor)| {

@@ -14,14 +14,14 @@
 //! memory is one chunk's whatever D.
 
 use scorematch_exec::{CompileOptions, Program, compile};
-use scorematch_graph::{Element, Tensor};
+use scorematch_graph::Element;
 
 use super::parts::shorten;
 use crate::data::Rows;
 use crate::error::Result;
 use crate::model::Model;
 use crate::model::compiled::run_fed;
-use crate::objective::{DirectionChunks, NoiseDist, Objective};
+use crate::objective::{DirectionChunks, NoiseDist, Objective, program_inputs};
 use crate::rng::Stream;
 
 /// The programs of [`Objective::build_system`] for chunks of rows, and where they write.
@@ -48,9 +48,7 @@ impl<T: Element> SystemFit<T> {
         let Some(cf) = model.closed_form() else { return Ok(None) };
         let directions = objective.direction_chunk(model, chunk, T::DTYPE);
         let sg = objective.build_system(model, chunk, directions, T::DTYPE)?;
-        let mut inputs: Vec<Tensor> = sg.params.clone();
-        inputs.push(sg.x.clone());
-        inputs.extend(sg.noise.iter().map(|n| n.tensor.clone()));
+        let mut inputs = program_inputs(&sg.params, &sg.x, &sg.noise);
         let options = CompileOptions { threads: threads.max(1), ..CompileOptions::default() };
         let rest = match &sg.rest {
             Some((g, b)) => Some(compile::<T>(&inputs, &[g.clone(), b.clone()], &options)?),
