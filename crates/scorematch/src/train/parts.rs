@@ -55,11 +55,11 @@ where
         None => parts.iter_mut().try_for_each(&run)?,
     }
     let loss = parts.iter().map(|p| p.weight() * p.loss()).sum();
-    let weights: Vec<T> = parts.iter().map(|p| T::from_f64(p.weight())).collect();
     // Each piece of a gradient adds the parts in their order: pieces side by side on the
     // pool give the same bits as one pass.
     let sum_piece = |i: usize, at: usize, sum: &mut [T]| {
-        for (k, (part, &w)) in parts.iter().zip(&weights).enumerate() {
+        for (k, part) in parts.iter().enumerate() {
+            let w = T::from_f64(part.weight());
             add_scaled(sum, &part.grad(i)[at..at + sum.len()], w, k == 0);
         }
     };
