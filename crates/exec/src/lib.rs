@@ -162,4 +162,4 @@ pub use error::ExecError;
 pub use kernels::PAR_MIN_ELEMS;
 pub use kernels::layout::MAX_RANK;
 pub use kernels::matmul::{PAR_MIN_DIM, PAR_MIN_MNK};
-pub use program::{InputSpec, InstrProfile, Program, ProgramStats, thread_pool};
+pub use program::{InputSpec, InstrProfile, Program, ProgramStats, on_pool, thread_pool};

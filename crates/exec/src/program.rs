@@ -67,12 +67,13 @@ pub struct ProgramStats {
     pub kernels: Vec<(&'static str, usize)>,
 }
 
-/// Runs `exec` on a program's `pool` (its threads then serve the kernels' parallel parts),
-/// or on the caller's thread for a one-thread program.
-fn on_pool(pool: &Option<Arc<ThreadPool>>, exec: impl FnOnce() + Send) {
+/// Runs `f` on `pool` (a [`thread_pool`]), so that rayon work inside it — a program's
+/// parallel kernels, an optimiser's update in pieces — runs on the pool's threads; on the
+/// calling thread when there is no pool (one thread).
+pub fn on_pool<R: Send>(pool: Option<&ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
     match pool {
-        Some(pool) => pool.install(exec),
-        None => exec(),
+        Some(pool) => pool.install(f),
+        None => f(),
     }
 }
 
@@ -185,7 +186,7 @@ impl<T: Element> Program<T> {
                 ins.execute(bufs, inputs, scratch, ctx);
             }
         };
-        on_pool(&self.pool, exec);
+        on_pool(self.pool.as_deref(), exec);
         Ok(())
     }
 
@@ -213,7 +214,7 @@ impl<T: Element> Program<T> {
                 }
             }
         };
-        on_pool(&self.pool, exec);
+        on_pool(self.pool.as_deref(), exec);
         Ok(self
             .instrs
             .iter()

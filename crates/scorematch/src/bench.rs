@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 pub use scorematch_exec::InstrProfile;
-use scorematch_exec::{CompileOptions, compile, thread_pool};
+use scorematch_exec::{CompileOptions, compile, on_pool, thread_pool};
 use scorematch_graph::{DType, Graph};
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ use crate::model::{Activation, MlpEnergy, Model};
 use crate::objective::{Objective, ObjectiveKind, Projection};
 use crate::optim::{Adam, Optimizer};
 use crate::rng::Stream;
-use crate::train::{CompiledLoss, on_pool};
+use crate::train::CompiledLoss;
 
 /// Steps per timed block.
 pub const BLOCK: usize = 5;

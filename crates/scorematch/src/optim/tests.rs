@@ -251,11 +251,14 @@ fn adam_on_a_pool_of_two_threads_gives_the_same_bits() {
         let mut opt = AdamW::<f32>::new(0.9, 0.999, 1e-8, 0.01).unwrap();
         let mut params = vec![p0.clone()];
         for g in &grads {
-            crate::train::on_pool(pool, || opt.step(&mut params, g, 1e-2)).unwrap();
+            scorematch_exec::on_pool(pool, || opt.step(&mut params, g, 1e-2)).unwrap();
         }
         (params, opt.state())
     };
     let pool = scorematch_exec::thread_pool(2).unwrap().unwrap();
+    // On the pool, the update takes its split path (`elementwise4`'s condition).
+    let pooled = pool.install(|| (rayon::current_thread_index(), rayon::current_num_threads()));
+    assert!(pooled.0.is_some() && pooled.1 == 2, "{pooled:?}");
     let (alone, alone_state) = steps(None);
     let (pooled, pooled_state) = steps(Some(&pool));
     assert_eq!(alone, pooled);

@@ -17,7 +17,6 @@ mod system;
 mod trainer;
 
 pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS};
-pub(crate) use parts::on_pool;
 pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
 pub(crate) use trainer::to_f64;

@@ -84,16 +84,6 @@ const SUM_PIECE: usize = 1 << 14;
 /// ([`ProgramStats::live_peak_bytes`]).
 pub(crate) type ProgramBytes = fn(&ProgramStats) -> usize;
 
-/// Runs `f` on `pool`, so that rayon work inside it (an optimiser's update in pieces)
-/// runs on the pool's threads, or on the calling thread when there is no pool (one
-/// thread).
-pub(crate) fn on_pool<R: Send>(pool: Option<&ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
-    match pool {
-        Some(pool) => pool.install(f),
-        None => f(),
-    }
-}
-
 /// `sum = w·g` for the first part, `sum += w·g` for the next ones.
 pub(crate) fn add_scaled<T: Element>(sum: &mut [T], g: &[T], w: T, first: bool) {
     if first {

@@ -33,13 +33,13 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rayon::ThreadPool;
-use scorematch_exec::thread_pool;
+use scorematch_exec::{on_pool, thread_pool};
 use scorematch_graph::Element;
 
 use super::system::SystemFit;
 use super::{
     BestValidation, ClosedFormFit, CompiledLoss, Control, HeldStep, StepMetrics, StopReason,
-    TrainConfig, TrainReport, on_pool,
+    TrainConfig, TrainReport,
 };
 use crate::comm::{Communicator, SingleProcess, failures, part};
 use crate::data::Rows;
