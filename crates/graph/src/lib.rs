@@ -57,7 +57,7 @@ pub mod passes;
 pub mod shape;
 mod tensor_api;
 
-pub use autodiff::{Jet, grad, hvp, jvp, laplacian, vjp};
+pub use autodiff::{Jet, SummedLaplacian, grad, hvp, jvp, laplacian, summed_laplacian, vjp};
 pub use dtype::{DType, Element};
 pub use error::{GraphError, Result};
 pub use graph::{Graph, Node, NodeId, Tensor, ancestors, resolve_view, uniform_value};

@@ -2,7 +2,10 @@
 //! finite differences of the reference interpreter (second order), for every elementwise op
 //! of the tables, the layout ops, batched products and an MLP and a NICE-style coupling;
 //! against the trace of Hessian-vector products; and its gradient in the weights (a third
-//! derivative) against finite differences. The IR verifier runs after every transform.
+//! derivative) against finite differences. The summed Laplacian by adjoints
+//! ([`summed_laplacian`]) is checked on every one of the same cases against the same
+//! differences and against [`grad`], and its weight gradient against the forward
+//! Laplacian's. The IR verifier runs after every transform.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -10,7 +13,9 @@ mod common;
 
 use common::{Rng, assert_close, eval, eval1};
 use scorematch_graph::passes::verify;
-use scorematch_graph::{BinaryOp, DType, Graph, Tensor, UnaryOp, grad, hvp, laplacian};
+use scorematch_graph::{
+    BinaryOp, DType, Graph, Tensor, UnaryOp, grad, hvp, laplacian, summed_laplacian,
+};
 
 type Feeds = Vec<(Tensor, Vec<f64>)>;
 
@@ -72,6 +77,16 @@ fn check_against_fd(ys: &[Tensor], x: &Tensor, feeds: &Feeds, rng: &mut Rng, wha
         let (t, l) = fd_jet(y, &feeds, x, &dirs);
         assert_close(&out[0].data, &t, 1e-7, &format!("{what}: tangents vs FD"));
         assert_close(&out[1].data, &l, 1e-5, &format!("{what}: Laplacian vs FD"));
+        // The same Laplacian summed over y, by adjoints, with the gradient of Σy.
+        let summed = summed_laplacian(y, std::slice::from_ref(x), std::slice::from_ref(&e))
+            .unwrap_or_else(|err| panic!("{what}: {err}"));
+        let gx = grad(&y.sum_all(), std::slice::from_ref(x)).unwrap().remove(0);
+        verify(g).unwrap();
+        assert_eq!(summed.laplacian.shape(), &[] as &[usize], "{what}: summed shape");
+        let out = eval(&[summed.laplacian, summed.grads[0].clone(), gx], &feeds);
+        let total: f64 = l.iter().sum();
+        assert_close(&out[0].data, &[total], 1e-5, &format!("{what}: summed Laplacian vs FD"));
+        assert_close(&out[1].data, &out[2].data, 1e-13, &format!("{what}: summed's ∇Σy"));
     }
 }
 
@@ -327,4 +342,54 @@ fn directions_shared_by_every_row_are_multiplied_once() {
     let out = eval(&[a.tangents, a.laplacian, b.tangents, b.laplacian], &feeds);
     assert_close(&out[0].data, &out[2].data, 1e-13, "tangents, shared vs full directions");
     assert_close(&out[1].data, &out[3].data, 1e-13, "Laplacian, shared vs full directions");
+}
+
+#[test]
+fn weight_gradient_through_the_summed_laplacian_matches_the_forward_laplacian() {
+    for seed in [7, 8] {
+        let n = nets(seed);
+        let mut rng = Rng::new(seed + 300);
+        let e = n.g.input("e", &[1, B, D], DType::F64);
+        let feeds = set(&n.feeds, &e, rng.vec(B * D, -1.0, 1.0));
+        let x = std::slice::from_ref(&n.x);
+        for f in [&n.energy, &n.coupling] {
+            // Sliced SM-VR's shape, −vᵀ∇²f v + ½‖∇f‖² summed over rows, built both ways.
+            let summed = summed_laplacian(f, x, std::slice::from_ref(&e)).unwrap();
+            let by_adjoints = -&summed.laplacian + 0.5 * summed.grads[0].square().sum_all();
+            let jet =
+                laplacian(std::slice::from_ref(f), x, std::slice::from_ref(&e)).unwrap().remove(0);
+            let gx = grad(&f.sum_all(), x).unwrap().remove(0);
+            let forward = (-&jet.laplacian).sum_all() + 0.5 * gx.square().sum_all();
+            let mut outs = vec![by_adjoints.clone(), forward.clone()];
+            outs.extend(grad(&by_adjoints, &n.params).unwrap());
+            outs.extend(grad(&forward, &n.params).unwrap());
+            verify(&n.g).unwrap();
+            let got = eval(&outs, &feeds);
+            assert_close(&got[0].data, &got[1].data, 1e-12, "loss, adjoints vs forward");
+            let k = n.params.len();
+            for i in 0..k {
+                let what = format!("∂loss/∂p{i}, adjoints vs forward Laplacian");
+                assert_close(&got[2 + i].data, &got[2 + k + i].data, 1e-11, &what);
+            }
+            assert!(got[2..2 + k].iter().any(|g| g.data.iter().any(|v| v.abs() > 1e-6)));
+        }
+    }
+}
+
+#[test]
+fn summed_laplacian_zeros_and_errors() {
+    let g = Graph::new();
+    let x = g.input("x", &[B, D], DType::F64);
+    let w = g.input("w", &[D, 1], DType::F64);
+    let e = g.input("e", &[C, B, D], DType::F64);
+    let x1 = std::slice::from_ref(&x);
+    // Affine in x: no curvature anywhere, a zero constant; the gradient is still w.
+    let s = summed_laplacian(&x.matmul(&w), x1, std::slice::from_ref(&e)).unwrap();
+    assert!(matches!(s.laplacian.op(), scorematch_graph::Op::Constant { .. }));
+    assert_eq!(s.grads[0].shape(), &[B, D]);
+    let bad = g.input("bad", &[C, D], DType::F64);
+    let err = summed_laplacian(&x.exp(), x1, &[bad]).unwrap_err().to_string();
+    assert!(err.contains("summed_laplacian") && err.contains("(c, …value shape)"), "{err}");
+    let err = summed_laplacian(&x.exp(), &[], &[]).unwrap_err().to_string();
+    assert!(err.contains("no primals"), "{err}");
 }

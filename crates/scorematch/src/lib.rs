@@ -30,12 +30,14 @@
 //!
 //! For an energy, sliced SM's vᵀJv and vᵀs are the second- and first-order terms of the
 //! energy's forward jet along v (the forward Laplacian with one direction: no reverse pass
-//! in x); sliced SM-VR, which needs the whole score, takes Jv forward-over-reverse (one `jvp`
-//! of a `grad`); for a score network, Jv is one `jvp`. M projections per row are one batched
-//! sweep over a replicated batch, never D reverse passes. Exact SM's trace is a forward
-//! Laplacian ([`scorematch_graph::laplacian`]): the D basis directions' tangents and summed
-//! second derivatives pushed forward with the values, in chunks of `objective.esm_chunk`
-//! directions run one after another, so memory is bounded by the chunk.
+//! in x); sliced SM-VR, which needs the whole score, gets Σ vᵀ∇²f v from the adjoints of
+//! that score's own reverse sweep ([`scorematch_graph::summed_laplacian`]: a quarter fewer
+//! products than forward-over-reverse); for a score network, Jv is one `jvp`. M projections
+//! per row are one batched sweep over a replicated batch, never D reverse passes. Exact
+//! SM's trace is a forward Laplacian ([`scorematch_graph::laplacian`]): the D basis
+//! directions' tangents and summed second derivatives pushed forward with the values, in
+//! chunks of `objective.esm_chunk` directions run one after another, so memory is bounded
+//! by the chunk.
 //!
 //! Conventions users trip over, fixed here and checked against the PyTorch/JAX reference
 //! fixtures to 1e-9 in float64:

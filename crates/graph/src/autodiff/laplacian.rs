@@ -65,9 +65,11 @@ pub struct Jet {
 
 /// A node's jet inside the sweep: `None` fields are symbolic zeros.
 #[derive(Clone, Default)]
-struct Slot {
-    j: Option<Tensor>,
-    l: Option<Tensor>,
+pub(super) struct Slot {
+    /// Tangents, (c, …shape).
+    pub(super) j: Option<Tensor>,
+    /// Partial Laplacian, shape.
+    pub(super) l: Option<Tensor>,
 }
 
 /// The forward Laplacian of `outputs` in `primals` along seed directions: for each output,
@@ -81,30 +83,8 @@ pub fn laplacian(
     primals: &[Tensor],
     directions: &[Tensor],
 ) -> Result<Vec<Jet>> {
-    let fail = |message: String| GraphError::Transform { transform: "laplacian", message };
-    if primals.len() != directions.len() {
-        return Err(fail(format!(
-            "{} primals but {} direction tensors",
-            primals.len(),
-            directions.len()
-        )));
-    }
+    let c = check_directions("laplacian", primals, directions)?;
     same_graph("laplacian", &[outputs, primals, directions])?;
-    let c = directions.first().map_or(1, |d| d.shape().first().copied().unwrap_or(0));
-    for (p, d) in primals.iter().zip(directions) {
-        let mut want = vec![c];
-        want.extend_from_slice(p.shape());
-        if d.shape() != want.as_slice() || d.dtype() != p.dtype() || c == 0 {
-            return Err(fail(format!(
-                "directions of shape {:?} {} for a value of shape {:?} {}: expected (c, …value \
-                 shape) with the same c ≥ 1 for every primal, in the value's dtype",
-                d.shape(),
-                d.dtype(),
-                p.shape(),
-                p.dtype()
-            )));
-        }
-    }
     let Some(first) = outputs.first() else { return Ok(vec![]) };
     let graph = first.graph().clone();
     let needed = ancestors(outputs);
@@ -141,8 +121,41 @@ pub fn laplacian(
         .collect())
 }
 
+/// Checks a transform's seed directions: one tensor per primal, each (c, …shape of its
+/// primal) in the primal's dtype with the same c ≥ 1; returns c.
+pub(super) fn check_directions(
+    transform: &'static str,
+    primals: &[Tensor],
+    directions: &[Tensor],
+) -> Result<usize> {
+    let fail = |message: String| GraphError::Transform { transform, message };
+    if primals.len() != directions.len() {
+        return Err(fail(format!(
+            "{} primals but {} direction tensors",
+            primals.len(),
+            directions.len()
+        )));
+    }
+    let c = directions.first().map_or(1, |d| d.shape().first().copied().unwrap_or(0));
+    for (p, d) in primals.iter().zip(directions) {
+        let mut want = vec![c];
+        want.extend_from_slice(p.shape());
+        if d.shape() != want.as_slice() || d.dtype() != p.dtype() || c == 0 {
+            return Err(fail(format!(
+                "directions of shape {:?} {} for a value of shape {:?} {}: expected (c, …value \
+                 shape) with the same c ≥ 1 for every primal, in the value's dtype",
+                d.shape(),
+                d.dtype(),
+                p.shape(),
+                p.dtype()
+            )));
+        }
+    }
+    Ok(c)
+}
+
 /// The jet of `y = op(x)` from its operands' jets (at least one with tangents).
-fn rule(op: &Op, x: &[Tensor], y: &Tensor, ins: &[Slot], c: usize) -> Slot {
+pub(super) fn rule(op: &Op, x: &[Tensor], y: &Tensor, ins: &[Slot], c: usize) -> Slot {
     match op {
         Op::Input { .. }
         | Op::Constant { .. }

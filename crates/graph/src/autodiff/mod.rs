@@ -8,7 +8,9 @@
 //!
 //! The forward Laplacian ([`laplacian`]) pushes c directional derivatives and their summed
 //! second derivatives forward with the values in one sweep: exact score matching's
-//! Laplacian without a reverse pass per direction (`laplacian.rs`).
+//! Laplacian without a reverse pass per direction (`laplacian.rs`). Where the gradient is
+//! needed too, [`summed_laplacian`] gets the Laplacian of a sum from the gradient's own
+//! reverse sweep instead of a second-order forward one (`summed_laplacian.rs`).
 //!
 //! Zeros are symbolic: a node that does not depend on the differentiated inputs has no
 //! tangent (`None`), rules skip absent tangents, and no zero tensor is materialised inside
@@ -17,10 +19,12 @@
 
 mod jvp;
 mod laplacian;
+mod summed_laplacian;
 mod vjp;
 
 pub use jvp::jvp;
 pub use laplacian::{Jet, laplacian};
+pub use summed_laplacian::{SummedLaplacian, summed_laplacian};
 pub use vjp::{grad, vjp};
 
 use crate::error::{GraphError, Result};

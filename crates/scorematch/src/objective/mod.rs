@@ -22,8 +22,11 @@
 //! −vᵀ∇²f v and vᵀs = −∇f·v are the second- and first-order terms of f's forward jet along
 //! v (the forward Laplacian with the one direction v), which shares the primal sweep and
 //! costs about three forward passes where forward-over-reverse (a jvp of the gradient) costs
-//! about four; sliced SM-VR's ½‖s‖² needs the whole gradient, so it keeps
-//! forward-over-reverse, whose jvp gives vᵀJv on the way. M projections per sample
+//! about four; sliced SM-VR's ½‖s‖² needs the whole gradient, and its reverse sweep gives
+//! vᵀJv too: Σ_b vᵀ∇²f_b v is the adjoints of that sweep paired with the jet's curvature
+//! sources ([`scorematch_graph::summed_laplacian`]), three passes where forward-over-reverse
+//! costs four (an MLP layer: 9 products in the training gradient instead of 12). A score
+//! network's vᵀJv is one jvp of s along v. M projections per sample
 //! replicate the batch M times so all M·B directional derivatives are one batched sweep.
 //! Exact SM's trace is a forward Laplacian over chunks of the D basis directions, its
 //! memory bounded by the chunk (`exact.rs`).
@@ -36,7 +39,7 @@ pub use closed_form::{FittedGraphs, SystemGraph};
 pub use exact::{DirectionChunks, Directions};
 pub use noise::{NoiseDist, NoiseInput, Projection};
 
-use scorematch_graph::{DType, Graph, Tensor, jvp, laplacian};
+use scorematch_graph::{DType, Graph, Tensor, jvp, laplacian, summed_laplacian};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
@@ -395,16 +398,21 @@ impl Objective {
                 let v = &noise[0];
                 let xr = replicate(x, *n_projections);
                 let value = field(&xr, None)?;
-                if let (Objective::Ssm { .. }, Field::Energy(f)) = (self, &value) {
-                    // vᵀJv = −vᵀ∇²f v, vᵀs = −∇f·v: f's forward jet along v (module docs).
-                    let along = v.reshape(&[1, v.shape()[0], v.shape()[1]]);
-                    let jet =
-                        laplacian(std::slice::from_ref(f), std::slice::from_ref(&xr), &[along])?
-                            .remove(0);
-                    let vs = jet.tangents.reshape(&[v.shape()[0]]);
-                    return Ok((-jet.laplacian + 0.5 * vs.square()).mean_all());
+                if let Field::Energy(f) = &value {
+                    let (rows, along) = (v.shape()[0], v.reshape(&[1, v.shape()[0], v.shape()[1]]));
+                    let xr = std::slice::from_ref(&xr);
+                    if let Objective::Ssm { .. } = self {
+                        // vᵀJv = −vᵀ∇²f v, vᵀs = −∇f·v: f's forward jet along v (module docs).
+                        let jet = laplacian(std::slice::from_ref(f), xr, &[along])?.remove(0);
+                        let vs = jet.tangents.reshape(&[rows]);
+                        return Ok((-jet.laplacian + 0.5 * vs.square()).mean_all());
+                    }
+                    // Σ_b vᵀJv = −Σ_b vᵀ∇²f v by the adjoints of ∇f's own sweep (module docs).
+                    let summed = summed_laplacian(f, xr, &[along])?;
+                    let half_s2 = 0.5 * summed.grads[0].square().sum(&[-1]);
+                    return Ok(half_s2.mean_all() - summed.laplacian / rows as f64);
                 }
-                // vᵀJv by one jvp of the score along v (forward-over-reverse for an energy).
+                // vᵀJv by one jvp of the score along v (a score network).
                 let s = value.score(&xr)?;
                 let jv = jvp(
                     std::slice::from_ref(&s),
