@@ -124,3 +124,24 @@ fn small_steps_and_coupled_rows_stay_in_one_program() {
     assert!(tiny.flops() < scorematch::train::MIN_SLICE_FLOPS);
     assert_eq!(tiny.slices(), 1);
 }
+
+#[test]
+fn wide_networks_split_their_products_instead_of_the_batch() {
+    use scorematch::train::WIDE_ROW_FLOPS;
+    let dsm = Objective::Dsm { sigma: 0.1 };
+    let wide = MlpEnergy {
+        dim: 64,
+        hidden: vec![1024, 1024, 1024],
+        activation: Activation::Softplus,
+        base_sigma: None,
+    };
+    let loss = CompiledLoss::<f32>::new(&wide, &dsm, 16, true, 2).unwrap();
+    assert!(loss.flops() / 16 >= WIDE_ROW_FLOPS, "{} FLOP per row", loss.flops() / 16);
+    assert_eq!(loss.slices(), 1, "a wide network keeps the batch whole");
+    // Sixteen projections make a row sixteen times the work, but the products only taller.
+    let narrow = energy(16, 256);
+    let ssm = Objective::Ssm { projection: Projection::Rademacher, n_projections: 16 };
+    let loss = CompiledLoss::<f32>::new(&narrow, &ssm, 64, true, 2).unwrap();
+    assert!(loss.flops() / 64 >= WIDE_ROW_FLOPS, "{} FLOP per row", loss.flops() / 64);
+    assert_eq!(loss.slices(), 2, "replicated rows of a narrow network are still split");
+}

@@ -18,8 +18,18 @@
 //! kernel — while two whole programs on two cores keep both busy for the whole step. So:
 //!
 //! - the batch is split into `min(threads, batch)` slices (the first `batch % n` one row
-//!   longer) when each slice has at least [`MIN_SLICE_FLOPS`] of work and every row's
-//!   loss depends on that row only ([`Model::rows_independent`]);
+//!   longer) when each slice has at least [`MIN_SLICE_FLOPS`] of work, every row's loss
+//!   depends on that row only ([`Model::rows_independent`]) and a row costs less than
+//!   [`WIDE_ROW_FLOPS`];
+//! - a wide network (a row costing at least [`WIDE_ROW_FLOPS`]: layers of about a thousand
+//!   units) keeps the whole batch in one program whose products are each split across the
+//!   threads: at G4's size (784, 1024, 2 layers, batch 128) that ran 6–14% faster than two
+//!   slices of 64 rows (`bench`, two threads, medians of 5 interleaved rounds, AMD EPYC),
+//!   since halving a product's rows costs faer more than splitting its columns does, and
+//!   the slices' gradient sum goes; at G2–G3's sizes the two were level (±5%). A row of
+//!   sliced SM counts once per projection; exact SM, whose work per row grows with D
+//!   rather than with the width, keeps its slices (at D = 16 and 32 they ran up to 1.3×
+//!   faster than split products);
 //! - else, when the whole step is too small for a second thread to pay, it runs on the
 //!   calling thread alone (two threads are never slower than one);
 //! - else (a single row, or rows that must stay together) per-kernel threading.
@@ -50,6 +60,12 @@ use crate::rng::Stream;
 /// threads: about 50 µs of a core, against the few µs of handing a slice to another
 /// thread and waiting for it.
 pub const MIN_SLICE_FLOPS: u64 = 4 << 20;
+
+/// Least work (FLOPs per row of the batch, one evaluation) for which the batch is kept
+/// whole and each product split across threads instead of the batch (module docs): about
+/// 16 M, between G3's 10–13 M per row (where slices and split products were level) and
+/// G4's 20–41 M (where split products won).
+pub const WIDE_ROW_FLOPS: u64 = 16 << 20;
 
 /// The objective compiled for `batch` rows on `threads` threads, with what feeding it
 /// needs: the noise tensors' distributions and shapes, and the parameter count.
@@ -312,7 +328,18 @@ impl<T: Element> CompiledLoss<T> {
         let flops = whole.unit.flops();
         // A closed-form part (dkef's α) is fitted over the training batch: rows coupled.
         let coupled = !model.rows_independent() || want.training && model.closed_form().is_some();
-        let slices = if coupled { 1 } else { slice_count(threads, batch, flops) };
+        // Work per row measures the layers' width where a row costs a fixed number of
+        // passes; exact SM's grows with D and sliced SM's with its M projections instead
+        // (taller products, not wider).
+        let rows_run = match objective {
+            Objective::Esm { .. } => None,
+            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
+                Some(batch * n_projections)
+            }
+            _ => Some(batch),
+        };
+        let wide = rows_run.is_some_and(|rows| flops / rows as u64 >= WIDE_ROW_FLOPS);
+        let slices = if coupled || wide { 1 } else { slice_count(threads, batch, flops) };
         let run = if slices > 1 {
             Self::sliced(model, objective, batch, want, slices, &whole)?
         } else if threads > 1 && flops >= 2 * MIN_SLICE_FLOPS {

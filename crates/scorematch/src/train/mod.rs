@@ -16,7 +16,7 @@ mod record;
 mod system;
 mod trainer;
 
-pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS};
+pub use compiled::{CompiledLoss, MIN_SLICE_FLOPS, WIDE_ROW_FLOPS};
 pub use record::{BestValidation, HeldKind, HeldStep, TrainingRecord};
 use trainer::copy_into;
 pub(crate) use trainer::to_f64;
