@@ -317,7 +317,7 @@ impl Objective {
         self.score_loss(&field, &x.narrow(0, h, b), &loss_noise, directions)
     }
 
-    /// The training loss of [`Objective::fitted_loss`] with α's statistics in chunks of
+    /// The training loss that fits α over the batch, with α's statistics in chunks of
     /// `chunk` input directions, for batches of `batch` rows (see the module docs). Errors
     /// when the model has no closed-form part or the objective's statistics are not over
     /// directions ([`Objective::system_over_directions`]).
