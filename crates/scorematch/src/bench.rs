@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::error::{ConfigError, Result};
 use crate::model::{Activation, MlpEnergy, Model};
 use crate::objective::{Objective, ObjectiveKind, Projection};
-use crate::optim::{Adam, Optimizer};
+use crate::optim::{Adam, Optimizer, pool_worth};
 use crate::rng::Stream;
 use crate::train::CompiledLoss;
 
@@ -216,7 +216,7 @@ pub fn time_step(
         loss.draw_noise_keyed(Stream::Noise, 0, step_no, 0);
         last = loss.evaluate(params, &x)?;
         loss.copy_grads(&mut grads)?;
-        on_pool(pool.as_deref(), || adam.step(params, &grads, 1e-4))
+        on_pool(pool_worth(pool.as_deref(), params), || adam.step(params, &grads, 1e-4))
     };
     let warm = Instant::now();
     let mut warmed = 0;

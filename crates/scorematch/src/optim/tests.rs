@@ -256,7 +256,9 @@ fn adam_on_a_pool_of_two_threads_gives_the_same_bits() {
         (params, opt.state())
     };
     let pool = scorematch_exec::thread_pool(2).unwrap().unwrap();
-    // On the pool, the update takes its split path (`elementwise4`'s condition).
+    // The trainer hands this step to the pool, and there the update takes its split path
+    // (`elementwise4`'s condition).
+    assert!(pool_worth(Some(&pool), &[p0.clone()]).is_some());
     let pooled = pool.install(|| (rayon::current_thread_index(), rayon::current_num_threads()));
     assert!(pooled.0.is_some() && pooled.1 == 2, "{pooled:?}");
     let (alone, alone_state) = steps(None);
@@ -264,4 +266,16 @@ fn adam_on_a_pool_of_two_threads_gives_the_same_bits() {
     assert_eq!(alone, pooled);
     assert_eq!(alone_state, pooled_state);
     assert_ne!(alone[0], p0, "the steps moved the parameters");
+}
+
+#[test]
+fn small_tensors_are_updated_off_the_pool() {
+    let pool = scorematch_exec::thread_pool(2).unwrap().unwrap();
+    // G1's largest tensor, 128 × 128, is one piece: waking a pool thread would cost more.
+    let small = vec![vec![0.0f32; 128 * 128], vec![0.0f32; 128]];
+    assert!(pool_worth(Some(&pool), &small).is_none());
+    let mut mixed = small;
+    mixed.push(vec![0.0f32; 2 * PIECE]);
+    assert!(pool_worth(Some(&pool), &mixed).is_some());
+    assert!(pool_worth(None, &mixed).is_none());
 }

@@ -19,6 +19,7 @@ use scorematch_exec::ProgramStats;
 use scorematch_graph::Element;
 
 use crate::error::Result;
+use crate::optim::{self, PIECE};
 
 /// A piece of a loss computed on its own, with its loss and its gradient in each
 /// parameter; the whole loss is Σₚ wₚ·lossₚ and its gradient Σₚ wₚ·∇lossₚ.
@@ -37,8 +38,9 @@ pub(crate) trait LossPart<T: Element>: Send + Sync {
 /// the weighted sum of the parts' losses and writes the weighted sum of their gradients
 /// into `grads` (one buffer per parameter; none when the parts compute no gradient),
 /// adding the parts in their order so that the result does not depend on which finished
-/// first. The first error of a part is returned.
-///
+/// first. The first error of a part is returned. The sum runs in pieces on the pool
+/// only when a gradient makes two pieces or more ([`optim::pool_worth`]): handing small
+/// sums to a sleeping pool thread costs more than adding them here.
 pub(crate) fn run_and_sum<T, P, F>(
     parts: &mut [P],
     pool: Option<&ThreadPool>,
@@ -55,6 +57,7 @@ where
         None => parts.iter_mut().try_for_each(&run)?,
     }
     let loss = parts.iter().map(|p| p.weight() * p.loss()).sum();
+    let pool = optim::pool_worth(pool, grads);
     // Each piece of a gradient adds the parts in their order: pieces side by side on the
     // pool give the same bits as one pass.
     let sum_piece = |i: usize, at: usize, sum: &mut [T]| {
@@ -66,18 +69,15 @@ where
     match pool {
         Some(pool) => pool.install(|| {
             grads.par_iter_mut().enumerate().for_each(|(i, sum)| {
-                sum.par_chunks_mut(SUM_PIECE)
+                sum.par_chunks_mut(PIECE)
                     .enumerate()
-                    .for_each(|(c, piece)| sum_piece(i, c * SUM_PIECE, piece));
+                    .for_each(|(c, piece)| sum_piece(i, c * PIECE, piece));
             });
         }),
         None => grads.iter_mut().enumerate().for_each(|(i, sum)| sum_piece(i, 0, sum)),
     }
     Ok(loss)
 }
-
-/// Elements per piece of a gradient summed on its own thread.
-const SUM_PIECE: usize = 1 << 14;
 
 /// Which bytes of a compiled program to count: its buffers
 /// ([`ProgramStats::bytes`]) or the most its values hold at once

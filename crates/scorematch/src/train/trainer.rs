@@ -47,7 +47,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
-use crate::optim::{Optimizer, OptimizerState, clip_grad_norm, grad_norm};
+use crate::optim::{Optimizer, OptimizerState, clip_grad_norm, grad_norm, pool_worth};
 use crate::rng::Stream;
 
 /// Where a run stands after a step, beyond its parameters: what a resumed run restores.
@@ -282,7 +282,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         let lr = self.config.schedule.lr_at(step as u64 - 1, self.config.lr);
         copy_into(&mut self.last_good, &self.params);
         let (optimizer, params, grads) = (&mut self.optimizer, &mut self.params, &self.grads);
-        on_pool(self.pool.as_deref(), || optimizer.step(params, grads, lr))?;
+        on_pool(pool_worth(self.pool.as_deref(), params), || optimizer.step(params, grads, lr))?;
         // Frozen parameters keep their values whatever the optimiser does with a zero
         // gradient (weight decay would move them).
         for ((p, old), _) in
