@@ -1,8 +1,8 @@
 //! Forward mode: push tangents from chosen nodes to outputs.
 
-use super::{check_seed, same_graph};
+use super::{check_seed, same_graph, sweep_forward};
 use crate::error::{GraphError, Result};
-use crate::graph::{NodeId, Tensor, ancestors};
+use crate::graph::Tensor;
 
 /// Jacobian-vector product: the tangents of `outputs` when each node of `primals` moves
 /// along the matching entry of `tangents` (ẏ = ∂y/∂x · ẋ). Primals may be inputs or any
@@ -38,27 +38,9 @@ pub(crate) fn push_tangents(
     primals: &[Tensor],
     seeds: &[Option<Tensor>],
 ) -> Vec<Option<Tensor>> {
-    let Some(first) = outputs.first() else { return vec![] };
-    let graph = first.graph().clone();
-    let needed = ancestors(outputs);
-    let mut tan: Vec<Option<Tensor>> = vec![None; needed.len()];
-    let mut seeded = vec![false; needed.len()];
-    for (p, t) in primals.iter().zip(seeds) {
-        tan[p.id().index()] = t.clone();
-        seeded[p.id().index()] = true;
-    }
-    let start = primals.iter().map(|p| p.id().index()).min().unwrap_or(needed.len());
-    for i in start..needed.len() {
-        if !needed[i] || seeded[i] {
-            continue;
-        }
-        let y = graph.tensor(NodeId(i as u32));
-        let x = y.operands();
-        let t: Vec<Option<Tensor>> = x.iter().map(|xi| tan[xi.id().index()].clone()).collect();
-        if t.iter().all(Option::is_none) {
-            continue;
-        }
-        tan[i] = y.op().jvp(&x, &y, &t);
-    }
-    outputs.iter().map(|o| tan[o.id().index()].clone()).collect()
+    let tangents =
+        sweep_forward(outputs, primals, seeds.iter().cloned(), Option::is_some, |y, x, t| {
+            y.op().jvp(x, y, t)
+        });
+    outputs.iter().map(|o| tangents[o.id().index()].clone()).collect()
 }

@@ -48,9 +48,9 @@
 //!   gives the training gradient (exact score matching in `scorematch`'s objectives).
 
 use super::jvp::push_tangents;
-use super::same_graph;
+use super::{same_graph, sweep_forward};
 use crate::error::{GraphError, Result};
-use crate::graph::{NodeId, Tensor, ancestors};
+use crate::graph::Tensor;
 use crate::op::{Op, Partial, reduce, select};
 
 /// The forward jet of one output: its tangents along the c seed directions, shape
@@ -85,28 +85,14 @@ pub fn laplacian(
 ) -> Result<Vec<Jet>> {
     let c = check_directions("laplacian", primals, directions)?;
     same_graph("laplacian", &[outputs, primals, directions])?;
-    let Some(first) = outputs.first() else { return Ok(vec![]) };
-    let graph = first.graph().clone();
-    let needed = ancestors(outputs);
-    let mut slots: Vec<Slot> = vec![Slot::default(); needed.len()];
-    let mut seeded = vec![false; needed.len()];
-    for (p, d) in primals.iter().zip(directions) {
-        slots[p.id().index()] = Slot { j: Some(d.clone()), l: None };
-        seeded[p.id().index()] = true;
-    }
-    let start = primals.iter().map(|p| p.id().index()).min().unwrap_or(needed.len());
-    for i in start..needed.len() {
-        if !needed[i] || seeded[i] {
-            continue;
-        }
-        let y = graph.tensor(NodeId(i as u32));
-        let x = y.operands();
-        let ins: Vec<Slot> = x.iter().map(|xi| slots[xi.id().index()].clone()).collect();
-        if ins.iter().all(|s| s.j.is_none()) {
-            continue;
-        }
-        slots[i] = rule(&y.op(), &x, &y, &ins, c);
-    }
+    let seeds = directions.iter().map(|d| Slot { j: Some(d.clone()), l: None });
+    let slots = sweep_forward(
+        outputs,
+        primals,
+        seeds,
+        |s| s.j.is_some(),
+        |y, x, ins| rule(&y.op(), x, y, ins, c),
+    );
     Ok(outputs
         .iter()
         .map(|o| {

@@ -28,7 +28,7 @@ pub use summed_laplacian::{SummedLaplacian, summed_laplacian};
 pub use vjp::{grad, vjp};
 
 use crate::error::{GraphError, Result};
-use crate::graph::Tensor;
+use crate::graph::{NodeId, Tensor, ancestors};
 
 /// Hessian-vector product H(x)·v of a scalar `y` in `x`, forward-over-reverse:
 /// jvp(∇ₓy, x, v). Costs about one gradient and one extra forward sweep, the cheapest HVP
@@ -38,6 +38,42 @@ pub fn hvp(y: &Tensor, x: &Tensor, v: &Tensor) -> Result<Tensor> {
     let g = grad(y, std::slice::from_ref(x))?;
     let mut out = jvp(&g, std::slice::from_ref(x), std::slice::from_ref(v))?;
     Ok(out.remove(0))
+}
+
+/// The forward sweep every forward-mode transform shares: visits, in topological order,
+/// each node that `outputs` need, that lies downstream of a primal and is not one, and
+/// whose operands carry a value with `live` (a tangent, a jet); `step(y, operands, their
+/// values)` gives its value. The primals start from `seeds` (one each), every other node
+/// from `S::default()` (a symbolic zero). Returns every node's value, by node index.
+pub(crate) fn sweep_forward<S: Clone + Default>(
+    outputs: &[Tensor],
+    primals: &[Tensor],
+    seeds: impl IntoIterator<Item = S>,
+    live: impl Fn(&S) -> bool,
+    mut step: impl FnMut(&Tensor, &[Tensor], &[S]) -> S,
+) -> Vec<S> {
+    let Some(first) = outputs.first() else { return vec![] };
+    let graph = first.graph().clone();
+    let needed = ancestors(outputs);
+    let mut values: Vec<S> = vec![S::default(); needed.len()];
+    let mut seeded = vec![false; needed.len()];
+    for (p, seed) in primals.iter().zip(seeds) {
+        values[p.id().index()] = seed;
+        seeded[p.id().index()] = true;
+    }
+    let start = primals.iter().map(|p| p.id().index()).min().unwrap_or(needed.len());
+    for i in start..needed.len() {
+        if !needed[i] || seeded[i] {
+            continue;
+        }
+        let y = graph.tensor(NodeId(i as u32));
+        let x = y.operands();
+        let ins: Vec<S> = x.iter().map(|xi| values[xi.id().index()].clone()).collect();
+        if ins.iter().any(&live) {
+            values[i] = step(&y, &x, &ins);
+        }
+    }
+    values
 }
 
 /// Checks that every tensor belongs to `outputs[0]`'s graph.

@@ -34,9 +34,9 @@
 //! tests check one against the other.
 
 use super::laplacian::{Slot, check_directions, rule};
-use super::{same_graph, vjp};
+use super::{same_graph, sweep_forward, vjp};
 use crate::error::{GraphError, Result};
-use crate::graph::{NodeId, Tensor, ancestors};
+use crate::graph::Tensor;
 
 /// Σ_k e_kᵀ∇²F e_k for F = Σ y, with ∇F.
 #[derive(Debug, Clone)]
@@ -66,34 +66,23 @@ pub fn summed_laplacian(
             message: "no primals to differentiate in".into(),
         });
     }
-    let graph = output.graph().clone();
-    let needed = ancestors(std::slice::from_ref(output));
-    let mut tangents: Vec<Option<Tensor>> = vec![None; needed.len()];
-    let mut seeded = vec![false; needed.len()];
-    for (p, d) in primals.iter().zip(directions) {
-        tangents[p.id().index()] = Some(d.clone());
-        seeded[p.id().index()] = true;
-    }
     // Forward: tangents only, collecting every node's curvature source.
     let mut sources: Vec<(Tensor, Tensor)> = Vec::new();
-    let start = primals.iter().map(|p| p.id().index()).min().unwrap_or(needed.len());
-    for i in start..needed.len() {
-        if !needed[i] || seeded[i] {
-            continue;
-        }
-        let y = graph.tensor(NodeId(i as u32));
-        let x = y.operands();
-        let ins: Vec<Slot> =
-            x.iter().map(|xi| Slot { j: tangents[xi.id().index()].clone(), l: None }).collect();
-        if ins.iter().all(|s| s.j.is_none()) {
-            continue;
-        }
-        let jet = rule(&y.op(), &x, &y, &ins, c);
-        tangents[i] = jet.j;
-        if let Some(q) = jet.l {
-            sources.push((y, q));
-        }
-    }
+    let seeds = directions.iter().cloned().map(Some);
+    sweep_forward(
+        std::slice::from_ref(output),
+        primals,
+        seeds,
+        Option::is_some,
+        |y, x, tangents| {
+            let ins: Vec<Slot> = tangents.iter().map(|t| Slot { j: t.clone(), l: None }).collect();
+            let jet = rule(&y.op(), x, y, &ins, c);
+            if let Some(q) = jet.l {
+                sources.push((y.clone(), q));
+            }
+            jet.j
+        },
+    );
     // Reverse: one sweep from F gives the gradient and every source's adjoint.
     let wrt: Vec<Tensor> =
         primals.iter().cloned().chain(sources.iter().map(|(n, _)| n.clone())).collect();
@@ -104,6 +93,6 @@ pub fn summed_laplacian(
         .zip(at_sources)
         .map(|((_, q), a)| (a * q).sum_all())
         .reduce(|s, t| s + t)
-        .unwrap_or_else(|| graph.constant(0.0, &[], output.dtype()));
+        .unwrap_or_else(|| output.graph().constant(0.0, &[], output.dtype()));
     Ok(SummedLaplacian { laplacian, grads: adjoints })
 }
