@@ -68,9 +68,9 @@ pub(crate) fn splits(len: usize) -> bool {
 }
 
 /// `pool` when one of `tensors` [`splits`], else none. A call handed to a pool from outside
-/// it must wake a pool thread, which costs more than small tensors' whole update: 70–100 µs
-/// when the thread has slept 50 µs or more (measured on the 2-core AMD EPYC virtual
-/// machine), against ≈ 20 µs for Adam on G1's 34 000 parameters.
+/// it must wake a pool thread, 70–100 µs when the thread has slept 50 µs or more (measured
+/// on the 2-core AMD EPYC virtual machine), and tensors of one piece would run on one
+/// thread anyway: G1's two-thread step ran 1.07–1.20× faster without those wake-ups.
 pub(crate) fn pool_worth<'p, T>(
     pool: Option<&'p rayon::ThreadPool>,
     tensors: &[Vec<T>],

@@ -28,8 +28,8 @@
 //!   since halving a product's rows costs faer more than splitting its columns does, and
 //!   the slices' gradient sum goes; at G2–G3's sizes the two were level (±5%). A row of
 //!   sliced SM counts once per projection; exact SM, whose work per row grows with D
-//!   rather than with the width, keeps its slices (at D = 16 and 32 they ran up to 1.3×
-//!   faster than split products);
+//!   rather than with the width, keeps its slices (at D = 16 and 32 they ran faster than
+//!   split products in 4 of 6 pairs, by up to 1.35×);
 //! - else, when the whole step is too small for a second thread to pay, it runs on the
 //!   calling thread alone (two threads are never slower than one);
 //! - else (a single row, or rows that must stay together) per-kernel threading.
