@@ -287,12 +287,18 @@ fn weight_gradient_through_the_laplacian_matches_fd_third_order() {
     }
 }
 
-#[test]
-fn symbolic_zeros_and_errors() {
+/// A graph with inputs x (B, D), w (D, 1) and directions e (C, B, D).
+fn x_w_e() -> (Graph, Tensor, Tensor, Tensor) {
     let g = Graph::new();
     let x = g.input("x", &[B, D], DType::F64);
     let w = g.input("w", &[D, 1], DType::F64);
     let e = g.input("e", &[C, B, D], DType::F64);
+    (g, x, w, e)
+}
+
+#[test]
+fn symbolic_zeros_and_errors() {
+    let (g, x, w, e) = x_w_e();
     // Affine in x: no Laplacian node is built (a zero constant at the boundary).
     let jet = laplacian(&[x.matmul(&w)], std::slice::from_ref(&x), std::slice::from_ref(&e))
         .unwrap()
@@ -378,15 +384,17 @@ fn weight_gradient_through_the_summed_laplacian_matches_the_forward_laplacian() 
 
 #[test]
 fn summed_laplacian_zeros_and_errors() {
-    let g = Graph::new();
-    let x = g.input("x", &[B, D], DType::F64);
-    let w = g.input("w", &[D, 1], DType::F64);
-    let e = g.input("e", &[C, B, D], DType::F64);
+    let (g, x, w, e) = x_w_e();
     let x1 = std::slice::from_ref(&x);
-    // Affine in x: no curvature anywhere, a zero constant; the gradient is still w.
+    // Affine in x: no curvature anywhere, a zero constant; the gradient is still w, per row.
     let s = summed_laplacian(&x.matmul(&w), x1, std::slice::from_ref(&e)).unwrap();
     assert!(matches!(s.laplacian.op(), scorematch_graph::Op::Constant { .. }));
     assert_eq!(s.grads[0].shape(), &[B, D]);
+    let wv = [0.5, -1.5, 2.0];
+    let feeds = vec![(x.clone(), vec![0.1; B * D]), (w.clone(), wv.to_vec())];
+    let out = eval(&[s.laplacian, s.grads[0].clone()], &feeds);
+    assert_eq!(out[0].data, [0.0]);
+    assert_close(&out[1].data, &[wv, wv].concat(), 1e-15, "∇Σ(x·w) = w on every row");
     let bad = g.input("bad", &[C, D], DType::F64);
     let err = summed_laplacian(&x.exp(), x1, &[bad]).unwrap_err().to_string();
     assert!(err.contains("summed_laplacian") && err.contains("(c, …value shape)"), "{err}");

@@ -138,6 +138,20 @@ pub struct LossGraph {
 }
 
 impl Objective {
+    /// The rows the loss passes through the model, each a fixed number of times, for a
+    /// batch of `batch` rows: sliced SM's M replicated copies of the batch (`score_loss`),
+    /// the batch itself for the others; `None` for exact SM, whose passes per row grow
+    /// with D (its tangents) instead.
+    pub(crate) fn rows_through_model(&self, batch: usize) -> Option<usize> {
+        match self {
+            Objective::Esm { .. } => None,
+            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
+                Some(batch * n_projections)
+            }
+            _ => Some(batch),
+        }
+    }
+
     /// Which objective this is.
     pub fn kind(&self) -> ObjectiveKind {
         match self {

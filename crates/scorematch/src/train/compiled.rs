@@ -328,17 +328,11 @@ impl<T: Element> CompiledLoss<T> {
         let flops = whole.unit.flops();
         // A closed-form part (dkef's α) is fitted over the training batch: rows coupled.
         let coupled = !model.rows_independent() || want.training && model.closed_form().is_some();
-        // Work per row measures the layers' width where a row costs a fixed number of
-        // passes; exact SM's grows with D and sliced SM's with its M projections instead
-        // (taller products, not wider).
-        let rows_run = match objective {
-            Objective::Esm { .. } => None,
-            Objective::Ssm { n_projections, .. } | Objective::SsmVr { n_projections, .. } => {
-                Some(batch * n_projections)
-            }
-            _ => Some(batch),
-        };
-        let wide = rows_run.is_some_and(|rows| flops / rows as u64 >= WIDE_ROW_FLOPS);
+        // Work per row measures the layers' width only where a row costs a fixed number of
+        // passes (not exact SM's, which grows with D: taller products, not wider).
+        let wide = objective
+            .rows_through_model(batch)
+            .is_some_and(|rows| flops / rows as u64 >= WIDE_ROW_FLOPS);
         let slices = if coupled || wide { 1 } else { slice_count(threads, batch, flops) };
         let run = if slices > 1 {
             Self::sliced(model, objective, batch, want, slices, &whole)?
