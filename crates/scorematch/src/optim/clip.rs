@@ -1,4 +1,5 @@
-//! Gradient-norm clipping, as `torch.nn.utils.clip_grad_norm_` (2-norm).
+//! Gradient-norm clipping, as `torch.nn.utils.clip_grad_norm_` (2-norm), and the other
+//! whole-model reductions a training step makes (the norm, the finiteness check).
 
 use num_traits::Float;
 
@@ -6,15 +7,30 @@ use crate::{Error, Result};
 
 /// The global 2-norm `‖g‖ = √(Σᵢ Σⱼ gᵢⱼ²)` over all gradient tensors, accumulated in `f64`.
 pub fn grad_norm<T: Float>(grads: &[Vec<T>]) -> f64 {
-    grads
-        .iter()
-        .flatten()
-        .map(|g| {
-            let v = g.to_f64().unwrap_or(f64::NAN);
-            v * v
-        })
-        .sum::<f64>()
-        .sqrt()
+    grads.iter().map(|g| lane_sum(g, |v| v * v)).sum::<f64>().sqrt()
+}
+
+/// Whether every value of every tensor is finite (no NaN, no ±∞): `Σ 0·x` is 0 for
+/// finite values and NaN as soon as one is not.
+pub fn all_finite<T: Float>(tensors: &[Vec<T>]) -> bool {
+    tensors.iter().all(|t| lane_sum(t, |v| v * 0.0) == 0.0)
+}
+
+/// Lanes of [`lane_sum`]: four `f64` vectors of two, or two of four.
+const LANES: usize = 8;
+
+/// `Σᵢ f(xᵢ)` in `f64`, as [`LANES`] interleaved partial sums added at the end. One running
+/// sum is a chain of dependent additions (one per 3–4 cycles, ≈ 0.7 ms over the 0.56 M
+/// gradients of a 64-512-512-512 MLP); independent lanes let the compiler vectorise it.
+fn lane_sum<T: Float>(xs: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    let to_f64 = |x: T| x.to_f64().unwrap_or(f64::NAN);
+    let mut lanes = [0.0f64; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest: f64 = chunks.remainder().iter().map(|&x| f(to_f64(x))).sum();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(lane, &x)| *lane += f(to_f64(x)));
+    }
+    lanes.iter().sum::<f64>() + rest
 }
 
 /// Rescales the gradients in place so that their global 2-norm is at most `max_norm`, and

@@ -21,7 +21,7 @@ mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamW};
-pub use clip::{clip_grad_norm, grad_norm};
+pub use clip::{all_finite, clip_grad_norm, grad_norm};
 pub use schedule::{Schedule, ScheduleName};
 pub use sgd::Sgd;
 

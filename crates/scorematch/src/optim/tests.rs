@@ -200,6 +200,29 @@ fn clipping_scales_to_max_norm() {
 }
 
 #[test]
+fn norm_and_finiteness_cover_every_element() {
+    // Lengths around the 8 lanes: whole chunks, a remainder, a remainder alone.
+    let tensors: Vec<Vec<f32>> = [0usize, 3, 8, 21]
+        .iter()
+        .map(|&n| (0..n).map(|i| 0.25 * i as f32 - 2.0).collect())
+        .collect();
+    let naive: f64 = tensors.iter().flatten().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>();
+    assert!((grad_norm(&tensors) - naive.sqrt()).abs() <= 1e-14 * naive.sqrt());
+    assert!(all_finite(&tensors));
+    // One bad value anywhere — in a lane, in the remainder — is seen, and only then.
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for (t, i) in [(2, 5), (3, 0), (3, 17), (3, 20), (1, 2)] {
+            let mut with_bad = tensors.clone();
+            with_bad[t][i] = bad;
+            assert!(!all_finite(&with_bad), "{bad} at tensor {t}, element {i}");
+            assert!(!grad_norm(&with_bad).is_finite());
+        }
+    }
+    // The largest finite values stay finite (no overflow in the check itself).
+    assert!(all_finite(&[vec![f32::MAX; 9], vec![f32::MIN; 1]]));
+}
+
+#[test]
 fn schedules_at_boundaries() {
     assert_eq!(Schedule::Constant.lr_at(123, 0.3), 0.3);
     let s = Schedule::Step { step_size: 10, gamma: 0.5 };

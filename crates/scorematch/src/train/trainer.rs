@@ -47,7 +47,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
-use crate::optim::{Optimizer, OptimizerState, clip_grad_norm, grad_norm, pool_worth};
+use crate::optim::{Optimizer, OptimizerState, all_finite, clip_grad_norm, grad_norm, pool_worth};
 use crate::rng::Stream;
 
 /// Where a run stands after a step, beyond its parameters: what a resumed run restores.
@@ -73,7 +73,7 @@ pub struct Trainer<'a, T: Element> {
     /// This rank's positions in every global batch.
     rows: Range<usize>,
     /// What a step sums over the ranks: the stop flag, the failure flags (one per rank),
-    /// then the weighted loss and gradients ([`Trainer::step`]).
+    /// then the weighted loss and gradients ([`Trainer::step`]); empty on one rank.
     reduced: Vec<f64>,
     train: &'a dyn Rows,
     validation: Option<(HeldoutLoss<T>, &'a dyn Rows)>,
@@ -167,7 +167,12 @@ impl<'a, T: Element> Trainer<'a, T> {
         let n_params: usize = params.iter().map(Vec::len).sum();
         Ok(Self {
             comm,
-            reduced: vec![0.0; 2 + comm.size() + n_params],
+            // A single process reduces nothing (`reduce`).
+            reduced: if comm.size() > 1 {
+                vec![0.0; 2 + comm.size() + n_params]
+            } else {
+                Vec::new()
+            },
             train,
             validation,
             config: config.clone(),
@@ -290,7 +295,7 @@ impl<'a, T: Element> Trainer<'a, T> {
         {
             p.copy_from_slice(old);
         }
-        if self.params.iter().flatten().any(|v| !v.is_finite()) {
+        if !all_finite(&self.params) {
             // The optimiser's moments have taken this step; the run ends here, and its
             // state (see `state`) is no longer one to resume from.
             copy_into(&mut self.params, &self.last_good);
@@ -346,6 +351,11 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// failing rank's error ([`failures`]) when one failed.
     fn reduce(&mut self, local: Result<Option<f64>>) -> Result<Option<f64>> {
         let n = self.comm.size();
+        if n == 1 {
+            // Nothing to exchange: the rank's own loss and gradient are the batch's (its
+            // weight is 1, so the sum would give the same bits).
+            return local;
+        }
         let (flags, sums) = self.reduced.split_at_mut(1 + n);
         flags.fill(0.0);
         sums.fill(0.0);
