@@ -21,14 +21,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 pub use scorematch_exec::InstrProfile;
-use scorematch_exec::{CompileOptions, compile, on_pool, thread_pool};
+use scorematch_exec::{CompileOptions, compile, thread_pool};
 use scorematch_graph::{DType, Graph};
 use serde::Serialize;
 
 use crate::error::{ConfigError, Result};
 use crate::model::{Activation, MlpEnergy, Model};
 use crate::objective::{Objective, ObjectiveKind, Projection};
-use crate::optim::{Adam, Optimizer, pool_worth};
+use crate::optim::{Adam, step_on_pool};
 use crate::rng::Stream;
 use crate::train::CompiledLoss;
 
@@ -216,7 +216,7 @@ pub fn time_step(
         loss.draw_noise_keyed(Stream::Noise, 0, step_no, 0);
         last = loss.evaluate(params, &x)?;
         loss.copy_grads(&mut grads)?;
-        on_pool(pool_worth(pool.as_deref(), params), || adam.step(params, &grads, 1e-4))
+        step_on_pool(&mut adam, pool.as_deref(), params, &grads, 1e-4)
     };
     let warm = Instant::now();
     let mut warmed = 0;

@@ -46,19 +46,30 @@ fn lane_sum<T: Float>(xs: &[T], f: impl Fn(f64) -> f64) -> f64 {
 /// and the non-finite norm is returned, so the caller can stop with a clear message (PyTorch
 /// would silently turn every gradient into NaN). `max_norm` must be finite and `> 0`.
 pub fn clip_grad_norm<T: Float>(grads: &mut [Vec<T>], max_norm: f64) -> Result<f64> {
+    let total = grad_norm(grads);
+    clip_to_norm(grads, total, max_norm)?;
+    Ok(total)
+}
+
+/// [`clip_grad_norm`] for gradients whose norm `total` ([`grad_norm`]) the caller already
+/// has — a training step computes it for its metrics — so that it is not summed twice.
+pub(crate) fn clip_to_norm<T: Float>(
+    grads: &mut [Vec<T>],
+    total: f64,
+    max_norm: f64,
+) -> Result<()> {
     if !(max_norm.is_finite() && max_norm > 0.0) {
         return Err(Error::InvalidArgument(format!(
             "gradient clipping max_norm must be finite and > 0, got {max_norm}"
         )));
     }
-    let total = grad_norm(grads);
     if !total.is_finite() {
-        return Ok(total);
+        return Ok(());
     }
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         let c = T::from(coef).unwrap_or_else(T::one);
         grads.iter_mut().flatten().for_each(|g| *g = *g * c);
     }
-    Ok(total)
+    Ok(())
 }

@@ -21,6 +21,7 @@ mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamW};
+pub(crate) use clip::clip_to_norm;
 pub use clip::{all_finite, clip_grad_norm, grad_norm};
 pub use schedule::{Schedule, ScheduleName};
 pub use sgd::Sgd;
@@ -76,6 +77,19 @@ pub(crate) fn pool_worth<'p, T>(
     tensors: &[Vec<T>],
 ) -> Option<&'p rayon::ThreadPool> {
     pool.filter(|_| tensors.iter().any(|t| splits(t.len())))
+}
+
+/// One optimiser step as a training step takes it (the trainer's, and `bench`'s copy of
+/// it): on the executor's `pool` when a tensor is big enough to split ([`pool_worth`]),
+/// else on the calling thread.
+pub(crate) fn step_on_pool<T: Float + Send + Sync>(
+    optimizer: &mut dyn Optimizer<T>,
+    pool: Option<&rayon::ThreadPool>,
+    params: &mut [Vec<T>],
+    grads: &[Vec<T>],
+    lr: f64,
+) -> Result<()> {
+    scorematch_exec::on_pool(pool_worth(pool, params), || optimizer.step(params, grads, lr))
 }
 
 /// Runs `update` on the parameter `p`, its gradient `g` and two state buffers `a`, `b` of

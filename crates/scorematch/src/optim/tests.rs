@@ -200,6 +200,24 @@ fn clipping_scales_to_max_norm() {
 }
 
 #[test]
+fn clipping_with_a_known_norm_is_clipping() {
+    // The trainer clips with the norm it has already summed for its metrics.
+    for (g, max) in [
+        (vec![vec![3.0f32, 4.0], vec![12.0]], 1.0),
+        (vec![vec![0.3f32, -0.4]], 1.0),
+        (vec![vec![f32::INFINITY, 1.0]], 1.0),
+    ] {
+        let (mut by_clip, mut by_norm) = (g.clone(), g);
+        let total = clip_grad_norm(&mut by_clip, max).unwrap();
+        let known = grad_norm(&by_norm);
+        assert_eq!(total.to_bits(), known.to_bits());
+        clip_to_norm(&mut by_norm, known, max).unwrap();
+        assert_eq!(by_clip, by_norm);
+    }
+    assert!(clip_to_norm(&mut [vec![1.0f64]], 1.0, 0.0).is_err());
+}
+
+#[test]
 fn norm_and_finiteness_cover_every_element() {
     // Lengths around the 8 lanes: whole chunks, a remainder, a remainder alone.
     let tensors: Vec<Vec<f32>> = [0usize, 3, 8, 21]

@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rayon::ThreadPool;
-use scorematch_exec::{on_pool, thread_pool};
+use scorematch_exec::thread_pool;
 use scorematch_graph::Element;
 
 use super::system::SystemFit;
@@ -47,7 +47,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::eval::HeldoutLoss;
 use crate::model::Model;
 use crate::objective::Objective;
-use crate::optim::{Optimizer, OptimizerState, all_finite, clip_grad_norm, grad_norm, pool_worth};
+use crate::optim::{Optimizer, OptimizerState, all_finite, clip_to_norm, grad_norm, step_on_pool};
 use crate::rng::Stream;
 
 /// Where a run stands after a step, beyond its parameters: what a resumed run restores.
@@ -282,12 +282,12 @@ impl<'a, T: Element> Trainer<'a, T> {
         }
         let epoch = (step - 1) / self.steps_per_epoch;
         if let Some(max) = self.config.clip_grad_norm {
-            clip_grad_norm(&mut self.grads, max)?;
+            clip_to_norm(&mut self.grads, norm, max)?;
         }
         let lr = self.config.schedule.lr_at(step as u64 - 1, self.config.lr);
         copy_into(&mut self.last_good, &self.params);
-        let (optimizer, params, grads) = (&mut self.optimizer, &mut self.params, &self.grads);
-        on_pool(pool_worth(self.pool.as_deref(), params), || optimizer.step(params, grads, lr))?;
+        let pool = self.pool.as_deref();
+        step_on_pool(self.optimizer.as_mut(), pool, &mut self.params, &self.grads, lr)?;
         // Frozen parameters keep their values whatever the optimiser does with a zero
         // gradient (weight decay would move them).
         for ((p, old), _) in
